@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from explorer.errors import ExplorerError
 
@@ -20,7 +21,146 @@ def _print_json_or_text(data: dict, as_json: bool) -> None:
 def cmd_info(args) -> int:
     from explorer import dataset
 
-    _print_json_or_text(dataset.summary(dataset.load_info()), args.json)
+    info = dataset.summary(dataset.load_info(), windows=dataset.load_windows())
+    if not args.json:  # one readable line per count table
+        info = {key: ", ".join(f"{k} {v:,}" for k, v in value.items()) if isinstance(value, dict) else value
+                for key, value in info.items()}
+        info["credit"] = dataset.GMD_CREDIT
+    _print_json_or_text(info, args.json)
+    return 0
+
+
+def cmd_render(args) -> int:
+    from explorer import audio
+
+    if not args.midi.is_file():
+        print(f"error: '{args.midi}' does not exist.", file=sys.stderr)
+        return 2
+    choice = audio.choose_renderer(args.renderer)
+    samples = audio.render_array(args.midi, bpm=args.bpm, loops=args.loops, renderer=args.renderer)
+    try:
+        args.out.write_bytes(audio.to_wav(samples))
+    except OSError as error:
+        print(f"error: cannot write '{args.out}': {error.strerror or error}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {len(samples) / audio.SAMPLE_RATE:.1f} s, {choice.description}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from explorer.train import TrainOptions, train
+
+    options = TrainOptions(config=args.config, steps=args.steps, time_budget_minutes=args.time_budget,
+                           batch_size=args.batch_size, dropout_keep=args.dropout_keep, seed=args.seed,
+                           strategy=args.strategy)
+    print(json.dumps(train(options, args.out, resume=args.resume)))
+    return 0
+
+
+def _write_grooves(grooves, directory: Path, bpm: float | None = None) -> list[Path]:
+    from explorer.groove import groove_to_midi
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, groove in enumerate(grooves):
+        path = directory / f"{index:03d}.mid"
+        path.write_bytes(groove_to_midi(groove, bpm))
+        paths.append(path)
+    return paths
+
+
+def cmd_evaluate(args) -> int:
+    from explorer import checkpoints, dataset
+    from explorer.evaluate import evaluate
+
+    model = checkpoints.load_model(args.checkpoint)
+    tensors = dataset.load_windows(args.split).tensors[: args.limit]
+    metrics = evaluate(model, tensors)
+    metrics.update(checkpoint=model.info.name, split=args.split)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    print(f"{model.info.name} on {args.split} ({metrics['windows']:,} windows, reconstruction from mu, T = 0)")
+    print(f"hit precision {metrics['hit_precision']:.3f}  recall {metrics['hit_recall']:.3f}  "
+          f"F1 {metrics['hit_f1']:.3f}  velocity MAE {metrics['velocity_mae']:.3f}  "
+          f"offset MAE {metrics['offset_mae']:.3f}  mean KL {metrics['mean_kl']:.1f} nats")
+    for name, row in metrics["per_class"].items():
+        print(f"  {name:14s} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  "
+              f"({row['support']:,} hits)")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from explorer import checkpoints, generate
+
+    grooves = generate.sample(checkpoints.load_model(args.checkpoint), args.n, args.temperature, args.seed, args.bpm)
+    for path in _write_grooves(grooves, args.out):
+        print(path)
+    return 0
+
+
+def cmd_reconstruct(args) -> int:
+    from explorer import checkpoints, dataset, generate
+    from explorer.groove import midi_to_grooves
+
+    model = checkpoints.load_model(args.checkpoint)
+    if args.inputs:
+        inputs = []
+        for path in sorted(args.inputs.glob("*.mid")) + sorted(args.inputs.glob("*.midi")):
+            try:
+                inputs.append(midi_to_grooves(path)[0])  # the first 4-bar window of each file
+            except ExplorerError as error:
+                print(f"skipped: {error}", file=sys.stderr)
+    else:
+        windows = dataset.load_windows(args.split)
+        inputs = windows.grooves(range(min(args.limit, len(windows))))
+    if not inputs:
+        print("error: no usable input grooves.", file=sys.stderr)
+        return 2
+    outputs = generate.reconstruct(model, inputs, args.temperature, args.seed)
+    _write_grooves(inputs, args.out / "input")
+    _write_grooves(outputs, args.out / "output")
+    print(f"{len(inputs)} pairs in {args.out}/input and {args.out}/output")
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    from explorer import checkpoints, generate
+    from explorer.groove import midi_to_grooves
+
+    a, b = (midi_to_grooves(path)[0] for path in (args.a, args.b))
+    grooves = generate.interpolate(checkpoints.load_model(args.checkpoint), a, b, args.steps, args.method,
+                                   args.temperature, args.seed)
+    for path in _write_grooves(grooves, args.out):
+        print(path)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from explorer import dataset
+    from explorer.train import export_run
+
+    info = export_run(args.run, args.out, dataset.load_windows("test").tensors)
+    print(f"{info.directory}: test hit F1 {info.metrics['hit_f1']:.3f}, sha256 {info.sha256[:12]}…")
+    return 0
+
+
+def cmd_import_magenta(args) -> int:
+    from explorer import checkpoints
+    from explorer.magenta_import import import_magenta_with_step
+
+    out = args.out or checkpoints.CHECKPOINTS_DIR / f"magenta_{args.config}"
+    if (out / checkpoints.MANIFEST_FILE).exists() and not args.force:
+        print(f"error: '{out}' already holds a checkpoint; choose another --out or pass --force.", file=sys.stderr)
+        return 2
+    model, step = import_magenta_with_step(args.path, args.config)
+    source = f"Magenta {args.path.name} ({args.config}" + (f", step {step:,})" if step is not None else ")")
+    try:
+        info = checkpoints.save_checkpoint(model.weights_dict(), model.config.to_dict(), out, source)
+    except OSError as error:
+        print(f"error: cannot write '{out}': {error.strerror or error}", file=sys.stderr)
+        return 2
+    print(f"{info.directory}: {source}, {model.parameter_count():,} weights, sha256 {info.sha256[:12]}…")
     return 0
 
 
@@ -31,6 +171,80 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="summary of the Groove MIDI Dataset")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=cmd_info)
+    train = commands.add_parser("train", help="train a MusicVAE on the GMD train split")
+    train.add_argument("--config", default="groovae_4bar", help="model preset (see explorer/model.py)")
+    train.add_argument("--out", type=Path, required=True, help="run directory")
+    train.add_argument("--steps", type=int, help="stop at this global step")
+    train.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop after this much time")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--batch-size", type=int, help="default: the preset's")
+    train.add_argument("--dropout-keep", type=float, help="LSTM input keep-probability; default: the preset's")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
+                       help="tf.distribute strategy: mirrored = all local devices, multiworker = hosts in TF_CONFIG")
+    train.set_defaults(run=cmd_train)
+
+    render = commands.add_parser("render", help="render a MIDI drum groove to a WAV file")
+    render.add_argument("midi", type=Path, help="MIDI file (drums on channel 10)")
+    render.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    render.add_argument("--bpm", type=float, help="tempo; default: the file's own")
+    render.add_argument("--loops", type=int, default=1, help="times to play the groove back to back")
+    render.add_argument("--renderer", choices=["auto", "fluidsynth", "builtin"], default="auto",
+                        help="auto = FluidSynth when installed, else the built-in synth")
+    render.set_defaults(run=cmd_render)
+    evaluate = commands.add_parser("evaluate", help="reconstruction metrics of a checkpoint on a GMD split")
+    evaluate.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    evaluate.add_argument("--limit", type=int, help="only the first N windows")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    sample = commands.add_parser("sample", help="random grooves from the prior, as MIDI files")
+    sample.add_argument("--n", type=int, default=4)
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--bpm", type=float, default=120.0)
+    sample.add_argument("--out", type=Path, required=True)
+    sample.set_defaults(run=cmd_sample)
+
+    reconstruct = commands.add_parser("reconstruct", help="input/output MIDI pairs through the model")
+    source = reconstruct.add_mutually_exclusive_group(required=True)
+    source.add_argument("--split", choices=["train", "validation", "test"])
+    source.add_argument("--inputs", type=Path, help="a folder of MIDI files (the first 4 bars of each)")
+    reconstruct.add_argument("--limit", type=int, default=16, help="with --split: how many windows")
+    reconstruct.add_argument("--temperature", type=float, default=0.0)
+    reconstruct.add_argument("--seed", type=int, default=0)
+    reconstruct.add_argument("--out", type=Path, required=True)
+    reconstruct.set_defaults(run=cmd_reconstruct)
+
+    interpolate = commands.add_parser("interpolate", help="a latent path between two MIDI grooves")
+    interpolate.add_argument("a", type=Path)
+    interpolate.add_argument("b", type=Path)
+    interpolate.add_argument("--steps", type=int, default=8)
+    interpolate.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    interpolate.add_argument("--temperature", type=float, default=0.0)
+    interpolate.add_argument("--seed", type=int, default=0)
+    interpolate.add_argument("--out", type=Path, required=True)
+    interpolate.set_defaults(run=cmd_interpolate)
+
+    for command in (evaluate, sample, reconstruct, interpolate):
+        command.add_argument("--checkpoint", help="registry name or folder (default: the shipped one)")
+
+    export = commands.add_parser("export", help="a training run's best weights → a checkpoint, scored on test")
+    export.add_argument("run", type=Path, help="the training run folder")
+    export.add_argument("--out", type=Path, required=True, help="e.g. checkpoints/NAME")
+    export.set_defaults(run=cmd_export)
+
+    magenta = commands.add_parser(
+        "import-magenta", help="import a Magenta GrooVAE checkpoint (.tar bundle, directory or prefix)",
+        description="Reads a TF1 checkpoint written by Magenta's MusicVAE (no magenta needed) and writes it as a "
+                    "checkpoint of this app. See docs/MAGENTA.md for the published checkpoints.")
+    magenta.add_argument("path", type=Path, help="e.g. groovae_4bar.tar, a train directory or model.ckpt-1234")
+    magenta.add_argument("--config", default="groovae_4bar",
+                         help="the Magenta config it was trained with: groovae_4bar (default), groovae_2bar_humanize, "
+                              "groovae_2bar_tap_fixed_velocity or groovae_2bar_add_closed_hh")
+    magenta.add_argument("--out", type=Path, help="checkpoint folder; default: checkpoints/magenta_<config>")
+    magenta.add_argument("--force", action="store_true", help="overwrite a checkpoint already in --out")
+    magenta.set_defaults(run=cmd_import_magenta)
     # <commands: add new sub-commands above this line>
     return parser
 

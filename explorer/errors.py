@@ -35,3 +35,7 @@ class DatasetError(ExplorerError):
 
 class CheckpointError(ExplorerError):
     """A model checkpoint that is missing, corrupt or does not match its config."""
+
+
+class AudioError(ExplorerError):
+    """A groove that cannot be rendered as asked (tempo, loops, a renderer that is not installed)."""

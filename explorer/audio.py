@@ -1,0 +1,557 @@
+"""Audio for every groove: FluidSynth with a General MIDI drum kit, or a small drum synth written in NumPy.
+
+`render` / `render_array` turn a Groove (or MIDI bytes) into WAV bytes / a float array; `render_wav` is the
+cached form the app uses. Renderers:
+
+- "fluidsynth": a General MIDI soundfont's Standard kit (channel 10, bank 128) played by libfluidsynth through
+  pyfluidsynth, rendered offline into memory. The soundfont stays loaded, because loading it costs more than
+  rendering a groove. When pyfluidsynth cannot load libfluidsynth but the `fluidsynth` program is on PATH,
+  midi2audio runs that program instead: same kit, but it reloads the soundfont for every render.
+- "builtin": a synthesized kit with no system dependency; "auto" uses it whenever FluidSynth or a soundfont is
+  missing.
+
+Every render lays `loops` passes of the groove on one timeline, so a hit played early lands before its bar line
+and the ring of a loop's last hits overlaps the next pass: loops join without a gap or click. A short tail lets
+cymbals ring out, and the result is peak-normalised below full scale.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import wave
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from explorer.errors import AudioError
+from explorer.groove import (
+    DEFAULT_LIMITS,
+    DRUM_CLASSES,
+    OUTPUT_PITCHES,
+    Groove,
+    groove_to_sequence,
+    midi_to_performance,
+)
+
+log = logging.getLogger(__name__)
+
+RENDERERS = ("fluidsynth", "builtin")
+RENDERER_CHOICES = ("auto", *RENDERERS)
+SAMPLE_RATE = 44100
+TAIL_SECONDS = 1.5  # after the last pass, so cymbals ring out
+TAIL_FADE_SECONDS = 0.5  # the end of the tail fades to silence instead of cutting a ringing cymbal
+PEAK_LEVEL = 10 ** (-1 / 20)  # normalise to -1 dBFS: loud, and never clipping
+MAX_LOOPS = 16
+MAX_AUDIO_SECONDS = 30 * 60
+CACHE_MAX_BYTES = 128 * 2**20  # ~75 rendered 4-bar grooves at 44.1 kHz stereo
+
+DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
+DRUM_BANK = 128  # the General MIDI percussion bank
+DRUM_KIT_PRESET = 0  # "Standard" kit
+FLUID_BLOCK = 64  # FluidSynth renders in blocks of this many frames and starts notes only at their start
+FLUID_WARN = 2  # FluidSynth's log level for warnings
+# The first existing one is used unless SOUNDFONT names a file. FluidR3_GM first: of the Debian General MIDI fonts
+# it is the one whose cymbals keep their top end (TimGM6mb's open hi-hat and crash have 1-2 % of their energy above
+# 10 kHz, FluidR3's 18-55 %) and whose kit is panned in stereo; MuseScore's SF3 is mono and takes 5 s to load.
+SOUNDFONT_LOCATIONS = (
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),  # Debian: fluid-soundfont-gm (142 MB)
+    Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),  # Debian: timgm6mb-soundfont (6 MB)
+    Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),  # Debian: musescore-general-soundfont-small (40 MB)
+    Path("/usr/share/sounds/sf2/default-GM.sf2"),  # Debian's alternatives link to whichever is installed
+)
+INSTALL_HINT = ("Install it with `sudo apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm` "
+                "(or set SOUNDFONT to a .sf2 file).")
+
+# --- the built-in kit -------------------------------------------------------------------------------------------
+
+# Each drum is a sum of decaying parts: (kind, low Hz, high Hz, seconds to fall by 60 dB, level).
+# "tone": a sine whose pitch falls from high to low Hz, as a struck head does; "noise": white noise band-passed to
+# low-high Hz (snare wires, cymbal wash); "metal": six square waves at the TR-808's cymbal frequencies (METAL_HZ),
+# band-passed to low-high Hz.
+BUILTIN_KIT = (
+    (("tone", 48, 150, 0.45, 1.0), ("noise", 2000, 8000, 0.015, 0.3)),  # kick: head and beater click
+    (("tone", 180, 330, 0.15, 0.7), ("noise", 1000, 6000, 0.22, 0.8)),  # snare: head and wires
+    (("metal", 7000, 16000, 0.08, 0.6), ("noise", 7000, 16000, 0.07, 0.5)),  # closed hi-hat
+    (("metal", 7000, 16000, 0.7, 0.6), ("noise", 7000, 16000, 0.6, 0.5)),  # open hi-hat
+    (("tone", 82, 110, 0.8, 1.0), ("noise", 500, 5000, 0.05, 0.3)),  # low tom: head and stick
+    (("tone", 110, 150, 0.7, 1.0), ("noise", 600, 6000, 0.05, 0.3)),  # mid tom
+    (("tone", 150, 200, 0.6, 1.0), ("noise", 700, 7000, 0.05, 0.3)),  # high tom
+    (("metal", 3000, 12000, 2.0, 0.5), ("noise", 2500, 12000, 1.8, 0.8)),  # crash
+    (("metal", 2500, 12000, 1.6, 0.7), ("noise", 5000, 14000, 0.9, 0.3)),  # ride
+)
+METAL_HZ = (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
+PITCH_FALL_SECONDS = 0.04  # time constant of a tone's fall from its high to its low pitch
+# Level of each drum at full velocity, and its place in the stereo image from the drummer's seat (-1 left, +1 right).
+BUILTIN_LEVELS = (1.0, 0.85, 0.3, 0.35, 0.75, 0.75, 0.75, 0.45, 0.35)
+BUILTIN_PAN = (0.0, 0.05, -0.35, -0.35, 0.45, 0.15, -0.1, -0.45, 0.4)
+VELOCITY_EXPONENT = 2.0  # amplitude = (velocity / 127) ** 2: ~24 dB from velocity 30 to 120, as FluidR3's kit
+HI_HAT_CLASSES = (2, 3)
+OPEN_HI_HAT = 3
+CHOKE_SECONDS = 0.01  # an open hi-hat fades out this fast when the hi-hat is hit again (closed by the foot)
+assert len(BUILTIN_KIT) == len(BUILTIN_LEVELS) == len(BUILTIN_PAN) == len(DRUM_CLASSES)
+
+
+def _band_pass(signal: np.ndarray, sample_rate: int, low: float, high: float) -> np.ndarray:
+    """Fourth-order-like band-pass in the frequency domain, peak-normalised."""
+    spectrum = np.fft.rfft(signal)
+    frequencies = np.maximum(np.fft.rfftfreq(len(signal), 1 / sample_rate), 1e-3)
+    gain = 1 / np.sqrt((1 + (low / frequencies) ** 4) * (1 + (frequencies / high) ** 4))
+    filtered = np.fft.irfft(spectrum * gain, len(signal))
+    return filtered / max(np.abs(filtered).max(), 1e-12)
+
+
+def _drum_part(kind: str, low: float, high: float, seconds: float, length: int, sample_rate: int,
+               rng: np.random.Generator) -> np.ndarray:
+    time = np.arange(length) / sample_rate
+    envelope = np.exp(-6.9 * time / seconds)  # e^-6.9 = -60 dB
+    if kind == "tone":
+        frequency = low + (high - low) * np.exp(-time / PITCH_FALL_SECONDS)
+        return envelope * np.sin(2 * np.pi * np.cumsum(frequency) / sample_rate)
+    if kind == "noise":
+        return envelope * _band_pass(rng.standard_normal(length), sample_rate, low, high)
+    squares = sum(np.sign(np.sin(2 * np.pi * hz * time)) for hz in METAL_HZ)
+    return envelope * _band_pass(squares, sample_rate, low, min(high, 0.45 * sample_rate))
+
+
+@functools.lru_cache(maxsize=4)
+def builtin_kit(sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, ...]:
+    """One mono float32 sample per drum class at full velocity (read-only, cached per sample rate)."""
+    rng = np.random.default_rng(0)  # the same kit every time: renders are reproducible and cacheable
+    kit = []
+    for parts, level in zip(BUILTIN_KIT, BUILTIN_LEVELS, strict=True):
+        length = int(max(part[3] for part in parts) * sample_rate)
+        voice = sum(part[4] * _drum_part(*part[:4], length, sample_rate, rng) for part in parts)
+        voice = (level * voice / np.abs(voice).max()).astype(np.float32)
+        voice.setflags(write=False)
+        kit.append(voice)
+    return tuple(kit)
+
+
+def _pan_gains(channels: int) -> np.ndarray:
+    """[classes, channels] equal-power pan gains."""
+    if channels == 1:
+        return np.ones((len(BUILTIN_PAN), 1), np.float32)
+    angle = (np.asarray(BUILTIN_PAN) + 1) * np.pi / 4
+    return (np.sqrt(2) * np.stack([np.cos(angle), np.sin(angle)], axis=1)).astype(np.float32)
+
+
+def _render_builtin(notes: list[tuple[int, int, int]], frames: int, sample_rate: int, channels: int) -> np.ndarray:
+    """Each drum's hits summed into its own mono track, then the tracks panned into `channels`."""
+    kit = builtin_kit(sample_rate)
+    tracks: dict[int, np.ndarray] = {}
+    hi_hat_frames = [frame for frame, drum, _ in notes if drum in HI_HAT_CLASSES]
+    choke = int(CHOKE_SECONDS * sample_rate)
+    for frame, drum, velocity in notes:
+        voice = kit[drum]
+        if drum == OPEN_HI_HAT:
+            voice = _choked(voice, frame, hi_hat_frames, choke)
+        length = min(len(voice), frames - frame)
+        if drum not in tracks:
+            tracks[drum] = np.zeros(frames, np.float32)
+        tracks[drum][frame:frame + length] += (velocity / 127) ** VELOCITY_EXPONENT * voice[:length]
+    pans = _pan_gains(channels)
+    mix = np.zeros((channels, frames), np.float32)  # channel-major: the sums run over contiguous memory
+    for drum, track in tracks.items():
+        for channel in range(channels):
+            mix[channel] += pans[drum, channel] * track
+    return np.ascontiguousarray(mix.T)
+
+
+def _choked(voice: np.ndarray, frame: int, hi_hat_frames: list[int], choke: int) -> np.ndarray:
+    """The open hi-hat cut short (with a fade) by the next hi-hat hit."""
+    later = [f - frame for f in hi_hat_frames if f > frame]
+    if not later or later[0] + choke >= len(voice):
+        return voice
+    cut = voice[:later[0] + choke].copy()
+    cut[later[0]:] *= np.linspace(1, 0, choke, dtype=np.float32)
+    return cut
+
+
+# --- FluidSynth -------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _pyfluidsynth():
+    """The pyfluidsynth module, or None when it or libfluidsynth is missing (checked once: it searches the disk)."""
+    try:
+        return importlib.import_module("fluidsynth")
+    except (ImportError, OSError):
+        return None
+
+
+def find_soundfont() -> Path | None:
+    """$SOUNDFONT when set, else the first Debian General MIDI soundfont that exists."""
+    configured = os.environ.get("SOUNDFONT", "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return next((path for path in SOUNDFONT_LOCATIONS if path.is_file()), None)
+
+
+def _soundfont_problem(soundfont: Path | None) -> str | None:
+    if soundfont is None:
+        return "no General MIDI soundfont found"
+    if not soundfont.is_file():
+        return f"SOUNDFONT is set to '{soundfont}', which does not exist"
+    with soundfont.open("rb") as file:
+        header = file.read(12)
+    if header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        return f"'{soundfont}' is not a SoundFont (.sf2/.sf3) file"
+    return None
+
+
+def _soundfont_label(soundfont: Path) -> str:
+    return soundfont.resolve().stem
+
+
+def _c_function(fluidsynth, name: str, result, *arguments: tuple[str, type]):
+    """A libfluidsynth function pyfluidsynth does not wrap (None if this libfluidsynth lacks it)."""
+    return fluidsynth.cfunc(name, result, *((argument, kind, 1) for argument, kind in arguments))
+
+
+class _FluidSynthEngine:
+    """A soundfont loaded once, played by a fresh synth for each render.
+
+    Loading FluidR3_GM takes ~0.4 s; a synth sharing the loaded font takes ~3 ms. A fresh synth per render makes
+    renders exact and repeatable (a reused one carries reverb, chorus and voice state from render to render); the
+    lock keeps one render at a time on the shared font, so the engine can be shared between sessions.
+    """
+
+    def __init__(self, soundfont: Path):
+        fluidsynth = _pyfluidsynth()
+        self.soundfont = soundfont
+        self._fluidsynth = fluidsynth
+        c_synth, c_int, c_pointer = ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p
+        self._get_font = _c_function(fluidsynth, "fluid_synth_get_sfont_by_id", c_pointer,
+                                     ("synth", c_synth), ("id", c_int))
+        self._add_font = _c_function(fluidsynth, "fluid_synth_add_sfont", c_int, ("synth", c_synth),
+                                     ("sfont", c_pointer))
+        self._remove_font = _c_function(fluidsynth, "fluid_synth_remove_sfont", c_int, ("synth", c_synth),
+                                        ("sfont", c_pointer))
+        self._set_log_function = _c_function(fluidsynth, "fluid_set_log_function", c_pointer, ("level", c_int),
+                                             ("fun", c_pointer), ("data", c_pointer))
+        # pyfluidsynth wraps only the 16-bit writer; float output keeps the quiet raw signal's full resolution.
+        self._write_float = _c_function(
+            fluidsynth, "fluid_synth_write_float", c_int, ("synth", c_synth), ("len", c_int), ("lout", c_pointer),
+            ("loff", c_int), ("lincr", c_int), ("rout", c_pointer), ("roff", c_int), ("rincr", c_int))
+        self._library = fluidsynth.Synth()  # owns the loaded font; never plays
+        font_id = self._library.sfload(str(soundfont))
+        self._font = self._get_font(self._library.synth, font_id) if font_id >= 0 and self._get_font else None
+        if not self._font or None in (self._add_font, self._remove_font, self._write_float, self._set_log_function):
+            self._library.delete()
+            raise AudioError(f"FluidSynth could not load the soundfont '{soundfont}'. {INSTALL_HINT}")
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def render(self, notes: list[tuple[int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
+        """Stereo float32 [frames, 2]. FluidSynth starts notes only at the start of its 64-frame blocks: each note
+        is sent at the boundary nearest to its frame (±0.7 ms at 44.1 kHz)."""
+        audio = np.zeros((frames, 2), np.float32)
+        with self._lock:
+            if self._closed:  # replaced while this render waited for the lock; its font is gone
+                raise AudioError("The soundfont was unloaded during the render; try again.")
+            synth = self._fluidsynth.Synth(samplerate=float(sample_rate))
+            try:
+                font_id = self._add_font(synth.synth, self._font)
+                synth.program_select(DRUM_CHANNEL, font_id, DRUM_BANK, DRUM_KIT_PRESET)
+                position = 0
+                for frame, drum, velocity in notes:
+                    boundary = max(position, round(frame / FLUID_BLOCK) * FLUID_BLOCK)
+                    self._write(synth, audio, position, boundary)
+                    position = boundary
+                    synth.noteon(DRUM_CHANNEL, OUTPUT_PITCHES[drum], velocity)  # no note-off: drums ring out
+                self._write(synth, audio, position, frames)
+            finally:
+                self._unplug_font(synth)
+                synth.delete()
+        return audio
+
+    def _unplug_font(self, synth) -> None:
+        """Take the shared font out of a synth before deleting it (which would free the font), quietly: without
+        a font, FluidSynth warns once per MIDI channel that it has no preset."""
+        default_logger = self._set_log_function(FLUID_WARN, None, None)
+        try:
+            self._remove_font(synth.synth, self._font)
+        finally:
+            self._set_log_function(FLUID_WARN, default_logger, None)
+
+    def _write(self, synth, audio: np.ndarray, start: int, stop: int) -> None:
+        """Synthesize frames start..stop of `audio` (a C-contiguous float32 [frames, 2] array)."""
+        stop = min(stop, len(audio))  # the C function trusts its arguments: never let it write past the array
+        if stop > start:
+            address = audio.ctypes.data
+            self._write_float(synth.synth, stop - start, address, 2 * start, 2, address, 2 * start + 1, 2)
+
+    def close(self) -> None:
+        with self._lock:
+            self._library.delete()
+            self._closed = True
+
+
+_engine: _FluidSynthEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def _fluidsynth_engine(soundfont: Path) -> _FluidSynthEngine:
+    """The loaded soundfont; only one is kept (FluidR3 takes ~150 MB of memory), replaced when SOUNDFONT changes."""
+    global _engine
+    with _engine_lock:
+        old = _engine
+        if old is not None and old.soundfont == soundfont:
+            return old
+        _engine = _FluidSynthEngine(soundfont)
+        engine = _engine
+    if old is not None:
+        old.close()  # waits for a render in progress
+    return engine
+
+
+def _render_midi2audio(notes: list[tuple[int, int, int]], frames: int, sample_rate: int,
+                       soundfont: Path) -> np.ndarray:
+    """Through the `fluidsynth` program. It reloads the font every call, ignores errors (hence the file check),
+    is quiet, and runs until every voice dies: the result is cut to `frames` and normalised later."""
+    from midi2audio import FluidSynth
+    from scipy.io import wavfile
+
+    ticks_per_second = 1920  # 960 per quarter at mido's default 120 bpm: 0.5 ms resolution
+    track = mido.MidiTrack()
+    now = 0
+    for frame, drum, velocity in notes:
+        tick = round(frame / sample_rate * ticks_per_second)
+        track.append(mido.Message("note_on", channel=DRUM_CHANNEL, note=OUTPUT_PITCHES[drum], velocity=velocity,
+                                  time=tick - now))
+        now = tick
+    end = round(frames / sample_rate * ticks_per_second)
+    for pitch in sorted({OUTPUT_PITCHES[drum] for _, drum, _ in notes}):
+        track.append(mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, time=end - now))
+        now = end
+    with tempfile.TemporaryDirectory(prefix="groove-audio-") as folder:
+        midi_path, wav_path = Path(folder) / "groove.mid", Path(folder) / "groove.wav"
+        mido.MidiFile(ticks_per_beat=960, tracks=[track]).save(midi_path)
+        FluidSynth(str(soundfont), sample_rate).midi_to_audio(str(midi_path), str(wav_path))
+        if not wav_path.is_file() or wav_path.stat().st_size <= 44:
+            raise AudioError(f"The fluidsynth program wrote no audio (soundfont '{soundfont}'). {INSTALL_HINT}")
+        _, data = wavfile.read(wav_path)
+    scale = np.iinfo(data.dtype).max if np.issubdtype(data.dtype, np.integer) else 1.0
+    data = (data.reshape(len(data), -1) / scale).astype(np.float32)[:frames]
+    return np.pad(data, ((0, frames - len(data)), (0, 0)))
+
+
+# --- choosing a renderer ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RendererChoice:
+    """Which renderer plays, and why, in words for the app's status line."""
+
+    name: str  # "fluidsynth" or "builtin"
+    description: str  # "FluidSynth (FluidR3_GM)", "built-in synth: FluidSynth not installed", …
+    soundfont: Path | None = None
+    engine: str = "numpy"  # "pyfluidsynth", "midi2audio" or "numpy"
+
+
+def choose_renderer(renderer: str = "auto") -> RendererChoice:
+    """Resolve "auto" / "fluidsynth" / "builtin". Asking for FluidSynth when it cannot play raises AudioError."""
+    if renderer not in RENDERER_CHOICES:
+        raise AudioError(f"Unknown renderer '{renderer}'; choose one of {', '.join(RENDERER_CHOICES)}.")
+    if renderer == "builtin":
+        return RendererChoice("builtin", "built-in synth (selected)")
+    engine = "pyfluidsynth" if _pyfluidsynth() is not None else "midi2audio" if shutil.which("fluidsynth") else ""
+    soundfont = find_soundfont()
+    problem = "FluidSynth not installed" if not engine else _soundfont_problem(soundfont)
+    if problem:
+        if renderer == "fluidsynth":
+            raise AudioError(f"FluidSynth cannot play: {problem}. {INSTALL_HINT}")
+        return RendererChoice("builtin", f"built-in synth: {problem}")
+    via = "" if engine == "pyfluidsynth" else ", via midi2audio"
+    return RendererChoice("fluidsynth", f"FluidSynth ({_soundfont_label(soundfont)}{via})", soundfont, engine)
+
+
+def available_renderers() -> list[str]:
+    """The renderers that can play right now (the built-in synth always can)."""
+    return [name for name in RENDERERS if name == "builtin" or choose_renderer("auto").name == name]
+
+
+def describe_renderer(renderer: str = "auto") -> str:
+    """What plays and why, e.g. "FluidSynth (FluidR3_GM)" or "built-in synth: FluidSynth not installed"
+    (or why the renderer asked for cannot play)."""
+    try:
+        return choose_renderer(renderer).description
+    except AudioError as error:
+        return str(error)
+
+
+# --- rendering --------------------------------------------------------------------------------------------------
+
+
+def _to_groove(source: Groove | bytes | str | Path) -> Groove:
+    if isinstance(source, Groove):
+        return source
+    return midi_to_performance(source).groove
+
+
+def _check(groove: Groove, bpm: float, loops: int, sample_rate: int, channels: int) -> None:
+    limits = DEFAULT_LIMITS
+    if not limits.min_bpm <= bpm <= limits.max_bpm:
+        raise AudioError(f"{bpm:g} bpm cannot be played; choose a tempo from {limits.min_bpm:g} to "
+                         f"{limits.max_bpm:g} bpm.")
+    if isinstance(loops, bool) or not isinstance(loops, (int, np.integer)) or not 1 <= loops <= MAX_LOOPS:
+        raise AudioError(f"Loops must be a whole number from 1 to {MAX_LOOPS}, not {loops!r}.")
+    if not isinstance(sample_rate, (int, np.integer)) or not 8000 <= sample_rate <= 192000:
+        raise AudioError(f"Sample rate must be a whole number of Hz from 8000 to 192000, not {sample_rate!r}.")
+    if channels not in (1, 2):
+        raise AudioError(f"Audio is rendered in mono (1 channel) or stereo (2), not {channels!r} channels.")
+    seconds = loops * groove.with_bpm(bpm).seconds
+    if seconds > MAX_AUDIO_SECONDS:
+        raise AudioError(f"{loops} × this groove would last {seconds / 60:.0f} minutes; up to "
+                         f"{MAX_AUDIO_SECONDS // 60} minutes are rendered at a time.")
+
+
+def note_frames(groove: Groove, bpm: float, loops: int, sample_rate: int) -> list[tuple[int, int, int]]:
+    """(start frame, drum class, MIDI velocity) of every note of `loops` back-to-back passes, in time order.
+
+    The passes are one continuous groove, so early hits of a pass land before its bar line.
+    """
+    repeated = Groove(*(np.tile(array, (loops, 1)) for array in (groove.hits, groove.velocities, groove.offsets)),
+                      bpm, groove.source)
+    sequence = groove_to_sequence(repeated, bpm)
+    notes = [(round(note.start_time * sample_rate), OUTPUT_PITCHES.index(note.pitch), note.velocity)
+             for note in sequence.notes]
+    return sorted(notes)
+
+
+def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, loops: int = 1,
+                 sample_rate: int = SAMPLE_RATE, renderer: str = "auto", channels: int = 2) -> np.ndarray:
+    """float32 [frames, channels]: `loops` passes plus TAIL_SECONDS, peak-normalised to PEAK_LEVEL.
+
+    `source` is a Groove or a MIDI file (bytes or path; read as one whole-file groove). `bpm` defaults to the
+    groove's own tempo.
+    """
+    groove = _to_groove(source)
+    bpm = float(bpm or groove.bpm)
+    _check(groove, bpm, loops, sample_rate, channels)
+    choice = choose_renderer(renderer)
+    frames = round((loops * groove.with_bpm(bpm).seconds + TAIL_SECONDS) * sample_rate)
+    notes = note_frames(groove, bpm, loops, sample_rate)
+    if not notes:  # nothing to play, and nothing to normalise
+        return np.zeros((frames, channels), np.float32)
+    audio = _render_notes(notes, frames, sample_rate, channels, choice, renderer)
+    fade = round(TAIL_FADE_SECONDS * sample_rate)
+    audio[-fade:] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, fade, dtype=np.float32)))[:, None]
+    peak = float(np.abs(audio).max())
+    if peak > 0:
+        audio *= PEAK_LEVEL / peak
+    return audio
+
+
+def _render_notes(notes, frames: int, sample_rate: int, channels: int, choice: RendererChoice,
+                  requested: str) -> np.ndarray:
+    if choice.name == "builtin":
+        return _render_builtin(notes, frames, sample_rate, channels)
+    try:
+        if choice.engine == "pyfluidsynth":
+            audio = _fluidsynth_engine(choice.soundfont).render(notes, frames, sample_rate)
+        else:
+            audio = _render_midi2audio(notes, frames, sample_rate, choice.soundfont)
+    except AudioError:
+        if requested == "fluidsynth":
+            raise
+        log.warning("FluidSynth failed; playing the built-in synth instead", exc_info=True)
+        return _render_builtin(notes, frames, sample_rate, channels)
+    return audio.mean(axis=1, keepdims=True) if channels == 1 else audio
+
+
+def to_wav(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """16-bit PCM WAV bytes of a float array [frames, channels] in [-1, 1]."""
+    pcm = np.round(np.clip(audio, -1, 1) * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as file:
+        file.setnchannels(pcm.shape[1])
+        file.setsampwidth(2)
+        file.setframerate(sample_rate)
+        file.writeframes(pcm.tobytes())
+    return buffer.getvalue()
+
+
+def render(source: Groove | bytes | str | Path, bpm: float | None = None, loops: int = 1,
+           sample_rate: int = SAMPLE_RATE, renderer: str = "auto", channels: int = 2) -> bytes:
+    """WAV bytes of `render_array` (not cached; the app uses `render_wav`)."""
+    return to_wav(render_array(source, bpm, loops, sample_rate, renderer, channels), sample_rate)
+
+
+# --- cache ------------------------------------------------------------------------------------------------------
+
+
+class AudioCache:
+    """A thread-safe least-recently-used map of rendered WAV bytes, bounded by their total size."""
+
+    def __init__(self, max_bytes: int = CACHE_MAX_BYTES):
+        self.max_bytes = max_bytes
+        self.hits = self.misses = 0
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: bytes) -> None:
+        with self._lock:
+            if key in self._items:
+                self._size -= len(self._items.pop(key))
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes and len(self._items) > 1:
+                self._size -= len(self._items.popitem(last=False)[1])
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = self.hits = self.misses = 0
+
+
+CACHE = AudioCache()
+
+
+def render_wav(groove: Groove, bpm: float | None = None, loops: int = 1, renderer: str = "auto",
+               sample_rate: int = SAMPLE_RATE) -> bytes:
+    """WAV bytes for the app, cached by what the groove sounds like and how it is rendered."""
+    choice = choose_renderer(renderer)
+    bpm = float(bpm or groove.bpm)
+    key = (groove.content_key(), bpm, loops, choice.name, str(choice.soundfont), sample_rate)
+    wav = CACHE.get(key)
+    if wav is None:
+        wav = render(groove, bpm, loops, sample_rate, renderer)
+        CACHE.put(key, wav)
+    return wav
+
+
+def reset() -> None:
+    """Forget the cache, the loaded synth and what was found installed (after installing FluidSynth, in tests)."""
+    global _engine
+    CACHE.clear()
+    _pyfluidsynth.cache_clear()
+    with _engine_lock:
+        old, _engine = _engine, None
+    if old is not None:
+        old.close()

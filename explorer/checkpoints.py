@@ -1,0 +1,139 @@
+"""The checkpoint registry: every folder `checkpoints/<name>/` holding `checkpoint.json` + `weights.npz`.
+
+`checkpoint.json` records the model config, the sha256 of `weights.npz`, where the weights came from and
+(for trained ones) their evaluation. Weights are a plain `.npz` of named float32 arrays, read with
+`allow_pickle=False`: loading a checkpoint never runs code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from explorer.errors import CheckpointError
+
+CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+DEFAULT_CHECKPOINT = "gmd_groovae_4bar"
+WEIGHTS_FILE = "weights.npz"
+MANIFEST_FILE = "checkpoint.json"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    name: str
+    directory: Path
+    config: dict
+    sha256: str
+    source: str
+    metrics: dict
+
+    @property
+    def label(self) -> str:
+        f1 = self.metrics.get("hit_f1")
+        return f"{self.name} ({self.config.get('name', '?')}" + (f", test hit F1 {f1:.2f})" if f1 else ")")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_info(directory: Path) -> CheckpointInfo:
+    manifest = directory / MANIFEST_FILE
+    try:
+        data = json.loads(manifest.read_text())
+        return CheckpointInfo(name=directory.name, directory=directory, config=dict(data["config"]),
+                              sha256=str(data["sha256"]), source=str(data.get("source", "")),
+                              metrics=dict(data.get("metrics", {})))
+    except FileNotFoundError:
+        raise CheckpointError(f"'{directory}' is not a checkpoint: it has no {MANIFEST_FILE}.") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"The checkpoint manifest {manifest} is damaged ({error}).") from None
+
+
+def list_checkpoints(root: Path = CHECKPOINTS_DIR) -> list[CheckpointInfo]:
+    """Every readable checkpoint under `root`, the default first."""
+    found = []
+    for manifest in sorted(Path(root).glob(f"*/{MANIFEST_FILE}")):
+        try:
+            found.append(read_info(manifest.parent))
+        except CheckpointError:
+            continue  # a damaged folder must not hide the others; loading it by name says what is wrong
+    return sorted(found, key=lambda info: (info.name != DEFAULT_CHECKPOINT, info.name))
+
+
+def resolve(name_or_dir: str | Path | None, root: Path = CHECKPOINTS_DIR) -> Path:
+    """A registry name or a folder path → the checkpoint folder."""
+    name_or_dir = name_or_dir or DEFAULT_CHECKPOINT
+    candidate = Path(name_or_dir)
+    if (candidate / MANIFEST_FILE).exists():
+        return candidate
+    if (Path(root) / str(name_or_dir) / MANIFEST_FILE).exists() and "/" not in str(name_or_dir):
+        return Path(root) / str(name_or_dir)
+    known = ", ".join(info.name for info in list_checkpoints(root)) or "none"
+    raise CheckpointError(f"No checkpoint '{name_or_dir}'. Known checkpoints: {known}.")
+
+
+def save_checkpoint(weights: dict[str, np.ndarray], config: dict, directory: Path, source: str,
+                    metrics: dict | None = None) -> CheckpointInfo:
+    """Writes weights.npz then checkpoint.json (the manifest last: a folder without it is not a checkpoint)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = directory / WEIGHTS_FILE
+    temporary = directory / f".{WEIGHTS_FILE}.tmp"
+    with open(temporary, "wb") as handle:
+        np.savez(handle, **{k: np.asarray(v, np.float32) for k, v in weights.items()})
+    os.replace(temporary, weights_path)
+    manifest = {"config": config, "sha256": sha256_of(weights_path), "source": source, "metrics": metrics or {}}
+    temporary = directory / f".{MANIFEST_FILE}.tmp"
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(temporary, directory / MANIFEST_FILE)
+    return read_info(directory)
+
+
+def read_weights(info: CheckpointInfo) -> dict[str, np.ndarray]:
+    path = info.directory / WEIGHTS_FILE
+    if not path.exists():
+        raise CheckpointError(f"Checkpoint '{info.name}' has no {WEIGHTS_FILE}.")
+    if sha256_of(path) != info.sha256:
+        raise CheckpointError(f"Checkpoint '{info.name}' is corrupt: {WEIGHTS_FILE} does not match its sha256.")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"Checkpoint '{info.name}' cannot be read ({error}).") from None
+
+
+_loaded: dict[tuple[str, str], object] = {}
+_load_lock = threading.Lock()
+
+
+def load_model(name_or_dir: str | Path | None = None, root: Path = CHECKPOINTS_DIR):
+    """The checkpoint as a `CompiledModel`, loaded once per process (keyed by folder and sha256)."""
+    from explorer.model import CompiledModel, ModelConfig, MusicVAE
+
+    info = read_info(resolve(name_or_dir, root))
+    key = (str(info.directory.resolve()), info.sha256)
+    with _load_lock:
+        if key not in _loaded:
+            try:
+                config = ModelConfig.from_dict(info.config)
+            except TypeError as error:
+                raise CheckpointError(f"Checkpoint '{info.name}' has an unusable config ({error}).") from None
+            model = MusicVAE(config)
+            try:
+                model.load_weights_dict(read_weights(info))
+            except ValueError as error:
+                raise CheckpointError(f"Checkpoint '{info.name}' does not fit its config: {error}") from None
+            _loaded[key] = CompiledModel(model, info)
+        return _loaded[key]

@@ -1,0 +1,131 @@
+"""What the app and the CLI do with a model: encode, decode, sample, vary, interpolate, blend.
+
+Every function takes a loaded model (`checkpoints.load_model()`) and `Groove`s, returns `Groove`s, and is
+deterministic for a given seed. Reconstructions decode `mu`, as Magenta does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from explorer.groove import Groove
+
+Progress = Callable[[int, int], None]
+
+
+def _stack(grooves: Sequence[Groove], steps: int) -> np.ndarray:
+    for groove in grooves:
+        if groove.steps != steps:
+            raise ValueError(f"the model takes {steps}-step grooves; '{groove.source}' has {groove.steps}")
+    return np.stack([g.tensor() for g in grooves]).astype(np.float32)
+
+
+def encode_tensors(model, tensors: np.ndarray, batch_size: int = 512,
+                   progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of many windows, in batches (for the latent map of the whole dataset)."""
+    mus, sigmas = [], []
+    for start in range(0, len(tensors), batch_size):
+        mu, sigma = model.encode(tensors[start:start + batch_size])
+        mus.append(mu)
+        sigmas.append(sigma)
+        if progress:
+            progress(min(start + batch_size, len(tensors)), len(tensors))
+    z_size = model.config.z_size
+    return (np.concatenate(mus) if mus else np.zeros((0, z_size), np.float32),
+            np.concatenate(sigmas) if sigmas else np.zeros((0, z_size), np.float32))
+
+
+def encode(model, grooves: Sequence[Groove], seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z, mu, sigma), each [len(grooves), z_size]; z = mu + sigma · ε with ε drawn from `seed`."""
+    mu, sigma = model.encode(_stack(grooves, model.config.steps))
+    epsilon = np.random.default_rng(seed).standard_normal(mu.shape).astype(np.float32)
+    return mu + sigma * epsilon, mu, sigma
+
+
+def decode(model, z: np.ndarray, temperature: float = 0.0, seed: int = 0, bpm: float | Sequence[float] = 120.0,
+           source: str = "decoded") -> list[Groove]:
+    """One groove per row of z. T = 0 plays every hit the model gives over 50 %."""
+    z = np.atleast_2d(np.asarray(z, np.float32))
+    tensors = model.decode(z, temperature, seed)
+    tempos = np.broadcast_to(np.asarray(bpm, dtype=float), (len(z),))
+    return [Groove.from_tensor(tensor, float(tempo), f"{source} {i + 1}")
+            for i, (tensor, tempo) in enumerate(zip(tensors, tempos, strict=True))]
+
+
+def sample(model, n: int, temperature: float = 1.0, seed: int = 0, bpm: float = 120.0) -> list[Groove]:
+    """n grooves from z ~ N(0, I)."""
+    z = np.random.default_rng(seed).standard_normal((n, model.config.z_size)).astype(np.float32)
+    return decode(model, z, temperature, seed, bpm, source="sample")
+
+
+def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed: int = 0) -> list[Groove]:
+    """Each groove through the model (decoding its mu), at its own tempo."""
+    _, mu, _ = encode(model, grooves)
+    return decode(model, mu, temperature, seed, [g.bpm for g in grooves], source="reconstruction")
+
+
+def variations(model, groove: Groove, n: int, amount: float = 0.3, temperature: float = 0.0,
+               seed: int = 0) -> list[Groove]:
+    """n grooves near the seed: z = (1 − amount) · mu + amount · ε. amount 0 → the reconstruction, 1 → a sample."""
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError("amount must lie in [0, 1]")
+    _, mu, _ = encode(model, [groove])
+    epsilon = np.random.default_rng(seed).standard_normal((n, mu.shape[1])).astype(np.float32)
+    z = (1.0 - amount) * mu + amount * epsilon
+    return decode(model, z, temperature, seed, groove.bpm, source="variation")
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation (Magenta's choice for latent paths); falls back to lerp for parallel vectors."""
+    a_unit, b_unit = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    omega = np.arccos(np.clip(np.dot(a_unit, b_unit), -1.0, 1.0))
+    if np.sin(omega) < 1e-6:
+        return (1.0 - t) * a + t * b
+    return (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
+    """`steps` points from a to b, both ends included."""
+    if steps < 2:
+        raise ValueError("an interpolation needs at least 2 steps")
+    if method not in ("slerp", "lerp"):
+        raise ValueError("method must be 'slerp' or 'lerp'")
+    ts = np.linspace(0.0, 1.0, steps)
+    if method == "lerp":
+        return np.stack([(1.0 - t) * a + t * b for t in ts]).astype(np.float32)
+    return np.stack([slerp(a, b, t) for t in ts]).astype(np.float32)
+
+
+def interpolate(model, a: Groove, b: Groove, steps: int = 8, method: str = "slerp", temperature: float = 0.0,
+                seed: int = 0) -> list[Groove]:
+    """From a's mu to b's mu; the tempo glides from a's to b's."""
+    _, mu, _ = encode(model, [a, b])
+    tempos = np.linspace(a.bpm, b.bpm, steps)
+    return decode(model, latent_path(mu[0], mu[1], steps, method), temperature, seed, tempos,
+                  source="interpolation")
+
+
+def blend(model, corners: Sequence[Groove], rows: int = 4, cols: int = 4, temperature: float = 0.0,
+          seed: int = 0) -> list[list[Groove]]:
+    """A rows × cols grid of bilinear blends of four corners (top-left, top-right, bottom-left, bottom-right)."""
+    if len(corners) != 4:
+        raise ValueError("blend takes exactly four corner grooves")
+    if rows < 2 or cols < 2:
+        raise ValueError("a blend grid needs at least 2 rows and 2 columns")
+    _, mu, _ = encode(model, corners)
+    bpm = np.array([g.bpm for g in corners])
+    zs, tempos = [], []
+    for r in np.linspace(0.0, 1.0, rows):
+        for c in np.linspace(0.0, 1.0, cols):
+            weights = np.array([(1 - r) * (1 - c), (1 - r) * c, r * (1 - c), r * c])
+            zs.append(weights @ mu)
+            tempos.append(float(weights @ bpm))
+    grooves = decode(model, np.stack(zs), temperature, seed, tempos, source="blend")
+    return [grooves[i * cols:(i + 1) * cols] for i in range(rows)]
+
+
+def apply_vector(z: np.ndarray, vector: np.ndarray, amount: float) -> np.ndarray:
+    """Moves z along an attribute vector: z + amount · vector."""
+    return np.asarray(z, np.float32) + np.float32(amount) * np.asarray(vector, np.float32)

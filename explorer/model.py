@@ -1,0 +1,353 @@
+"""MusicVAE for drums (GrooVAE), the whole model in one file.
+
+Encoder: a bidirectional LSTM over the [64, 27] groove tensor; its two final h states give `mu` and
+`sigma` (softplus) of a diagonal Gaussian over z. Decoder, one of two:
+- flat (Magenta's `groovae_4bar`): a 2-layer LSTM whose initial states come from Dense(tanh) on z and
+  whose input each step is [previous output (27), z];
+- hierarchical (the MusicVAE paper's): a conductor LSTM emits one embedding per bar from z; each bar is
+  decoded by the 2-layer LSTM, initialised from and conditioned on its bar's embedding.
+The output Dense(27) splits into hit logits (sigmoid), velocities (sigmoid) and offsets (tanh).
+
+The LSTMs are written out here rather than taken from keras.layers.LSTM so that the input projections
+(teacher-forced inputs, z) are one matmul over all steps, outside the recurrence; the weights keep the
+Keras layout (kernel, recurrent_kernel, bias; gates i, f, c, o; forget bias inside the bias).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from explorer.groove import FEATURES, NUM_CLASSES, STEPS_PER_BAR, WINDOW_BARS
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    encoder_units: int = 512
+    z_size: int = 256
+    decoder_units: int = 256
+    decoder_layers: int = 2
+    conductor_units: int = 0  # 0: flat decoder; > 0: hierarchical decoder with a conductor of this width
+    conductor_layers: int = 2
+    dropout_keep: float = 0.3  # keep-probability of every LSTM's input, in training only (Magenta's DropoutWrapper)
+    free_bits: float = 48.0
+    beta: float = 0.2
+    learning_rate: float = 1e-3
+    decay_rate: float = 0.9999
+    min_learning_rate: float = 1e-5
+    clip_norm: float = 1.0
+    batch_size: int = 512
+    bars: int = WINDOW_BARS
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.conductor_units > 0
+
+    @property
+    def steps(self) -> int:
+        return self.bars * STEPS_PER_BAR
+
+    @property
+    def free_nats(self) -> float:
+        return self.free_bits * math.log(2.0)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+PRESETS = {config.name: config for config in (
+    ModelConfig("groovae_4bar"),  # Magenta's config exactly
+    ModelConfig("hierdec_4bar", conductor_units=256),
+    # Magenta's 2-bar GrooVAE variants, for importing their published checkpoints (explorer/magenta_import.py):
+    # groovae_4bar's layout over 2 bars; they differ only in what their encoder was trained to see.
+    ModelConfig("groovae_2bar_humanize", bars=2),
+    ModelConfig("groovae_2bar_tap_fixed_velocity", bars=2),
+    ModelConfig("groovae_2bar_add_closed_hh", bars=2),
+    # Tiny widths for the test suite.
+    ModelConfig("tiny_4bar", encoder_units=32, z_size=16, decoder_units=32, batch_size=32),
+    ModelConfig("tiny_hierdec_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
+                batch_size=32),
+)}
+
+
+def get_config(name: str) -> ModelConfig:
+    if name not in PRESETS:
+        raise KeyError(f"unknown model config '{name}'; known: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+# --- the LSTM, in Keras's weight layout ---------------------------------------------------------
+
+
+def lstm_step(projected_input, h, c, recurrent_kernel):
+    """One LSTM step given the input's projection x·W + b (gates i, f, c, o)."""
+    gates = projected_input + tf.matmul(h, recurrent_kernel)
+    i, f, g, o = tf.split(gates, 4, axis=-1)
+    c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+    return tf.sigmoid(o) * tf.tanh(c), c
+
+
+def lstm_sequence(projected_inputs, h, c, recurrent_kernel, reverse=False):
+    """Runs the recurrence over time-major projections [T, B, 4u]; returns outputs [T, B, u] and (h, c)."""
+    def step(carry, x):
+        return lstm_step(x, carry[0], carry[1], recurrent_kernel)
+
+    outputs_h, outputs_c = tf.scan(step, projected_inputs, initializer=(h, c), reverse=reverse)
+    last = 0 if reverse else -1
+    return outputs_h, (outputs_h[last], outputs_c[last])
+
+
+def input_dropout(x, keep: float, seed, salt: int):
+    """Dropout in training only (`seed` is None at inference); stateless, so a resumed run repeats exactly."""
+    if seed is None or keep >= 1.0:
+        return x
+    return tf.nn.experimental.stateless_dropout(x, rate=1.0 - keep, seed=tf.random.experimental.stateless_fold_in(
+        seed, salt))
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+class MusicVAE(keras.Model):
+    """Weights live in `self.named` (name → variable) so checkpoints and importers can address them."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(name=config.name)
+        self.config = config
+        self.named: dict[str, keras.Variable] = {}
+        e, z, d = config.encoder_units, config.z_size, config.decoder_units
+        for direction in ("fw", "bw"):
+            self._lstm_weights(f"encoder.{direction}", FEATURES, e)
+        self._dense_weights("encoder.mu", 2 * e, z)
+        self._dense_weights("encoder.sigma", 2 * e, z)
+        if config.hierarchical:
+            cu = config.conductor_units
+            self._dense_weights("conductor.initial_state", z, 2 * cu * config.conductor_layers)
+            for layer in range(config.conductor_layers):
+                self._lstm_weights(f"conductor.lstm{layer}", 0 if layer == 0 else cu, cu)
+            condition = cu
+        else:
+            condition = z
+        self._dense_weights("decoder.initial_state", condition, 2 * d * config.decoder_layers)
+        for layer in range(config.decoder_layers):
+            self._lstm_weights(f"decoder.lstm{layer}", FEATURES + condition if layer == 0 else d, d)
+        self._dense_weights("decoder.output", d, FEATURES)
+        self.built = True
+
+    def _add(self, name, shape, initializer):
+        variable = self.add_weight(name=name.replace(".", "_"), shape=shape, initializer=initializer)
+        self.named[name] = variable
+
+    def _lstm_weights(self, name, input_size, units):
+        if input_size:  # the conductor's first layer has no input: its projection is the bias alone
+            self._add(f"{name}.kernel", (input_size, 4 * units), "glorot_uniform")
+        self._add(f"{name}.recurrent_kernel", (units, 4 * units), "orthogonal")
+        forget_bias_one = np.concatenate([np.zeros(units), np.ones(units), np.zeros(2 * units)]).astype("float32")
+        self._add(f"{name}.bias", (4 * units,), keras.initializers.Constant(forget_bias_one))
+
+    def _dense_weights(self, name, input_size, units):
+        self._add(f"{name}.kernel", (input_size, units), "glorot_uniform")
+        self._add(f"{name}.bias", (units,), "zeros")
+
+    def _dense(self, name, x):
+        return tf.matmul(x, self.named[f"{name}.kernel"]) + self.named[f"{name}.bias"]
+
+    def _project(self, name, x):
+        """The LSTM's input projection x·W + b, for x of any leading shape."""
+        return tf.tensordot(x, self.named[f"{name}.kernel"], axes=1) + self.named[f"{name}.bias"]
+
+    def _initial_states(self, name, condition, layers, units):
+        """Dense(tanh) on the condition, split in Magenta's order c0, h0, c1, h1, …"""
+        parts = tf.split(tf.tanh(self._dense(name, condition)), 2 * layers, axis=-1)
+        return [(parts[2 * k + 1], parts[2 * k]) for k in range(layers)]  # (h, c) per layer
+
+    # encoder
+
+    def encode_params(self, x, seed=None):
+        """x [B, T, 27] → mu, sigma [B, z]. A training `seed` turns dropout on."""
+        x = input_dropout(x, self.config.dropout_keep, seed, salt=1)
+        time_major = tf.transpose(x, [1, 0, 2])
+        batch = tf.shape(x)[0]
+        zeros = tf.zeros([batch, self.config.encoder_units])
+        finals = []
+        for direction in ("fw", "bw"):
+            projected = self._project(f"encoder.{direction}", time_major)
+            _, (h, _) = lstm_sequence(projected, zeros, zeros, self.named[f"encoder.{direction}.recurrent_kernel"],
+                                      reverse=direction == "bw")
+            finals.append(h)
+        encoded = tf.concat(finals, axis=-1)
+        return self._dense("encoder.mu", encoded), tf.nn.softplus(self._dense("encoder.sigma", encoded))
+
+    # decoder, teacher-forced (training and likelihoods)
+
+    def _bar_conditions(self, z):
+        """Hierarchical only: the conductor's one embedding per bar, [bars, B, conductor_units]."""
+        config = self.config
+        states = self._initial_states("conductor.initial_state", z, config.conductor_layers, config.conductor_units)
+        inputs = tf.zeros([config.bars, tf.shape(z)[0], 4 * config.conductor_units])
+        outputs = None
+        for layer, (h, c) in enumerate(states):
+            name = f"conductor.lstm{layer}"
+            projected = inputs + self.named[f"{name}.bias"] if layer == 0 else self._project(name, outputs)
+            outputs, _ = lstm_sequence(projected, h, c, self.named[f"{name}.recurrent_kernel"])
+        return outputs
+
+    def decode_teacher_forced(self, z, targets, seed=None):
+        """Output logits/pre-activations [B, T, 27] given the true previous outputs."""
+        config = self.config
+        batch = tf.shape(targets)[0]
+        previous = tf.concat([tf.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
+        if config.hierarchical:
+            # Each bar is its own sequence of 16 steps: fold the bars into the batch.
+            conditions = tf.transpose(self._bar_conditions(z), [1, 0, 2])  # [B, bars, C]
+            conditions = tf.reshape(conditions, [batch * config.bars, -1])
+            previous = tf.reshape(previous, [batch * config.bars, STEPS_PER_BAR, FEATURES])
+        else:
+            conditions = z
+        logits = self._decode_sequences(conditions, previous, seed)
+        return tf.reshape(logits, [batch, config.steps, FEATURES])
+
+    def _decode_sequences(self, conditions, previous, seed):
+        config = self.config
+        length = tf.shape(previous)[1]
+        states = self._initial_states("decoder.initial_state", conditions, config.decoder_layers,
+                                      config.decoder_units)
+        tiled = tf.tile(conditions[:, None, :], [1, length, 1])
+        layer_input = tf.transpose(tf.concat([previous, tiled], axis=-1), [1, 0, 2])
+        for layer, (h, c) in enumerate(states):
+            name = f"decoder.lstm{layer}"
+            projected = self._project(name, input_dropout(layer_input, config.dropout_keep, seed, salt=2 + layer))
+            layer_input, _ = lstm_sequence(projected, h, c, self.named[f"{name}.recurrent_kernel"])
+        return tf.transpose(self._project("decoder.output", layer_input), [1, 0, 2])
+
+    # decoder, autoregressive (sampling)
+
+    def decode_sampled(self, z, temperature, seed):
+        """Autoregressive decoding: hits ~ Bernoulli(sigmoid(logits / T)) (T = 0: threshold at 0.5);
+        velocities and offsets deterministic; the activated sample is fed back. Returns [B, T, 27]."""
+        config = self.config
+        # [bars, B, condition]: the conductor's bar embeddings, or z for every bar
+        conditions = self._bar_conditions(z) if config.hierarchical else tf.tile(z[None], [config.bars, 1, 1])
+        previous = tf.zeros([tf.shape(z)[0], FEATURES])
+        bars = []
+        for bar in range(config.bars):
+            # The flat decoder is one 64-step sequence: its states carry across bars.
+            if bar == 0 or config.hierarchical:
+                states = self._initial_states("decoder.initial_state", conditions[bar], config.decoder_layers,
+                                              config.decoder_units)
+            outputs, states, previous = self._sample_bar(conditions[bar], states, previous, temperature,
+                                                         seed, bar)
+            bars.append(outputs)
+        return tf.concat(bars, axis=1)
+
+    def _sample_bar(self, condition, states, previous, temperature, seed, bar):
+        kernel0 = self.named["decoder.lstm0.kernel"]
+        # The condition's share of layer 0's input projection is the same every step: compute it once.
+        condition_projection = tf.matmul(condition, kernel0[FEATURES:]) + self.named["decoder.lstm0.bias"]
+        steps = tf.TensorArray(tf.float32, size=STEPS_PER_BAR)
+        for step in tf.range(STEPS_PER_BAR):
+            layer_input = tf.matmul(previous, kernel0[:FEATURES]) + condition_projection
+            new_states = []
+            for layer, (h, c) in enumerate(states):
+                name = f"decoder.lstm{layer}"
+                if layer > 0:
+                    layer_input = self._dense(name, layer_input)
+                h, c = lstm_step(layer_input, h, c, self.named[f"{name}.recurrent_kernel"])
+                new_states.append((h, c))
+                layer_input = h
+            states = new_states
+            logits = self._dense("decoder.output", layer_input)
+            hit_logits = logits[:, :NUM_CLASSES]
+            noise = tf.random.stateless_uniform(tf.shape(hit_logits), seed=tf.stack([seed, bar * 1000 + step]))
+            probabilities = tf.sigmoid(hit_logits / tf.maximum(temperature, 1e-6))
+            threshold = tf.where(temperature > 0.0, noise, tf.fill(tf.shape(noise), 0.5))
+            hits = tf.cast(probabilities > threshold, tf.float32)
+            previous = tf.concat([hits, tf.sigmoid(logits[:, NUM_CLASSES:2 * NUM_CLASSES]),
+                                  tf.tanh(logits[:, 2 * NUM_CLASSES:])], axis=-1)
+            steps = steps.write(step, previous)
+        return tf.transpose(steps.stack(), [1, 0, 2]), states, previous
+
+    # loss
+
+    def losses_for(self, x, seed=None):
+        """Magenta's loss per example: Σ_steps Σ_classes [BCE(hits) + MSE(velocities) + MSE(offsets)]
+        + beta · max(KL − free nats, 0); its batch mean is what is minimised.
+        `seed` ([2] int32, e.g. [run seed, step]) draws z and the dropout masks; None evaluates without dropout
+        and with z = mu. Returns per-example (loss, reconstruction, kl) and the logits."""
+        config = self.config
+        mu, sigma = self.encode_params(x, seed)
+        z = mu if seed is None else mu + sigma * tf.random.stateless_normal(
+            tf.shape(mu), seed=tf.random.experimental.stateless_fold_in(seed, 0))
+        logits = self.decode_teacher_forced(z, x, seed)
+        hits, velocities, offsets = tf.split(x, 3, axis=-1)
+        hit_logits, velocity_logits, offset_logits = tf.split(logits, 3, axis=-1)
+        reconstruction = (
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=hits, logits=hit_logits)
+            + tf.square(velocities - tf.sigmoid(velocity_logits))
+            + tf.square(offsets - tf.tanh(offset_logits)))
+        reconstruction = tf.reduce_sum(reconstruction, axis=[1, 2])
+        kl = tf.reduce_sum(-tf.math.log(sigma) + 0.5 * (tf.square(sigma) + tf.square(mu) - 1.0), axis=-1)
+        loss = reconstruction + config.beta * tf.maximum(kl - config.free_nats, 0.0)
+        return loss, reconstruction, kl, logits
+
+    # weights
+
+    def weights_dict(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(variable.numpy()) for name, variable in self.named.items()}
+
+    def load_weights_dict(self, weights: dict[str, np.ndarray], strict: bool = True) -> None:
+        """Assigns every named weight; shapes must match exactly, and with `strict` so must the names."""
+        missing = sorted(set(self.named) - set(weights))
+        unexpected = sorted(set(weights) - set(self.named))
+        if strict and (missing or unexpected):
+            raise ValueError(f"weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        for name, variable in self.named.items():
+            if name not in weights:
+                continue
+            value = np.asarray(weights[name], dtype=np.float32)
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"{name}: checkpoint shape {value.shape} != model shape {tuple(variable.shape)}")
+            variable.assign(value)
+
+    def parameter_count(self) -> int:
+        return int(sum(np.prod(v.shape) for v in self.named.values()))
+
+
+class CompiledModel:
+    """A MusicVAE with its inference functions traced once (fixed signatures): safe to share between threads."""
+
+    def __init__(self, vae: MusicVAE, info=None):
+        self.vae = vae
+        self.config = vae.config
+        self.info = info  # the CheckpointInfo it was loaded from, if any
+        steps, z_size = vae.config.steps, vae.config.z_size
+        self._encode = tf.function(
+            lambda x: vae.encode_params(x),
+            input_signature=[tf.TensorSpec([None, steps, FEATURES], tf.float32)])
+        self._decode = tf.function(
+            vae.decode_sampled, jit_compile=True,
+            input_signature=[tf.TensorSpec([None, z_size], tf.float32), tf.TensorSpec([], tf.float32),
+                             tf.TensorSpec([], tf.int32)])
+
+    def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[B, 64, 27] → (mu, sigma), each [B, z]."""
+        mu, sigma = self._encode(tf.convert_to_tensor(np.asarray(tensors, np.float32)))
+        return mu.numpy(), sigma.numpy()
+
+    def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
+        """[B, z] → [B, 64, 27] activated outputs (hits 0/1)."""
+        z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
+        out = self._decode(tf.convert_to_tensor(z), tf.constant(float(temperature)),
+                           tf.constant(int(seed) % (2**31 - 1), tf.int32))
+        return out.numpy()

@@ -1,0 +1,315 @@
+"""Training on the GMD train split, with validation, atomic checkpoints and exact resume.
+
+A run directory holds:
+- `config.json`   the model config and the training arguments;
+- `state.npz`     everything needed to resume (weights, optimizer slots, step), replaced atomically;
+- `weights.npz`   the latest weights alone (what a checkpoint ships);
+- `best.npz`      the weights with the best validation hit F1 so far;
+- `metrics.jsonl` one line per logged training step and per validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from explorer.evaluate import evaluate
+from explorer.groove import NUM_CLASSES
+from explorer.model import CompiledModel, ModelConfig, MusicVAE, get_config
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    config: str = "groovae_4bar"
+    steps: int | None = None
+    time_budget_minutes: float | None = None
+    batch_size: int | None = None  # default: the config's
+    dropout_keep: float | None = None  # default: the config's
+    seed: int = 0
+    log_every: int = 20
+    checkpoint_every: int = 200
+    validation_windows: int = 2048  # a fixed subset keeps validation quick on a CPU
+    strategy: str = "default"  # default | mirrored | multiworker
+
+
+class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """Magenta's schedule: (lr − min) · decay^step + min."""
+
+    def __init__(self, initial: float, decay: float, minimum: float):
+        self.initial, self.decay, self.minimum = initial, decay, minimum
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return (self.initial - self.minimum) * tf.pow(self.decay, step) + self.minimum
+
+    def get_config(self):
+        return {"initial": self.initial, "decay": self.decay, "minimum": self.minimum}
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=[d.name for d in tf.config.list_logical_devices("CPU")]
+                                              if not tf.config.list_logical_devices("GPU") else None)
+    if name == "multiworker":  # hosts come from TF_CONFIG, as tf.distribute documents
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"unknown strategy '{name}' (default, mirrored, multiworker)")
+
+
+def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _hit_f1(targets, logits):
+    true_hits = targets[..., :NUM_CLASSES] > 0.5
+    predicted = logits[..., :NUM_CLASSES] > 0.0
+    tp = tf.reduce_sum(tf.cast(true_hits & predicted, tf.float32))
+    false = tf.reduce_sum(tf.cast(true_hits != predicted, tf.float32))
+    return 2 * tp / tf.maximum(2 * tp + false, 1.0)
+
+
+class Trainer:
+    def __init__(self, options: TrainOptions, out_dir: Path, train_tensors: np.ndarray,
+                 validation_tensors: np.ndarray, resume: bool = False):
+        self.options = options
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        base = get_config(options.config)
+        changes = {k: v for k, v in (("batch_size", options.batch_size), ("dropout_keep", options.dropout_keep))
+                   if v is not None}
+        self.config: ModelConfig = dataclasses.replace(base, **changes)
+        self.train_tensors = np.asarray(train_tensors, np.float32)
+        rng = np.random.default_rng(1234)
+        subset = rng.permutation(len(validation_tensors))[:options.validation_windows]
+        self.validation_tensors = np.asarray(validation_tensors, np.float32)[np.sort(subset)]
+        self.strategy = make_strategy(options.strategy)
+        with self.strategy.scope():
+            keras.utils.set_random_seed(options.seed)
+            self.model = MusicVAE(self.config)
+            self.optimizer = keras.optimizers.Adam(
+                learning_rate=LearningRate(self.config.learning_rate, self.config.decay_rate,
+                                           self.config.min_learning_rate),
+                global_clipnorm=self.config.clip_norm)
+            self.optimizer.build(self.model.trainable_variables)
+        self.step = 0
+        self.best_f1 = -1.0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        if resume and (self.out_dir / "state.npz").exists():
+            self._restore()
+        elif (self.out_dir / "state.npz").exists():
+            raise FileExistsError(f"{self.out_dir} already holds a run; pass --resume to continue it")
+        (self.out_dir / "config.json").write_text(json.dumps(
+            {"model": self.config.to_dict(), "training": dataclasses.asdict(options)}, indent=2))
+        self._train_step = self._make_train_step()
+
+    # state
+
+    def _restore(self) -> None:
+        with np.load(self.out_dir / "state.npz", allow_pickle=False) as state:
+            self.model.load_weights_dict({k[len("model/"):]: state[k] for k in state.files if k.startswith("model/")})
+            for index, variable in enumerate(self.optimizer.variables):
+                variable.assign(state[f"optimizer/{index:04d}"])
+            self.step = int(state["step"])
+            self.best_f1 = float(state["best_f1"])
+            self.elapsed = float(state["elapsed"])
+
+    def save(self) -> None:
+        weights = self.model.weights_dict()
+        state = {f"model/{k}": v for k, v in weights.items()}
+        state.update({f"optimizer/{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)})
+        state.update(step=np.int64(self.step), best_f1=np.float64(self.best_f1), elapsed=np.float64(self.elapsed))
+        save_npz_atomically(self.out_dir / "state.npz", state)
+        save_npz_atomically(self.out_dir / "weights.npz", weights)
+
+    def _log(self, record: dict) -> None:
+        with open(self.out_dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    # data
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return max(1, len(self.train_tensors) // self.config.batch_size)
+
+    def _epoch_dataset(self, epoch: int, skip_batches: int):
+        """One epoch in an order fixed by (seed, epoch), so a resumed run sees the batches it would have seen."""
+        batch = self.config.batch_size
+        dataset = (tf.data.Dataset.from_tensor_slices(self.train_tensors)
+                   .shuffle(len(self.train_tensors), seed=self.options.seed * 100003 + epoch,
+                            reshuffle_each_iteration=False)
+                   .batch(batch, drop_remainder=True)
+                   .skip(skip_batches)
+                   .prefetch(2))
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    # steps
+
+    def _make_train_step(self):
+        model, optimizer, strategy = self.model, self.optimizer, self.strategy
+        global_batch = self.config.batch_size
+
+        def replica_step(x, seed):
+            # Each replica draws its own noise: fold its id into the step's seed.
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            seed = tf.random.experimental.stateless_fold_in(seed, replica)
+            with tf.GradientTape() as tape:
+                per_example, reconstruction, kl, logits = model.losses_for(x, seed)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+            return (loss, tf.nn.compute_average_loss(reconstruction, global_batch_size=global_batch),
+                    tf.nn.compute_average_loss(kl, global_batch_size=global_batch),
+                    _hit_f1(x, logits) / strategy.num_replicas_in_sync)
+
+        @tf.function
+        def train_step(x, seed):
+            results = strategy.run(replica_step, args=(x, seed))
+            return [strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
+
+        return train_step
+
+    def validate(self) -> dict:
+        metrics = evaluate(CompiledModel(self.model), self.validation_tensors)
+        metrics.pop("per_class")
+        return metrics
+
+    def run(self) -> dict:
+        options = self.options
+        target = options.steps if options.steps is not None else float("inf")
+        budget = options.time_budget_minutes * 60 if options.time_budget_minutes else float("inf")
+        started = time.time()
+        elapsed_at_start = self.elapsed
+        last_save = self.step
+        bar = tqdm(total=None if target == float("inf") else target, initial=self.step, unit="step",
+                   dynamic_ncols=True, mininterval=2.0)
+        window_start, window_examples = time.time(), 0
+        finished_reason = "steps"
+        try:
+            while self.step < target:
+                epoch, position = divmod(self.step, self.batches_per_epoch)
+                for x in self._epoch_dataset(epoch, position):
+                    seed = tf.constant([options.seed, self.step], tf.int64)
+                    loss, reconstruction, kl, f1 = (float(v) for v in self._train_step(x, seed))
+                    self.step += 1
+                    self.elapsed = elapsed_at_start + time.time() - started
+                    window_examples += self.config.batch_size
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.1f}", kl=f"{kl:.1f}", f1=f"{f1:.3f}", refresh=False)
+                    if self.step % options.log_every == 0:
+                        rate = window_examples / max(time.time() - window_start, 1e-9)
+                        self._log({"step": self.step, "loss": loss, "reconstruction": reconstruction, "kl": kl,
+                                   "hit_f1_teacher_forced": f1, "examples_per_second": rate,
+                                   "learning_rate": float(self.optimizer.learning_rate),
+                                   "elapsed_seconds": self.elapsed})
+                        window_start, window_examples = time.time(), 0
+                    if self.step - last_save >= options.checkpoint_every:
+                        self.save()
+                        last_save = self.step
+                    if self.step >= target:
+                        break
+                    if time.time() - started > budget:
+                        finished_reason = "time budget"
+                        break
+                else:
+                    self._end_of_epoch()
+                    continue
+                break
+        except KeyboardInterrupt:
+            finished_reason = "interrupted"
+        finally:
+            bar.close()
+            self.save()
+        return {"step": self.step, "elapsed_seconds": self.elapsed, "stopped_by": finished_reason}
+
+    def _end_of_epoch(self) -> None:
+        metrics = self.validate()
+        metrics.update(step=self.step, elapsed_seconds=self.elapsed, split="validation")
+        self._log(metrics)
+        tqdm.write(f"step {self.step}: validation hit F1 {metrics['hit_f1']:.3f}, velocity MAE "
+                   f"{metrics['velocity_mae']:.3f}, offset MAE {metrics['offset_mae']:.3f}, "
+                   f"KL {metrics['mean_kl']:.1f}")
+        if metrics["hit_f1"] > self.best_f1:
+            self.best_f1 = metrics["hit_f1"]
+            save_npz_atomically(self.out_dir / "best.npz", self.model.weights_dict())
+        self.save()
+
+
+def train(options: TrainOptions, out_dir: Path, resume: bool = False) -> dict:
+    from explorer.dataset import load_windows
+
+    train_set = load_windows("train")
+    validation_set = load_windows("validation")
+    trainer = Trainer(options, out_dir, train_set.tensors, validation_set.tensors, resume=resume)
+    print(f"{trainer.config.name}: {trainer.model.parameter_count():,} parameters, {len(train_set):,} training "
+          f"windows, batch {trainer.config.batch_size}, starting at step {trainer.step}")
+    return trainer.run()
+
+
+def read_metrics(run_dir: Path) -> tuple[list[dict], list[dict]]:
+    """(training records, validation records) of a run's metrics.jsonl."""
+    records = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line]
+    return ([r for r in records if r.get("split") != "validation"],
+            [r for r in records if r.get("split") == "validation"])
+
+
+def plot_training_curve(run_dir: Path, out_png: Path) -> None:
+    """Loss and KL per step, and validation hit F1, as the model card's PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    training, validation = read_metrics(run_dir)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = [r["step"] for r in training]
+    left.plot(steps, [r["reconstruction"] for r in training], label="reconstruction loss")
+    left.plot(steps, [r["kl"] for r in training], label="KL (nats)")
+    left.set_xlabel("step")
+    left.set_title("training (per batch)")
+    left.legend()
+    right.plot([r["step"] for r in validation], [r["hit_f1"] for r in validation], "o-", label="hit F1")
+    right.plot([r["step"] for r in validation], [r["velocity_mae"] for r in validation], "s-", label="velocity MAE")
+    right.plot([r["step"] for r in validation], [r["offset_mae"] for r in validation], "^-", label="offset MAE")
+    right.set_xlabel("step")
+    right.set_title("validation (from mu, T = 0)")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(out_png, dpi=100)
+    plt.close(figure)
+
+
+def export_run(run_dir: Path, out_dir: Path, test_tensors: np.ndarray):
+    """A run's best weights (else its latest) → a registry checkpoint, with its test-split evaluation."""
+    from explorer.checkpoints import save_checkpoint
+
+    run_dir = Path(run_dir)
+    config = ModelConfig.from_dict(json.loads((run_dir / "config.json").read_text())["model"])
+    weights_file = run_dir / "best.npz" if (run_dir / "best.npz").exists() else run_dir / "weights.npz"
+    with np.load(weights_file, allow_pickle=False) as archive:
+        weights = {name: archive[name] for name in archive.files}
+    with np.load(run_dir / "state.npz", allow_pickle=False) as state:
+        steps, elapsed = int(state["step"]), float(state["elapsed"])
+    model = MusicVAE(config)
+    model.load_weights_dict(weights)
+    metrics = evaluate(CompiledModel(model), test_tensors)
+    metrics.update(split="test", training_steps=steps, training_hours=elapsed / 3600, weights=weights_file.name)
+    info = save_checkpoint(weights, config.to_dict(), out_dir, source=f"explorer train ({run_dir.name})",
+                           metrics=metrics)
+    if (run_dir / "metrics.jsonl").exists():
+        plot_training_curve(run_dir, Path(out_dir) / "training_curve.png")
+    return info

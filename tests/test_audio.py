@@ -1,0 +1,317 @@
+"""Audio rendering measured on real audio: real GMD windows, real FluidSynth (when installed), an onset detector."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+import threading
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer import audio, cli
+from explorer.errors import AudioError, MidiError
+from explorer.groove import STEPS_PER_BAR, Groove, groove_to_midi, groove_to_sequence, midi_to_performance
+
+SR = audio.SAMPLE_RATE
+# Two real windows (bars 5-8). SOUL's kick on the first step is played 39 ms early, so in the second pass of a loop
+# it sounds before the bar line; both hold kicks and snares up to 50-60 ms off the grid and ghost notes.
+FUNK = "drummer1/eval_session/1_funk-groove1_138_beat_4-4.mid"
+SOUL = "drummer1/eval_session/10_soul-groove10_102_beat_4-4.mid"
+KICK, SNARE, CLOSED_HAT, OPEN_HAT = 0, 1, 2, 3
+TOLERANCE = 0.015  # seconds, onset vs. played note time
+AUDIBLE_VELOCITY = 32  # quieter ghost notes hide under the ring of the hit before them, for any detector
+
+
+def _groove_dir() -> Path:
+    root = Path(os.environ.get("GROOVE_DIR", ""))
+    if not os.environ.get("GROOVE_DIR") or not (root / "info.csv").is_file():
+        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to the folder holding its info.csv")
+    return root
+
+
+def real_window(name: str) -> Groove:
+    return midi_to_performance(_groove_dir() / name).groove.window(4)
+
+
+def require_fluidsynth() -> None:
+    if audio.choose_renderer("auto").name != "fluidsynth":
+        pytest.skip(f"FluidSynth cannot play here ({audio.describe_renderer()}); `make test` installs it")
+
+
+@pytest.fixture(params=audio.RENDERERS)
+def renderer(request) -> str:
+    if request.param == "fluidsynth":
+        require_fluidsynth()
+    return request.param
+
+
+@pytest.fixture
+def without_pyfluidsynth(monkeypatch):
+    """As on a machine where pyfluidsynth cannot load libfluidsynth: importing it fails."""
+    monkeypatch.setitem(sys.modules, "fluidsynth", None)
+    audio.reset()
+    yield
+    monkeypatch.undo()
+    audio.reset()
+
+
+def only(groove: Groove, drum: int) -> Groove:
+    """The groove's hits of one drum, with their real velocities and offsets."""
+    keep = np.zeros_like(groove.hits)
+    keep[:, drum] = 1
+    return Groove(groove.hits * keep, groove.velocities * keep, groove.offsets * keep, groove.bpm, groove.source)
+
+
+def tiled(groove: Groove, times: int) -> Groove:
+    return Groove(*(np.tile(a, (times, 1)) for a in (groove.hits, groove.velocities, groove.offsets)), groove.bpm)
+
+
+def played_notes(groove: Groove, loops: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start times (s) and MIDI velocities of `loops` passes, from the MIDI conversion (offsets included)."""
+    notes = sorted(groove_to_sequence(tiled(groove, loops)).notes, key=lambda note: note.start_time)
+    return np.array([n.start_time for n in notes]), np.array([n.velocity for n in notes])
+
+
+def decode(wav: bytes) -> tuple[np.ndarray, int]:
+    with wave.open(io.BytesIO(wav)) as file:
+        assert file.getsampwidth() == 2
+        pcm = np.frombuffer(file.readframes(file.getnframes()), "<i2")
+        return pcm.reshape(-1, file.getnchannels()), file.getframerate()
+
+
+def detect_onsets(samples: np.ndarray, sample_rate: int, window: int = 256, hop: int = 64,
+                  min_gap: float = 0.05, threshold: float = 0.05) -> np.ndarray:
+    """Spectral flux on log magnitudes (5.8 ms frames every 1.5 ms); peaks above `threshold` × the largest."""
+    mono = np.concatenate([np.zeros(window), samples.mean(axis=1)])  # a hit at time 0 still rises from silence
+    frames = np.lib.stride_tricks.sliding_window_view(mono, window)[::hop] * np.hanning(window)
+    magnitude = np.log1p(10 * np.abs(np.fft.rfft(frames, axis=1)))
+    flux = np.concatenate([[0.0], np.maximum(np.diff(magnitude, axis=0), 0).sum(axis=1)])
+    gap = int(min_gap * sample_rate / hop)
+    peaks = [t for t in range(len(flux)) if flux[t] > threshold * flux.max()
+             and flux[t] == flux[max(0, t - gap):t + gap + 1].max()]
+    return (np.array(peaks) * hop + window / 2 - window) / sample_rate
+
+
+def expected_frames(groove: Groove, loops: int, bpm: float | None = None) -> int:
+    bars = groove.steps / STEPS_PER_BAR
+    return round((loops * bars * 4 * 60 / (bpm or groove.bpm) + audio.TAIL_SECONDS) * SR)
+
+
+# --- the audio itself ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loops", [1, 3])
+def test_wav_has_the_grooves_duration_and_is_loud_without_clipping(renderer, loops):
+    window = real_window(FUNK)
+    samples, rate = decode(audio.render(window, loops=loops, renderer=renderer))
+    assert rate == SR and samples.shape == (expected_frames(window, loops), 2)
+    peak = np.abs(samples).max()
+    assert peak == round(audio.PEAK_LEVEL * 32767)  # normalised to -1 dBFS: nothing reaches full scale
+    rms_db = 20 * np.log10(np.sqrt(np.mean((samples / 32768.0) ** 2)))
+    assert rms_db > -30, f"too quiet: {rms_db:.1f} dBFS"
+
+
+@pytest.mark.parametrize("name", [FUNK, SOUL])
+@pytest.mark.parametrize("drum", [KICK, SNARE])
+def test_onsets_land_on_the_played_note_times(renderer, name, drum):
+    """Render only one drum of a real window, twice in a row, and find its hits by ear (an onset detector)."""
+    groove = only(real_window(name), drum)
+    times, velocities = played_notes(groove, loops=2)
+    onsets = detect_onsets(audio.render_array(groove, loops=2, renderer=renderer), SR)
+    audible = times[velocities >= AUDIBLE_VELOCITY]
+    errors = np.array([np.abs(onsets - t).min() for t in audible])
+    assert errors.max() <= TOLERANCE, f"hits at {audible[errors > TOLERANCE]} s not heard within 15 ms"
+    # The micro-timing is heard: hits played 30 ms or more off the grid sound at their played time, not the grid's.
+    grid = np.round(audible / groove.seconds * groove.steps) * groove.seconds / groove.steps
+    off_grid = np.abs(audible - grid) >= 0.03
+    assert off_grid.sum() >= 2
+    assert np.all(errors[off_grid] < np.array([np.abs(onsets - g).min() for g in grid[off_grid]]))
+    assert len(onsets) <= 2 * len(times)  # the detector does not simply fire everywhere
+
+
+def test_a_loop_sounds_like_the_groove_played_twice_in_a_row(renderer):
+    """No gap or click at the bar line: early hits of the next pass and the ring of the last hits overlap it."""
+    window = real_window(SOUL)
+    looped = audio.render_array(window, loops=2, renderer=renderer)
+    continuous = audio.render_array(tiled(window, 2), renderer=renderer)
+    assert looped.shape == continuous.shape
+    assert np.array_equal(looped, continuous)
+    # test_onsets_land_on_the_played_note_times hears SOUL's early kick of the second pass before the bar line.
+
+
+def test_tail_lets_cymbals_ring_then_fades_to_silence(renderer):
+    hits = np.zeros((64, 9), np.float32)
+    hits[63, 7] = 1  # a crash on the very last 16th
+    samples = audio.render_array(Groove(hits, hits, np.zeros_like(hits), 120.0), renderer=renderer)
+    tail = samples[round(8.0 * SR):]
+    assert np.sqrt(np.mean(tail[round(0.2 * SR):round(0.7 * SR)] ** 2)) > 0.01  # still ringing 0.5 s after the bar
+    assert np.abs(tail[-round(0.005 * SR):]).max() < 1e-3  # faded, not cut
+
+
+def test_velocity_sets_loudness(renderer):
+    hits = np.zeros((64, 9), np.float32)
+    hits[[0, 32], KICK] = 1
+    velocities = hits.copy()
+    velocities[0, KICK] = 0.3
+    samples = audio.render_array(Groove(hits, velocities, np.zeros_like(hits), 120.0), renderer=renderer)
+    quiet, loud = np.abs(samples[:SR]).max(), np.abs(samples[4 * SR:5 * SR]).max()
+    assert 5 < loud / quiet < 20  # (1 / 0.3)² ≈ 11 for both: about 21 dB
+
+
+def test_mono_is_the_same_groove_in_one_channel(renderer):
+    window = real_window(FUNK)
+    samples, _ = decode(audio.render(window, renderer=renderer, channels=1))
+    assert samples.shape == (expected_frames(window, 1), 1)
+    stereo = audio.render_array(window, renderer=renderer)
+    assert np.corrcoef(samples[:, 0], stereo.mean(axis=1))[0, 1] > 0.99
+
+
+def test_empty_groove_is_silence_of_the_right_length(renderer):
+    silent = Groove(*(np.zeros((64, 9), np.float32),) * 3, 100.0)
+    samples = audio.render_array(silent, renderer=renderer)
+    assert samples.shape == (expected_frames(silent, 1), 2) and not samples.any()
+
+
+def test_builtin_kit_hi_hat_is_on_the_left_and_open_hat_is_choked():
+    hits = np.zeros((64, 9), np.float32)
+    hits[0, OPEN_HAT] = 1
+    open_alone = audio.render_array(Groove(hits.copy(), hits.copy(), np.zeros_like(hits)), renderer="builtin")
+    assert np.sqrt(np.mean(open_alone[:, 0] ** 2)) > 1.5 * np.sqrt(np.mean(open_alone[:, 1] ** 2))
+    hits[2, CLOSED_HAT] = 1  # the foot closes the hat an 8th later
+    choked = audio.render_array(Groove(hits.copy(), hits.copy(), np.zeros_like(hits)), renderer="builtin")
+    later = slice(round(0.5 * SR), round(0.8 * SR))  # after the closed hat has died away
+    assert np.abs(choked[later]).max() < 0.01 * np.abs(open_alone[later]).max()
+
+
+def test_midi_bytes_render_like_the_groove_they_hold():
+    window = real_window(FUNK)
+    from_midi = audio.render_array(groove_to_midi(window), renderer="builtin")
+    from_groove = audio.render_array(window, renderer="builtin")
+    assert from_midi.shape == from_groove.shape
+    assert np.corrcoef(from_midi[:, 0], from_groove[:, 0])[0, 1] > 0.99
+
+
+def test_requests_a_musician_can_get_wrong_raise_audio_errors():
+    window = real_window(FUNK)
+    for arguments in ({"loops": 0}, {"loops": 17}, {"loops": 1.5}, {"bpm": 5}, {"renderer": "piano"},
+                      {"sample_rate": 100}, {"channels": 6}):
+        with pytest.raises(AudioError):
+            audio.render(window, **arguments)
+    with pytest.raises(MidiError):
+        audio.render(b"MThd not really a MIDI file")
+
+
+# --- choosing the renderer -----------------------------------------------------------------------------------
+
+
+def test_builtin_synth_plays_when_fluidsynth_is_missing(without_pyfluidsynth, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nor the `fluidsynth` program
+    window = real_window(FUNK)
+    choice = audio.choose_renderer()
+    assert (choice.name, choice.description) == ("builtin", "built-in synth: FluidSynth not installed")
+    assert audio.available_renderers() == ["builtin"]
+    assert audio.render(window) == audio.render(window, renderer="builtin")
+    with pytest.raises(AudioError, match="apt-get install"):
+        audio.render(window, renderer="fluidsynth")
+
+
+def test_builtin_synth_plays_when_the_soundfont_is_missing_or_broken(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOUNDFONT", str(tmp_path / "missing.sf2"))
+    assert audio.describe_renderer() == f"built-in synth: SOUNDFONT is set to '{tmp_path / 'missing.sf2'}', which " \
+                                        "does not exist"
+    (tmp_path / "notes.sf2").write_bytes(b"RIFF\0\0\0\0WAVE not a soundfont")
+    monkeypatch.setenv("SOUNDFONT", str(tmp_path / "notes.sf2"))
+    assert audio.choose_renderer().name == "builtin"
+    assert "is not a SoundFont" in audio.describe_renderer()
+    assert "is not a SoundFont" in audio.describe_renderer("fluidsynth")
+    assert audio.describe_renderer("builtin") == "built-in synth (selected)"
+
+
+def test_fluidsynth_is_named_with_its_soundfont():
+    require_fluidsynth()
+    soundfont = audio.find_soundfont()
+    assert audio.describe_renderer() == f"FluidSynth ({soundfont.resolve().stem})"
+    assert audio.available_renderers() == ["fluidsynth", "builtin"]
+
+
+def test_midi2audio_plays_when_pyfluidsynth_cannot_load(without_pyfluidsynth):
+    if not shutil.which("fluidsynth") or audio.choose_renderer().name != "fluidsynth":
+        pytest.skip("the fluidsynth program or a General MIDI soundfont is not installed; `make test` installs them")
+    assert audio.choose_renderer().engine == "midi2audio"
+    groove = only(real_window(SOUL), KICK)
+    samples = audio.render_array(groove, loops=2)
+    assert len(samples) == expected_frames(groove, 2)
+    assert np.abs(samples).max() == pytest.approx(audio.PEAK_LEVEL)
+    times, velocities = played_notes(groove, loops=2)
+    onsets = detect_onsets(samples, SR)
+    assert max(np.abs(onsets - t).min() for t in times[velocities >= AUDIBLE_VELOCITY]) <= TOLERANCE
+
+
+def test_one_synth_serves_many_threads(renderer):
+    """The app shares the renderer between sessions: concurrent renders must not bleed into each other."""
+    grooves = [only(real_window(SOUL), KICK), only(real_window(FUNK), SNARE), real_window(FUNK)]
+    serial = [audio.render_array(g, renderer=renderer) for g in grooves]
+    results: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(
+        i, audio.render_array(grooves[i % 3], renderer=renderer))) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 6
+    for i, samples in results.items():
+        assert np.array_equal(samples, serial[i % 3])
+
+
+# --- cache ---------------------------------------------------------------------------------------------------
+
+
+def test_render_wav_renders_each_groove_once(monkeypatch):
+    window = real_window(FUNK)
+    monkeypatch.setattr(audio, "CACHE", audio.AudioCache())
+    first = audio.render_wav(window, renderer="builtin")
+    assert audio.render_wav(window, renderer="builtin") is first
+    assert (audio.CACHE.hits, audio.CACHE.misses) == (1, 1)
+    slower = audio.render_wav(window, bpm=100, renderer="builtin")
+    assert len(decode(slower)[0]) == expected_frames(window, 1, bpm=100)
+    assert audio.render_wav(window.with_bpm(100), renderer="builtin") is not slower  # another groove: tempo differs
+    assert audio.CACHE.misses == 3 and len(audio.CACHE) == 3
+
+
+def test_cache_forgets_the_least_recently_used_first():
+    cache = audio.AudioCache(max_bytes=10)
+    cache.put("a", b"1234")
+    cache.put("b", b"1234")
+    assert cache.get("a") == b"1234"
+    cache.put("c", b"1234")
+    assert cache.get("b") is None and cache.get("a") == b"1234" and cache.get("c") == b"1234"
+    assert len(cache) == 2
+
+
+# --- command line --------------------------------------------------------------------------------------------
+
+
+def test_cli_renders_a_gmd_file(tmp_path, capsys):
+    source = _groove_dir() / "drummer7/session2/60_soul-motown_148_fill_4-4.mid"
+    out = tmp_path / "fill.wav"
+    assert cli.main(["render", str(source), "--out", str(out), "--bpm", "100", "--loops", "2",
+                     "--renderer", "builtin"]) == 0
+    samples, _ = decode(out.read_bytes())
+    assert len(samples) == expected_frames(midi_to_performance(source).groove, 2, bpm=100)
+    assert "built-in synth (selected)" in capsys.readouterr().out
+
+
+def test_cli_explains_bad_input(tmp_path, capsys):
+    assert cli.main(["render", str(tmp_path / "none.mid"), "--out", str(tmp_path / "x.wav")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    midi = tmp_path / "groove.mid"
+    midi.write_bytes(groove_to_midi(real_window(FUNK)))
+    assert cli.main(["render", str(midi), "--out", str(tmp_path / "x.wav"), "--loops", "99"]) == 2
+    assert "Loops must be a whole number" in capsys.readouterr().err
+    assert cli.main(["render", str(midi), "--out", str(tmp_path / "no" / "x.wav"), "--renderer", "builtin"]) == 2
+    assert "cannot write" in capsys.readouterr().err
