@@ -15,13 +15,12 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
+from bench.report import write_section
 from explorer import audio, dataset
 from explorer.groove import midi_to_grooves
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
-SECTION = "## Audio rendering"
+SECTION = "Audio rendering"
 TARGETS = {"builtin": 100.0, "fluidsynth": 20.0}  # × real time, from the issue
 
 
@@ -78,9 +77,8 @@ def run(grooves: list) -> list[dict]:
     return results
 
 
-def markdown(results: list[dict], count: int, mean_seconds: float) -> str:
-    lines = [SECTION, "",
-             f"`python -m bench.bench_audio --grooves {count}` on {platform.machine()}, {os.cpu_count()} cores "
+def markdown(results: list[dict], count: int, mean_seconds: float) -> list[str]:
+    lines = [f"`python -m bench.bench_audio --grooves {count}` on {platform.machine()}, {os.cpu_count()} cores "
              f"(shared with other jobs: load average {os.getloadavg()[0]:.1f} at the end of the run), Python "
              f"{platform.python_version()}. One 4-bar GMD test-split groove "
              "per render (first window of each of the first 4/4 beats), 44.1 kHz stereo, loops=1, "
@@ -98,21 +96,8 @@ def markdown(results: list[dict], count: int, mean_seconds: float) -> str:
     hit = next(row for row in results if "hit_seconds" in row)
     lines += ["", f"A cache hit (`render_wav` of a groove already rendered) takes {hit['hit_seconds'] * 1e3:.2f} ms; "
               f"a 4-bar WAV is {hit['cached_bytes'] / 2**20:.1f} MiB, and the cache holds up to "
-              f"{audio.CACHE_MAX_BYTES / 2**20:.0f} MiB.", ""]
-    return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = DOC) -> None:
-    """Replace (or append) this section, leaving the others as they are."""
-    document = path.read_text() if path.is_file() else "# Benchmarks\n"
-    if SECTION in document:
-        start = document.index(SECTION)
-        following = document.find("\n## ", start + len(SECTION))
-        document = document[:start] + text + (document[following + 1:] if following >= 0 else "")
-    else:
-        document = document.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(document)
+              f"{audio.CACHE_MAX_BYTES / 2**20:.0f} MiB."]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     grooves = real_grooves(args.grooves)
     mean_seconds = statistics.mean(g.seconds for g in grooves) + audio.TAIL_SECONDS
-    text = markdown(run(grooves), args.grooves, mean_seconds)
-    print(text)
+    lines = markdown(run(grooves), args.grooves, mean_seconds)
+    print("\n".join(lines))
     if args.write:
-        write_section(text)
+        write_section(SECTION, lines)
     return 0
 
 

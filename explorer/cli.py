@@ -51,7 +51,8 @@ def cmd_train(args) -> int:
     from explorer.train import TrainOptions, train
 
     options = TrainOptions(config=args.config, steps=args.steps, time_budget_minutes=args.time_budget,
-                           batch_size=args.batch_size, dropout_keep=args.dropout_keep, seed=args.seed,
+                           batch_size=args.batch_size, dropout_keep=args.dropout_keep,
+                           learning_rate=args.learning_rate, seed=args.seed,
                            strategy=args.strategy)
     print(json.dumps(train(options, args.out, resume=args.resume)))
     return 0
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--batch-size", type=int, help="default: the preset's")
     train.add_argument("--dropout-keep", type=float, help="LSTM input keep-probability; default: the preset's")
+    train.add_argument("--learning-rate", type=float, help="initial learning rate; default: the preset's")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
                        help="tf.distribute strategy: mirrored = all local devices, multiworker = hosts in TF_CONFIG")

@@ -37,6 +37,7 @@ WINDOW_STEPS = WINDOW_BARS * STEPS_PER_BAR
 NUM_CLASSES = 9
 FEATURES = 3 * NUM_CLASSES  # [hits | velocities | offsets]
 TICKS_PER_QUARTER = 480  # GMD's own resolution: written onsets land on the original ticks
+DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0 as mido does
 
 DRUM_CLASSES = (
     "kick", "snare", "closed hi-hat", "open hi-hat", "low tom", "mid tom", "high tom", "crash", "ride",
@@ -61,6 +62,7 @@ def _pitch_to_class() -> dict[int, int]:
 
 
 PITCH_TO_CLASS = _pitch_to_class()
+DEFAULT_TEMPO = 500_000  # microseconds per quarter note (120 bpm): MIDI's tempo until a file states one
 
 
 @dataclass(frozen=True)
@@ -175,17 +177,21 @@ def read_midi(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEF
     """
     if isinstance(data, (str, Path)):
         name = name or Path(data).name
-        data = Path(data).read_bytes()
-    label = f"'{name}'" if name else "The file"
+        data = _read_file(Path(data), _label(name), limits)
+    label = _label(name)
     if len(data) > limits.max_bytes:
-        raise FileTooLargeError(
-            f"{label} is {len(data) / 1e6:.1f} MB; files up to {limits.max_bytes / 1e6:g} MB are accepted.")
+        raise _too_large(label, len(data), limits)
     midi = _parse_midi(data, label)
-    _check_midi(midi, label, limits)
+    qpm = _check_midi(midi, label, limits)
     try:
-        sequence = note_seq.midi_to_note_sequence(data)
+        with warnings.catch_warnings():  # about tempo on a later track, which is honoured below
+            warnings.filterwarnings("ignore", "Tempo, Key or Time signature change events", RuntimeWarning)
+            sequence = note_seq.midi_to_note_sequence(data)
     except Exception as error:  # pretty_midi rejects some files mido accepts; both are "not readable"
         raise InvalidMidiError(f"{label} could not be read as MIDI ({_short(error)}).") from None
+    if qpm is not None and not np.isclose(sequence.tempos[0].qpm, qpm, rtol=1e-9, atol=0.0):
+        # pretty_midi reads tempo only from the first track; a file stating it elsewhere was timed at 120 bpm.
+        sequence = note_seq.sequences_lib.stretch_note_sequence(sequence, sequence.tempos[0].qpm / qpm)
     drums = [n for n in sequence.notes if n.is_drum]
     if not drums:
         raise NoDrumsError(f"{label} has no drum notes. Drums must be on MIDI channel 10.")
@@ -199,6 +205,26 @@ def read_midi(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEF
     return sequence
 
 
+def _label(name: str) -> str:
+    return f"'{name}'" if name else "The file"
+
+
+def _too_large(label: str, size: int, limits: MidiLimits) -> FileTooLargeError:
+    return FileTooLargeError(
+        f"{label} is {size / 1e6:.1f} MB; files up to {limits.max_bytes / 1e6:g} MB are accepted.")
+
+
+def _read_file(path: Path, label: str, limits: MidiLimits) -> bytes:
+    """The file's bytes; its size is checked first so a huge file is never read."""
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise _too_large(label, size, limits)
+        return path.read_bytes()
+    except OSError as error:
+        raise InvalidMidiError(f"{label} cannot be opened ({error.strerror or _short(error)}).") from None
+
+
 def _short(error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:120]
@@ -209,7 +235,7 @@ def _parse_midi(data: bytes, label: str) -> mido.MidiFile:
         raise InvalidMidiError(f"{label} is not a MIDI file (it does not start with a MIDI header).")
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as error:
+    except Exception as error:  # mido fails in many ways on damaged bytes (EOFError, OSError, KeySignatureError, …)
         raise InvalidMidiError(f"{label} is damaged or truncated and cannot be read ({_short(error)}).") from None
     if midi.type == 2:
         raise InvalidMidiError(f"{label} is a type-2 MIDI file (independent patterns); save it as type 0 or 1.")
@@ -218,12 +244,18 @@ def _parse_midi(data: bytes, label: str) -> mido.MidiFile:
     return midi
 
 
-def _check_midi(midi: mido.MidiFile, label: str, limits: MidiLimits) -> None:
-    """Checks that need only the raw events; they also keep pretty_midi away from huge tick counts."""
-    if midi.ticks_per_beat <= 0 or midi.ticks_per_beat & 0x8000:
+def _check_midi(midi: mido.MidiFile, label: str, limits: MidiLimits) -> float | None:
+    """Checks that need only the raw events; they also keep pretty_midi away from huge tick counts.
+
+    Returns the file's one tempo in quarter notes per minute, or None when it states none (120).
+    """
+    if midi.ticks_per_beat < 0:  # mido reads the division as signed: frame-based timing is negative
         raise InvalidMidiError(f"{label} uses SMPTE (frame-based) timing; save it with beat-based timing.")
+    if midi.ticks_per_beat == 0:
+        raise InvalidMidiError(f"{label} is damaged: its header gives 0 ticks per quarter note.")
     notes = 0
     tempos: set[int] = set()
+    first_tempo: tuple[int, int] | None = None  # (tick, tempo) of the earliest tempo event
     meters: set[tuple[int, int]] = set()
     max_ticks = int(limits.max_seconds * limits.max_bpm / 60 * midi.ticks_per_beat)
     for track in midi.tracks:
@@ -234,6 +266,8 @@ def _check_midi(midi: mido.MidiFile, label: str, limits: MidiLimits) -> None:
                 notes += 1
             elif message.type == "set_tempo":
                 tempos.add(message.tempo)
+                if first_tempo is None or ticks < first_tempo[0]:
+                    first_tempo = (ticks, message.tempo)
             elif message.type == "time_signature":
                 meters.add((message.numerator, message.denominator))
         if ticks > max_ticks:
@@ -242,35 +276,65 @@ def _check_midi(midi: mido.MidiFile, label: str, limits: MidiLimits) -> None:
         raise FileTooLargeError(f"{label} has {notes:,} notes; up to {limits.max_notes:,} are accepted.")
     if notes == 0:
         raise NoDrumsError(f"{label} contains no notes.")
-    if len(tempos) > 1:
-        bpms = sorted(round(mido.tempo2bpm(t), 1) for t in tempos)
-        raise TempoError(f"{label} changes tempo ({', '.join(map(str, bpms[:4]))} bpm …); "
-                         "only grooves at one steady tempo can be encoded.")
-    for tempo in tempos:
-        bpm = mido.tempo2bpm(tempo) if tempo > 0 else 0.0
-        if not limits.min_bpm <= bpm <= limits.max_bpm:
-            raise TempoError(f"{label} is at {bpm:.1f} bpm; tempos from {limits.min_bpm:g} to "
-                             f"{limits.max_bpm:g} bpm are accepted.")
+    late_start = first_tempo is not None and first_tempo[0] > 0 and first_tempo[1] != DEFAULT_TEMPO
+    if late_start:
+        tempos.add(DEFAULT_TEMPO)  # a file plays at 120 bpm until its first tempo event
+    bpms = sorted(mido.tempo2bpm(t) if t > 0 else 0.0 for t in tempos)
+    if len(bpms) > 1:
+        raise _tempo_change(label, bpms, late_start)
+    for bpm in bpms:
+        _check_bpm(bpm, label, limits)
     odd = sorted(m for m in meters if m != (4, 4))
     if odd:
-        raise UnsupportedMeterError(
-            f"{label} is in {'/'.join(map(str, odd[0]))}; the model only knows grooves in 4/4.")
+        raise _meter_error(label, *odd[0])
+    return mido.tempo2bpm(first_tempo[1]) if first_tempo is not None else None
+
+
+def _tempo_change(label: str, bpms: list[float], late_start: bool = False) -> TempoError:
+    shown = ", ".join(f"{bpm:.1f}" for bpm in bpms[:4]) + (" …" if len(bpms) > 4 else "")
+    hint = " Its first tempo comes after the start, which plays at MIDI's default 120 bpm." if late_start else ""
+    return TempoError(f"{label} changes tempo ({shown} bpm); only grooves at one steady tempo can be encoded.{hint}")
+
+
+def _check_bpm(bpm: float, label: str, limits: MidiLimits) -> None:
+    if not limits.min_bpm <= bpm <= limits.max_bpm:
+        raise TempoError(f"{label} is at {bpm:.1f} bpm; tempos from {limits.min_bpm:g} to "
+                         f"{limits.max_bpm:g} bpm are accepted.")
+
+
+def _meter_error(label: str, numerator: int, denominator: int) -> UnsupportedMeterError:
+    return UnsupportedMeterError(f"{label} is in {numerator}/{denominator}; the model only knows grooves in 4/4.")
 
 
 # --- NoteSequence <-> Groove --------------------------------------------------------------------
 
 
-def sequence_to_performance(sequence, source: str = "") -> Performance:
-    """The whole sequence as one groove, padded to whole bars."""
-    quantized = note_seq.quantize_note_sequence(sequence, STEPS_PER_QUARTER)
-    bpm = quantized.tempos[0].qpm if quantized.tempos else 120.0
+def sequence_to_performance(sequence, source: str = "", limits: MidiLimits = DEFAULT_LIMITS) -> Performance:
+    """The whole sequence as one groove, padded to whole bars. Raises a `MidiError` unless it is 4/4 at one tempo."""
+    label = _label(source)
+    sequences_lib = note_seq.sequences_lib
+    try:
+        quantized = note_seq.quantize_note_sequence(sequence, STEPS_PER_QUARTER)
+    except sequences_lib.MultipleTempoError:
+        qpms = {t.qpm for t in sequence.tempos} | ({120.0} if all(t.time > 0 for t in sequence.tempos) else set())
+        raise _tempo_change(label, sorted(qpms)) from None
+    except (sequences_lib.MultipleTimeSignatureError, sequences_lib.BadTimeSignatureError):
+        meters = sorted({(m.numerator, m.denominator) for m in sequence.time_signatures} - {(4, 4)})
+        raise _meter_error(label, *meters[0]) from None
+    except sequences_lib.NegativeTimeError:
+        raise InvalidMidiError(f"{label} has notes before its start (negative times).") from None
+    meter = quantized.time_signatures[0]
+    if (meter.numerator, meter.denominator) != (4, 4):
+        raise _meter_error(label, meter.numerator, meter.denominator)
+    bpm = quantized.tempos[0].qpm
+    _check_bpm(bpm, label, limits)
     step = step_seconds(bpm)
     notes = [n for n in quantized.notes if n.is_drum]
     mapped = [n for n in notes if n.pitch in PITCH_TO_CLASS]
     unmapped = sorted({n.pitch for n in notes if n.pitch not in PITCH_TO_CLASS})
     if not mapped:
         raise NoDrumsError(
-            f"'{source or 'The file'}' has drum notes, but none on a pitch of a drum kit's General MIDI map "
+            f"{label} has drum notes, but none on a pitch of a drum kit's General MIDI map "
             f"(found pitches {unmapped[:8]}).")
     note_steps = np.array([n.quantized_start_step for n in mapped])
     classes = np.array([PITCH_TO_CLASS[n.pitch] for n in mapped])
@@ -294,6 +358,8 @@ def windows(groove: Groove, bars: int = WINDOW_BARS, hop_bars: int = 1) -> list[
     """
     if hop_bars < 1:
         raise ValueError("hop_bars must be at least 1")
+    if not groove.hits.any():
+        return []
     window_steps = bars * STEPS_PER_BAR
     if groove.steps < window_steps:
         repeats = -(-window_steps // groove.steps)
@@ -308,7 +374,7 @@ def midi_to_performance(data: bytes | str | Path, name: str = "",
                         limits: MidiLimits = DEFAULT_LIMITS) -> Performance:
     if isinstance(data, (str, Path)):
         name = name or Path(data).name
-    return sequence_to_performance(read_midi(data, name, limits), name)
+    return sequence_to_performance(read_midi(data, name, limits), name, limits)
 
 
 def midi_to_grooves(data: bytes | str | Path, name: str = "", hop_bars: int = 1,
@@ -322,12 +388,14 @@ def groove_to_sequence(groove: Groove, bpm: float | None = None):
 
     Notes played early on the very first step would start before time zero; they start at zero.
     """
-    bpm = float(bpm or groove.bpm)
+    bpm = groove.bpm if bpm is None else float(bpm)
+    if not np.isfinite(bpm) or bpm <= 0:
+        raise ValueError(f"bpm must be positive, got {bpm}")
     step = step_seconds(bpm)
     sequence = note_seq.NoteSequence(ticks_per_quarter=TICKS_PER_QUARTER)
     sequence.tempos.add(qpm=bpm, time=0.0)
     sequence.time_signatures.add(numerator=4, denominator=4, time=0.0)
-    for step_index, drum_class in zip(*np.nonzero(groove.hits > 0.5)):
+    for step_index, drum_class in zip(*np.nonzero(groove.hits > 0.5), strict=True):
         start = max(0.0, (step_index - groove.offsets[step_index, drum_class] / 2.0) * step)
         velocity = int(np.clip(round(float(groove.velocities[step_index, drum_class]) * 127), 1, 127))
         sequence.notes.add(pitch=OUTPUT_PITCHES[drum_class], velocity=velocity, start_time=start,
@@ -337,7 +405,27 @@ def groove_to_sequence(groove: Groove, bpm: float | None = None):
 
 
 def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
-    """Standard MIDI File bytes at 480 ticks per quarter, drums on channel 10."""
+    """Standard MIDI File bytes (type 0) at 480 ticks per quarter, drums on channel 10.
+
+    Written with mido rather than pretty_midi, which truncates the tempo (545455 µs per quarter became
+    545454, so a groove read back had another bpm and notes on a half-step boundary changed step).
+    """
+    sequence = groove_to_sequence(groove, bpm)
+    qpm = sequence.tempos[0].qpm
+    ticks_per_second = qpm / 60.0 * TICKS_PER_QUARTER
+    events = []  # (tick, note-offs before note-ons at one tick so a repeated drum is not cut short, message)
+    for note in sequence.notes:
+        events.append((round(note.start_time * ticks_per_second), 1,
+                       mido.Message("note_on", channel=DRUM_CHANNEL, note=note.pitch, velocity=note.velocity)))
+        events.append((round(note.end_time * ticks_per_second), 0,
+                       mido.Message("note_off", channel=DRUM_CHANNEL, note=note.pitch)))
+    events.sort(key=lambda event: event[:2])
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm)),
+                            mido.MetaMessage("time_signature", numerator=4, denominator=4)])
+    previous = 0
+    for tick, _, message in events:
+        track.append(message.copy(time=tick - previous))
+        previous = tick
     buffer = io.BytesIO()
-    note_seq.note_sequence_to_pretty_midi(groove_to_sequence(groove, bpm)).write(buffer)
+    mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_QUARTER, tracks=[track]).save(file=buffer)
     return buffer.getvalue()

@@ -34,10 +34,12 @@ class TrainOptions:
     time_budget_minutes: float | None = None
     batch_size: int | None = None  # default: the config's
     dropout_keep: float | None = None  # default: the config's
+    learning_rate: float | None = None  # initial rate; default: the config's
     seed: int = 0
     log_every: int = 20
     checkpoint_every: int = 200
     validation_windows: int = 2048  # a fixed subset keeps validation quick on a CPU
+    validate_every_epochs: int = 1
     strategy: str = "default"  # default | mirrored | multiworker
 
 
@@ -90,8 +92,9 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         base = get_config(options.config)
-        changes = {k: v for k, v in (("batch_size", options.batch_size), ("dropout_keep", options.dropout_keep))
-                   if v is not None}
+        overrides = (("batch_size", options.batch_size), ("dropout_keep", options.dropout_keep),
+                     ("learning_rate", options.learning_rate))
+        changes = {k: v for k, v in overrides if v is not None}
         self.config: ModelConfig = dataclasses.replace(base, **changes)
         self.train_tensors = np.asarray(train_tensors, np.float32)
         rng = np.random.default_rng(1234)
@@ -116,6 +119,7 @@ class Trainer:
         (self.out_dir / "config.json").write_text(json.dumps(
             {"model": self.config.to_dict(), "training": dataclasses.asdict(options)}, indent=2))
         self._train_step = self._make_train_step()
+        self._inference = CompiledModel(self.model)  # reads the live weights: traced once, reused
 
     # state
 
@@ -184,7 +188,7 @@ class Trainer:
         return train_step
 
     def validate(self) -> dict:
-        metrics = evaluate(CompiledModel(self.model), self.validation_tensors)
+        metrics = evaluate(self._inference, self.validation_tensors)
         metrics.pop("per_class")
         return metrics
 
@@ -226,7 +230,8 @@ class Trainer:
                         finished_reason = "time budget"
                         break
                 else:
-                    self._end_of_epoch()
+                    if (epoch + 1) % options.validate_every_epochs == 0:
+                        self._end_of_epoch()
                     continue
                 break
         except KeyboardInterrupt:

@@ -1,0 +1,22 @@
+"""Writing one section of docs/BENCHMARKS.md, leaving the other sections as they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+
+
+def write_section(title: str, lines: list[str], path: Path = DOC) -> None:
+    """Replace (or append) the section `## {title}` with `lines`."""
+    heading = f"## {title}"
+    text = "\n".join([heading, "", *lines]).rstrip("\n") + "\n"
+    document = path.read_text() if path.is_file() else "# Benchmarks\n"
+    if heading in document:
+        start = document.index(heading)
+        following = document.find("\n## ", start + len(heading))
+        document = document[:start] + text + (document[following:] if following >= 0 else "")
+    else:
+        document = document.rstrip("\n") + "\n\n" + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(document)

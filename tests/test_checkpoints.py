@@ -1,0 +1,80 @@
+"""The registry: save → list → load, and clear errors for missing, corrupt and mismatched checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from explorer import checkpoints
+from explorer.errors import CheckpointError
+from explorer.model import MusicVAE, get_config
+
+
+@pytest.fixture
+def registry(tmp_path):
+    model = MusicVAE(get_config("tiny_4bar"))
+    checkpoints.save_checkpoint(model.weights_dict(), model.config.to_dict(), tmp_path / "tiny", source="test",
+                                metrics={"hit_f1": 0.5})
+    return tmp_path, model
+
+
+def test_save_list_load_round_trip(registry, eight_windows):
+    root, model = registry
+    [info] = checkpoints.list_checkpoints(root)
+    assert info.name == "tiny" and info.config["name"] == "tiny_4bar" and len(info.sha256) == 64
+    assert "F1 0.50" in info.label
+    loaded = checkpoints.load_model("tiny", root)
+    assert loaded.info.name == "tiny"
+    np.testing.assert_allclose(loaded.encode(eight_windows)[0], loaded.vae.encode_params(eight_windows)[0])
+    for name, value in model.weights_dict().items():
+        np.testing.assert_array_equal(loaded.vae.named[name].numpy(), value)
+    assert checkpoints.load_model(root / "tiny", root) is loaded, "loaded once per process"
+
+
+def test_unknown_name_lists_the_known_ones(registry):
+    root, _ = registry
+    with pytest.raises(CheckpointError, match="Known checkpoints: tiny"):
+        checkpoints.load_model("nope", root)
+
+
+def test_corrupt_weights_are_refused(registry):
+    root, _ = registry
+    path = root / "tiny" / checkpoints.WEIGHTS_FILE
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        checkpoints.load_model("tiny", root)
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(registry):
+    root, _ = registry
+    manifest = root / "tiny" / checkpoints.MANIFEST_FILE
+    data = json.loads(manifest.read_text())
+    data["config"] = get_config("tiny_hierdec_4bar").to_dict()
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="does not fit its config"):
+        checkpoints.load_model("tiny", root)
+
+
+def test_damaged_manifest_is_skipped_in_listing_and_explained_on_load(registry):
+    root, _ = registry
+    (root / "broken").mkdir()
+    (root / "broken" / checkpoints.MANIFEST_FILE).write_text("{not json")
+    assert [info.name for info in checkpoints.list_checkpoints(root)] == ["tiny"]
+    with pytest.raises(CheckpointError, match="damaged"):
+        checkpoints.load_model("broken", root)
+
+
+def test_pickled_weights_are_never_loaded(registry):
+    """An object array would need pickle; np.load(allow_pickle=False) refuses it."""
+    root, _ = registry
+    path = root / "tiny" / checkpoints.WEIGHTS_FILE
+    np.savez(path, evil=np.array([{"a": 1}], dtype=object))
+    data = json.loads((root / "tiny" / checkpoints.MANIFEST_FILE).read_text())
+    data["sha256"] = checkpoints.sha256_of(path)
+    (root / "tiny" / checkpoints.MANIFEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(CheckpointError):
+        checkpoints.load_model("tiny", root)

@@ -1,0 +1,108 @@
+"""Sampling, variations, interpolation and blends on a tiny model: ends, determinism and tempo."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from explorer import generate
+from explorer.groove import Groove
+from explorer.model import CompiledModel, MusicVAE, get_config
+
+
+@pytest.fixture(scope="module")
+def model() -> CompiledModel:
+    keras.utils.set_random_seed(5)
+    vae = MusicVAE(get_config("tiny_4bar"))
+    # Random weights decode near-silence; a larger output bias on the hits makes grooves with notes in them.
+    vae.named["decoder.output.bias"].assign(np.r_[np.full(9, 0.3), np.zeros(18)].astype(np.float32))
+    return CompiledModel(vae)
+
+
+@pytest.fixture(scope="module")
+def seeds(eight_windows) -> list[Groove]:
+    return [Groove.from_tensor(t, bpm=90.0 + 10 * i, source=f"seed {i}") for i, t in enumerate(eight_windows[:4])]
+
+
+def same(a: list[Groove], b: list[Groove]) -> bool:
+    """Equal up to float rounding (XLA may round differently for another batch size)."""
+    return all(x.same_as(y, atol=1e-5) for x, y in zip(a, b, strict=True))
+
+
+def test_encode_is_seeded(model, seeds):
+    z1, mu1, sigma1 = generate.encode(model, seeds, seed=1)
+    z2, mu2, _ = generate.encode(model, seeds, seed=1)
+    z3, _, _ = generate.encode(model, seeds, seed=2)
+    np.testing.assert_array_equal(z1, z2)
+    np.testing.assert_array_equal(mu1, mu2)
+    assert not np.allclose(z1, z3)
+    np.testing.assert_allclose(z1, mu1 + sigma1 * np.random.default_rng(1).standard_normal(mu1.shape), rtol=1e-5)
+
+
+def test_sample_count_tempo_and_determinism(model):
+    first = generate.sample(model, 3, temperature=1.0, seed=9, bpm=97.0)
+    assert len(first) == 3 and all(g.steps == 64 and g.bpm == 97.0 for g in first)
+    assert same(first, generate.sample(model, 3, temperature=1.0, seed=9, bpm=97.0))
+    assert not same(first, generate.sample(model, 3, temperature=1.0, seed=10, bpm=97.0))
+
+
+def test_reconstruct_keeps_each_tempo(model, seeds):
+    out = generate.reconstruct(model, seeds)
+    assert [g.bpm for g in out] == [g.bpm for g in seeds]
+    _, mu, _ = generate.encode(model, seeds)
+    assert same(out, generate.decode(model, mu, 0.0, 0, [g.bpm for g in seeds]))
+
+
+def test_variations_span_reconstruction_to_sample(model, seeds):
+    at_zero = generate.variations(model, seeds[0], n=2, amount=0.0)
+    reconstruction = generate.reconstruct(model, seeds[:1])[0]
+    assert same(at_zero, [reconstruction] * 2)
+    varied = generate.variations(model, seeds[0], n=3, amount=0.8, seed=4)
+    assert len(varied) == 3 and not same(varied[:1], varied[1:2])
+    with pytest.raises(ValueError):
+        generate.variations(model, seeds[0], n=1, amount=1.5)
+
+
+@pytest.mark.parametrize("method", ["slerp", "lerp"])
+def test_interpolation_includes_both_ends(model, seeds, method):
+    path = generate.interpolate(model, seeds[0], seeds[1], steps=5, method=method)
+    ends = generate.reconstruct(model, seeds[:2])
+    assert len(path) == 5
+    assert same([path[0], path[-1]], ends)
+    assert [g.bpm for g in path] == pytest.approx(np.linspace(seeds[0].bpm, seeds[1].bpm, 5))
+
+
+def test_latent_paths():
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    lerp = generate.latent_path(a, b, 3, "lerp")
+    np.testing.assert_allclose(lerp[1], [0.5, 0.5])
+    slerp = generate.latent_path(a, b, 3, "slerp")
+    np.testing.assert_allclose(slerp[[0, -1]], [a, b], atol=1e-6)
+    # slerp follows the arc between unit vectors: the midpoint stays on the unit circle, halfway round.
+    np.testing.assert_allclose(slerp[1], [np.sqrt(0.5), np.sqrt(0.5)], atol=1e-6)
+    with pytest.raises(ValueError):
+        generate.latent_path(a, b, 1)
+
+
+def test_blend_grid_corners_are_the_seeds(model, seeds):
+    grid = generate.blend(model, seeds, rows=3, cols=4)
+    assert [len(row) for row in grid] == [4, 4, 4]
+    corners = generate.reconstruct(model, seeds)
+    assert same([grid[0][0], grid[0][-1], grid[-1][0], grid[-1][-1]], corners)
+    # Row ½, column ⅓: weights ⅓, ⅙, ⅓, ⅙ on the corner tempos 90, 100, 110, 120.
+    assert grid[1][1].bpm == pytest.approx(90 / 3 + 100 / 6 + 110 / 3 + 120 / 6)
+    with pytest.raises(ValueError):
+        generate.blend(model, seeds[:3])
+
+
+def test_apply_vector_moves_linearly():
+    z = np.zeros((2, 3), np.float32)
+    moved = generate.apply_vector(z, np.array([1.0, 2.0, 3.0]), 0.5)
+    np.testing.assert_allclose(moved, [[0.5, 1.0, 1.5]] * 2)
+
+
+def test_wrong_length_groove_is_refused(model):
+    short = Groove(np.zeros((32, 9)), np.zeros((32, 9)), np.zeros((32, 9)), 120.0, "2 bars")
+    with pytest.raises(ValueError, match="64-step"):
+        generate.encode(model, [short])
