@@ -91,7 +91,7 @@ class Groove:
 
     def __post_init__(self):
         for name in ("hits", "velocities", "offsets"):
-            array = np.asarray(getattr(self, name), dtype=np.float32)
+            array = np.array(getattr(self, name), dtype=np.float32)  # a copy: the caller's array stays writable
             if array.ndim != 2 or array.shape[1] != NUM_CLASSES:
                 raise ValueError(f"{name} must have shape [steps, {NUM_CLASSES}], got {array.shape}")
             array.setflags(write=False)

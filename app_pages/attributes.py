@@ -1,0 +1,75 @@
+"""Attributes: move a seed along directions of the latent space (denser, more syncopated, louder, …) and hear it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import ui
+from explorer.attributes import COMPUTED_ATTRIBUTES, groove_attributes
+from explorer.errors import ExplorerError
+
+PAGE = "attributes"
+# Slider captions: (towards less, towards more) of each computed attribute.
+DIRECTIONS = {
+    "density": ("sparser", "denser"),
+    "syncopation": ("on the beat", "more syncopated"),
+    "loudness": ("softer", "louder"),
+    "push": ("laid-back", "pushed"),
+    "looseness": ("tighter", "looser"),
+}
+LABEL_COLUMNS = {"genre": "Towards a genre", "beat_type": "Towards a beat or a fill", "drummer": "Towards a drummer"}
+
+st.title("Attributes")
+st.caption("Each slider moves the seed along a direction of the model's latent space: the difference between the "
+           "average of dataset windows that have much of a quality and those that have little of it.")
+model = ui.model()
+seed = ui.seed_picker("Seed", key="keep_attr_seed")
+if seed is None:
+    st.stop()
+checkpoint = ui.active_checkpoint()
+rows = ui.map_subset(ui.windows().meta, "one")
+vectors = ui.attribute_vectors(checkpoint.name, checkpoint.sha256, ui.rows_key(rows), rows)
+
+sliders, labels = st.columns([3, 2])
+amounts: dict[str, float] = {}
+with sliders:
+    for name, (less, more) in DIRECTIONS.items():
+        amounts[name] = st.slider(f"{less.capitalize()} ← {name} → {more}", -2.0, 2.0, 0.0, 0.1,
+                                  key=f"keep_attr_{name}", help=COMPUTED_ATTRIBUTES[name])
+with labels:
+    for column, caption in LABEL_COLUMNS.items():
+        values = sorted(k.split(":", 1)[1] for k in vectors if k.startswith(f"{column}:"))
+        target = st.selectbox(caption, ["—", *values], key=f"keep_attr_{column}")
+        if target != "—":
+            amounts[f"{column}:{target}"] = st.slider(f"How far towards {target}", 0.0, 2.0, 1.0, 0.1,
+                                                      key=f"keep_attr_{column}_amount")
+
+
+def reset() -> None:
+    for name in DIRECTIONS:
+        st.session_state[f"keep_attr_{name}"] = 0.0
+    for column in LABEL_COLUMNS:
+        st.session_state[f"keep_attr_{column}"] = "—"
+
+
+st.button("Reset sliders", key="attr_reset", on_click=reset)
+try:
+    moved = ui.move(model, seed.groove, vectors, amounts)
+except (ExplorerError, ValueError) as error:
+    st.error(str(error))
+    st.stop()
+changes = ", ".join(f"{name} {amount:+.1f}" for name, amount in amounts.items() if amount) or "no move"
+label = f"{seed.label} ({changes})"
+ui.set_results(PAGE, [(label, moved)], new_generation=False)
+
+table = groove_attributes(np.stack([seed.groove.tensor(), moved.tensor()]))
+table.index = ["seed", "moved"]
+st.dataframe(pd.DataFrame(table).T.style.format("{:.2f}"), key="attr_table")
+original, result = st.columns(2)
+with original:
+    ui.groove_card(seed.groove, key=f"{PAGE}_seed", title=f"seed: {seed.label}", basket_button=False)
+with result:
+    ui.groove_card(moved, key=f"{PAGE}_moved", title=f"moved: {changes}")
+ui.zip_button([(f"seed {seed.label}", seed.groove), (label, moved)], "attributes", key="attributes_zip")

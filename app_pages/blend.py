@@ -1,0 +1,80 @@
+"""Blend: four corner seeds and a grid of bilinear blends between them, as in Magenta's Beat Blender."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer import generate, ui
+from explorer.errors import ExplorerError
+
+PAGE = "blend"
+CORNERS = ("top left", "top right", "bottom left", "bottom right")
+
+st.title("Blend")
+st.caption("Put a seed in each corner; every cell of the grid mixes the four in proportion to how close it is to "
+           "each corner. Click a cell to hear it.")
+model = ui.model()
+if len(ui.basket()) < 2:
+    st.info("Blending needs at least two seeds in the basket (four for four different corners). Add grooves on "
+            "the **Dataset** or **Generate** page, or press **Defaults** under the seed basket in the sidebar.")
+    st.stop()
+corner_columns = st.columns(4)
+for number, (column, name) in enumerate(zip(corner_columns, CORNERS, strict=True)):
+    with column:
+        ui.seed_picker(name.capitalize(), key=f"keep_blend_corner_{number}", default=number)
+size_column, temperature_column = st.columns(2)
+size_column.slider("Grid size", 2, 6, 4, key="keep_blend_size", help="Cells per side.")
+temperature_column.slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_blend_temperature")
+
+
+def run() -> None:
+    state = st.session_state
+    seeds = ui.basket()
+    size = state["keep_blend_size"]
+    try:
+        corners = [seeds[state[f"keep_blend_corner_{n}"]].groove for n in range(4)]
+        grid = generate.blend(model, corners, size, size, state["keep_blend_temperature"])
+    except (ExplorerError, ValueError, IndexError) as error:
+        state["blend_error"] = str(error)
+        return
+    state.pop("blend_error", None)
+    state["blend_size"] = size
+    state["blend_cell"] = 0
+    ui.set_results(PAGE, [(f"blend row {r + 1} column {c + 1}", g) for r, row in enumerate(grid)
+                          for c, g in enumerate(row)])
+
+
+def pick(cell: int) -> None:
+    st.session_state["blend_cell"] = cell
+
+
+buttons = st.columns([2, 2, 6])
+buttons[0].button("Blend", type="primary", key="blend_run", on_click=run, use_container_width=True)
+items = ui.results(PAGE)
+buttons[1].button("Clear results", key="blend_clear", on_click=ui.clear_results, args=(PAGE,),
+                  disabled=not items, use_container_width=True)
+if "blend_error" in st.session_state:
+    st.error(st.session_state["blend_error"])
+with buttons[2]:
+    ui.zip_button(items, "blend", key="blend_zip")
+if not items:
+    st.info("Press **Blend** to fill the grid.")
+    st.stop()
+
+size = st.session_state["blend_size"]
+chosen = min(st.session_state.get("blend_cell", 0), len(items) - 1)
+generation = st.session_state.get(f"generation_{PAGE}", 0)
+grid_column, card_column = st.columns([2, 3])
+with grid_column:
+    # Each cell shows its hits per bar, so the grid reads as a map of density before anything is played.
+    for row in range(size):
+        for column, cell in zip(st.columns(size), range(row * size, (row + 1) * size), strict=True):
+            density = float(np.sum(items[cell][1].hits)) / items[cell][1].bars
+            column.button(f"{density:.0f}", key=f"blend_cell_{generation}_{cell}", on_click=pick, args=(cell,),
+                          type="primary" if cell == chosen else "secondary", use_container_width=True,
+                          help=f"{items[cell][0]}: {density:.1f} hits per bar")
+    st.caption("Numbers: hits per bar. Corners are the seeds as the model hears them.")
+with card_column:
+    label, groove = items[chosen]
+    ui.groove_card(groove, key=f"{PAGE}_{generation}_cell", title=label)

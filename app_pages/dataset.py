@@ -1,0 +1,84 @@
+"""Dataset: filter GMD's performances, see their distributions, pick one, choose a 4-bar window, hear it, keep it."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from explorer import dataset, plots, ui
+from explorer.errors import ExplorerError
+
+st.title("Dataset")
+st.caption("The Groove MIDI Dataset: 1,150 performances by 10 drummers. Filter it, pick a performance, choose "
+           "a 4-bar window, listen, and keep it in the seed basket.")
+try:
+    info = ui.info()
+    window_set = ui.windows()
+except ExplorerError as error:
+    st.error(str(error))
+    st.stop()
+
+bpm_range = (int(info["bpm"].min()), int(info["bpm"].max()))
+duration_range = (0.0, float(5 * math.ceil(info["duration"].max() / 5)))
+with st.container(border=True):
+    first, second, third = st.columns(3)
+    genres = first.multiselect("Genre", sorted(info["genre"].unique()), key="keep_genres",
+                               placeholder="All genres")
+    drummers = first.multiselect("Drummer", list(dataset.summary(info)["drummers"]),
+                                 key="keep_drummers", placeholder="All drummers")
+    bpm = second.slider("Tempo (bpm)", *bpm_range, value=bpm_range, key="keep_bpm")
+    duration = second.slider("Duration (s)", *duration_range, value=duration_range, step=5.0, key="keep_duration")
+    beat_types = third.multiselect("Beat or fill", ["beat", "fill"], key="keep_beat_types", placeholder="Both")
+    splits = third.multiselect("Split", list(dataset.SPLITS), key="keep_splits", placeholder="All splits")
+    meters = third.multiselect("Time signature", sorted(info["time_signature"].unique()), key="keep_meters",
+                               placeholder="All meters")
+    text = first.text_input("Style contains", key="keep_text", placeholder="e.g. samba, swing")
+
+filters = {"genres": genres or None, "drummers": drummers or None, "bpm": bpm, "beat_types": beat_types or None,
+           "time_signatures": meters or None, "splits": splits or None, "duration": duration, "text": text or None}
+st.session_state[ui.STATE_KEYS["filters"]] = filters  # the latent map can show the same set
+table = dataset.filter_info(info, **filters)
+counts = dataset.summary(table, window_set)
+windows_found = sum(counts["windows_per_split"].values())
+st.markdown(f"**{counts['rows']:,}** of {len(info):,} performances · **{counts['hours']:.2f} h** · "
+            f"**{windows_found:,}** 4-bar windows in 4/4")
+
+genre_tab, bpm_tab, drummer_tab = st.tabs(["Genres", "Tempo", "Drummers"])
+genre_tab.plotly_chart(plots.count_chart(table, "genre", "Performances per genre"), key="chart_genre")
+bpm_tab.plotly_chart(plots.bpm_chart(table), key="chart_bpm")
+drummer_tab.plotly_chart(plots.count_chart(table, "drummer", "Performances per drummer"), key="chart_drummer")
+
+if table.empty:
+    st.info("No performance matches these filters. Widen them (or clear a multi-select) to see some again.")
+    st.stop()
+
+columns = ["drummer", "genre", "style", "bpm", "beat_type", "time_signature", "duration", "split", "midi_filename"]
+shown = table[columns].reset_index(drop=True)
+performances = shown["midi_filename"].tolist()
+
+
+def pick_from_table() -> None:
+    rows = st.session_state["dataset_table"].selection.rows
+    if rows:
+        st.session_state["keep_performance"] = performances[rows[0]]
+
+
+st.dataframe(shown, key="dataset_table", on_select=pick_from_table, selection_mode="single-row", height=260,
+             hide_index=True, column_config={"duration": st.column_config.NumberColumn("duration (s)", format="%.0f")})
+
+st.subheader("Listen to a performance")
+if st.session_state.get("keep_performance") not in performances:
+    st.session_state["keep_performance"] = performances[0]
+name = st.selectbox("Performance (or click a row above)", performances, key="keep_performance",
+                    format_func=lambda n: f"{n}")
+rows = window_set.meta.index[window_set.meta["midi_filename"] == name]
+if len(rows) == 0:
+    st.info("This performance has no 4-bar window the model can read (it is not in 4/4, or has no hits). "
+            "Pick another one.")
+    st.stop()
+starts = window_set.meta.loc[rows, "start_bar"].tolist()
+start = st.select_slider("4-bar window starting at bar", [s + 1 for s in starts], key=f"window_{name}")
+row = int(rows[starts.index(start - 1)])
+groove = window_set.grooves(row)[0]
+ui.groove_card(groove, key=f"dataset_{row}", title=ui.window_label(window_set.meta.iloc[row]))

@@ -1,0 +1,89 @@
+"""Generate: random samples, variations of a seed, or a seed's reconstruction beside its original."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import generate, ui
+from explorer.errors import ExplorerError
+
+PAGE = "generate"
+MODES = {"samples": "Random samples", "variations": "Variations of a seed", "reconstruction": "Reconstruction"}
+DEFAULT_TEMPERATURE = {"samples": 0.8, "variations": 0.5, "reconstruction": 0.0}
+
+st.title("Generate")
+st.caption("New grooves from the model: random samples from its latent space, variations around a seed, or a "
+           "seed played back through the model.")
+model = ui.model()
+mode = st.radio("What to generate", list(MODES), format_func=MODES.get, horizontal=True, key="keep_gen_mode")
+left, middle, right = st.columns(3)
+seed_groove = None
+if mode != "samples":
+    with left:
+        chosen = ui.seed_picker("Seed", key="keep_gen_seed_index")
+    seed_groove = chosen.groove if chosen else None
+if mode != "reconstruction":
+    middle.slider("How many", 1, 12, 4, key="keep_gen_count")
+if mode == "samples":
+    left.slider("Tempo of the samples (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_gen_bpm")
+if mode == "variations":
+    middle.slider("Amount of variation", 0.0, 1.0, 0.3, 0.05, key="keep_gen_amount",
+                           help="0 = the seed as the model hears it, 1 = a random groove")
+right.slider("Temperature", 0.0, 1.5, DEFAULT_TEMPERATURE[mode], 0.05, key=f"keep_gen_temp_{mode}",
+                           help="How freely hits are drawn: 0 plays only the hits the model is sure of.")
+right.number_input("Random seed", 0, 2**31 - 2, 0, key="keep_gen_random_seed",
+                                 help="The same seed gives the same grooves; it moves on by one after each run.")
+
+
+def run() -> None:
+    """Button callback: generate, keep the results, move the random seed on so the next click sounds new.
+
+    It reads the widgets from session state, which holds their values as of the click."""
+    state = st.session_state
+    mode, seed = state["keep_gen_mode"], int(state["keep_gen_random_seed"])
+    temperature = state[f"keep_gen_temp_{mode}"]
+    try:
+        if mode == "samples":
+            grooves = generate.sample(model, state["keep_gen_count"], temperature, seed, bpm=state["keep_gen_bpm"])
+            items = [(f"sample {i + 1} (seed {seed}, T {temperature:g})", g) for i, g in enumerate(grooves)]
+        else:
+            original = ui.basket()[state["keep_gen_seed_index"]].groove
+            if mode == "variations":
+                amount = state["keep_gen_amount"]
+                grooves = generate.variations(model, original, state["keep_gen_count"], amount, temperature, seed)
+                items = [(f"variation {i + 1} of {original.source} (amount {amount:g})", g)
+                         for i, g in enumerate(grooves)]
+            else:
+                reconstruction = generate.reconstruct(model, [original], temperature, seed)[0]
+                items = [(f"original {original.source}", original),
+                         (f"reconstruction of {original.source}", reconstruction)]
+    except (ExplorerError, ValueError, IndexError) as error:
+        state["generate_error"] = str(error)
+        return
+    state.pop("generate_error", None)
+    ui.set_results(PAGE, items)
+    state["keep_gen_random_seed"] = (seed + 1) % (2**31 - 1)
+
+
+buttons = st.columns([2, 2, 6])
+buttons[0].button("Generate", type="primary", key="generate_run", on_click=run, use_container_width=True,
+                  disabled=mode != "samples" and seed_groove is None)
+items = ui.results(PAGE)
+buttons[1].button("Clear results", key="generate_clear", on_click=ui.clear_results, args=(PAGE,),
+                  disabled=not items, use_container_width=True)
+if "generate_error" in st.session_state:
+    st.error(st.session_state["generate_error"])
+
+with buttons[2]:
+    ui.zip_button(items, "generated", key="generate_zip")
+generation = st.session_state.get(f"generation_{PAGE}", 0)
+if not items:
+    st.info("Press **Generate**. Every result has a drum roll, a player and a MIDI download; **Basket** keeps it "
+            "as a seed for Interpolate, Blend and Attributes.")
+deferred: list = []
+for start in range(0, len(items), 2):
+    for column, (index, (label, groove)) in zip(st.columns(2), enumerate(items[start:start + 2], start),
+                                                strict=False):
+        with column:
+            ui.groove_card(groove, key=f"{PAGE}_{generation}_{index}", title=label, deferred_audio=deferred)
+ui.fill_audio(deferred)

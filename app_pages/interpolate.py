@@ -1,0 +1,75 @@
+"""Interpolate: a path through latent space from one seed to another, played as one track and step by step."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import generate, ui
+from explorer.errors import ExplorerError
+
+PAGE = "interpolate"
+
+st.title("Interpolate")
+st.caption("Morph one groove into another: the model decodes evenly spaced points on the way between the two "
+           "seeds' places in its latent space.")
+model = ui.model()
+if len(ui.basket()) < 2:
+    st.info("Interpolation needs two seeds in the basket. Add grooves on the **Dataset** or **Generate** page, or "
+            "press **Defaults** under the seed basket in the sidebar.")
+    st.stop()
+left, right = st.columns(2)
+with left:
+    ui.seed_picker("From", key="keep_interp_a", default=0)
+with right:
+    ui.seed_picker("To", key="keep_interp_b", default=1)
+steps_column, method_column, temperature_column = st.columns(3)
+steps_column.slider("Steps (both ends included)", 3, 16, 8, key="keep_interp_steps")
+method_column.radio("Path", ["slerp", "lerp"], horizontal=True, key="keep_interp_method",
+                    help="slerp (Magenta's choice) follows the sphere where most of the latent space lies; lerp "
+                         "goes straight, through the quieter middle.")
+temperature_column.slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_interp_temperature",
+                          help="0 plays only the hits the model is sure of: the smoothest morph.")
+
+
+def run() -> None:
+    state = st.session_state
+    seeds = ui.basket()
+    try:
+        a, b = seeds[state["keep_interp_a"]].groove, seeds[state["keep_interp_b"]].groove
+        grooves = generate.interpolate(model, a, b, state["keep_interp_steps"], state["keep_interp_method"],
+                                       state["keep_interp_temperature"])
+    except (ExplorerError, ValueError, IndexError) as error:
+        state["interpolate_error"] = str(error)
+        return
+    state.pop("interpolate_error", None)
+    count = len(grooves)
+    ui.set_results(PAGE, [(f"step {i + 1} of {count} ({a.source} → {b.source})", g) for i, g in enumerate(grooves)])
+
+
+buttons = st.columns([2, 2, 6])
+buttons[0].button("Interpolate", type="primary", key="interpolate_run", on_click=run, use_container_width=True)
+items = ui.results(PAGE)
+buttons[1].button("Clear results", key="interpolate_clear", on_click=ui.clear_results, args=(PAGE,),
+                  disabled=not items, use_container_width=True)
+if "interpolate_error" in st.session_state:
+    st.error(st.session_state["interpolate_error"])
+with buttons[2]:
+    ui.zip_button(items, "interpolation", key="interpolate_zip")
+if not items:
+    st.info("Press **Interpolate** to hear the path.")
+    st.stop()
+
+generation = st.session_state.get(f"generation_{PAGE}", 0)
+grooves = [g for _, g in items]
+bpm = ui.playback_bpm(grooves[0])
+st.subheader("The whole path")
+deferred: list = []  # both drum rolls first, then the audio (the whole path takes longest to render)
+ui.groove_card(ui.chain(grooves, bpm, f"interpolation in {len(grooves)} steps"), key=f"{PAGE}_{generation}_all",
+               basket_button=False, deferred_audio=deferred)
+st.subheader("One step")
+step = st.select_slider("Step", list(range(1, len(items) + 1)), key=f"interp_step_{generation}")
+label, groove = items[step - 1]
+ui.groove_card(groove, key=f"{PAGE}_{generation}_step", title=label, deferred_audio=deferred)
+ui.fill_audio(deferred[::-1])  # the short step first
+if st.toggle("Show the path on the latent map", key="keep_interp_map"):
+    ui.path_on_map(grooves)

@@ -1,0 +1,72 @@
+"""Latent map: every 4-bar window of the (filtered) dataset placed by the model, with seeds and results on top."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import dataset, plots, ui
+from explorer.errors import ExplorerError
+
+COLOR_BY = {"genre": "genre", "drummer": "drummer", "bpm": "tempo (bpm)", "beat_type": "beat or fill"}
+MAX_SELECTED = 12  # selected points listed below the map (the rest are counted)
+
+st.title("Latent map")
+st.caption("Each point is a 4-bar window of the dataset, placed by what the model hears in it. Close points "
+           "sound alike. Click or lasso points to hear them and add them to the basket.")
+model = ui.model()
+checkpoint = ui.active_checkpoint()
+try:
+    window_set = ui.windows()
+except ExplorerError as error:
+    st.error(str(error))
+    st.stop()
+meta = window_set.meta
+
+first, second, third, fourth = st.columns(4)
+scope = first.radio("Performances", ["filtered", "all"], key="keep_map_scope", horizontal=True,
+                    format_func={"filtered": "filtered on Dataset", "all": "all"}.get)
+subset = first.selectbox("Windows", list(ui.MAP_SUBSETS), key="keep_map_subset", format_func=ui.MAP_SUBSETS.get)
+method = second.radio("Projection", plots.PROJECTIONS, key="keep_map_method", horizontal=True,
+                      help="PCA is instant and exact for new points; t-SNE and UMAP show clusters better but "
+                           "take seconds (UMAP's first use also compiles it).")
+dims = second.radio("Dimensions", [2, 3], key="keep_map_dims", horizontal=True, format_func=lambda d: f"{d}-D")
+color_by = third.selectbox("Colour by", list(COLOR_BY), key="keep_map_color", format_func=COLOR_BY.get)
+show_seeds = fourth.toggle("Show seeds", True, key="keep_map_seeds")
+show_results = fourth.toggle("Show generated grooves", True, key="keep_map_results")
+
+files = None
+if scope == "filtered":
+    filters = st.session_state.get(ui.STATE_KEYS["filters"])
+    if filters:
+        files = dataset.filter_info(ui.info(), **filters)["midi_filename"].tolist()
+rows = ui.map_subset(meta, subset, files)
+if len(rows) <= dims:
+    st.info("Too few windows match the Dataset page's filters for a map. Widen the filters or choose **all**.")
+    st.stop()
+key = ui.rows_key(rows)
+mu = ui.latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
+projection = ui.projection(checkpoint.name, checkpoint.sha256, key, method, dims, mu)
+overlays = ui.map_overlays(model, projection, show_seeds, show_results)
+st.caption(f"{len(rows):,} windows · {checkpoint.name} · {method} {dims}-D")
+figure = plots.latent_map(projection.points, meta.iloc[rows].reset_index(drop=True), color_by, overlays)
+if dims == 2:
+    event = st.plotly_chart(figure, key=f"map_{key}_{method}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"))
+    picked = ui.selected_rows(event.selection.points)
+else:
+    st.plotly_chart(figure, key=f"map3d_{key}_{method}")
+    st.caption("Selecting works on the 2-D map.")
+    picked = []
+
+if not picked:
+    st.info("Click a point, or drag a lasso around several, to hear them here.")
+    st.stop()
+chosen_rows = [int(rows[p]) for p in picked]
+st.markdown(f"**{len(chosen_rows)} selected**" + (f" (showing {MAX_SELECTED})" if len(chosen_rows) > MAX_SELECTED
+                                                    else ""))
+shown = chosen_rows[:MAX_SELECTED]
+labels = [ui.window_label(meta.iloc[r]) for r in shown]
+st.button(f"Add {len(shown)} to the basket", icon=":material/add:", key="map_add_all", on_click=ui.add_all_to_basket,
+          args=(list(zip(labels, window_set.grooves(shown), strict=True)),))
+row = st.selectbox("Listen to", shown, key="map_listen", format_func=lambda r: labels[shown.index(r)])
+ui.groove_card(window_set.grooves(row)[0], key=f"map_{row}", title=labels[shown.index(row)])

@@ -1,0 +1,113 @@
+"""How fast the app answers, measured in Debian's headless Chromium against a fresh `streamlit run`.
+
+    GROOVE_DIR=... python -m bench.bench_app [--repeats 5] [--write]
+
+- cold start: from starting the server process to the Dataset page drawn in the browser (the GMD windows cache in
+  data/cache/ already built, as after a first run; the browser is started beforehand);
+- first visit to a model page (imports TensorFlow and loads the checkpoint);
+- each main interaction with the app's defaults, from the click to the end of the script run it starts (timed in
+  the page): Generate 4 samples, Interpolate 8 steps, Blend 4×4. The first click of each also compiles the model's
+  sampling loop for that batch size; the median is over the `--repeats` clicks after it. Generate draws new grooves
+  on every click (the random seed moves on); Interpolate and Blend redo the same grooves, whose audio is then cached.
+`--write` puts the results in the "App" section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+from bench.report import write_section
+from explorer.checkpoints import list_checkpoints
+from tests.test_browser import (
+    click_and_time,
+    free_port,
+    launch_chromium,
+    open_page,
+    start_server,
+    stop_server,
+    wait_healthy,
+    wait_idle,
+)
+
+SECTION = "App"
+TARGETS = {"cold start": 8.0, "interaction": 1.0}  # seconds, from the issue
+INTERACTIONS = (("Generate", "Generate", "generate 4 samples"), ("Interpolate", "Interpolate", "interpolate 8 steps"),
+                ("Blend", "Blend", "blend 4×4"))
+
+
+def measure(repeats: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict = {"interactions": []}
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        port = free_port()
+        start = time.perf_counter()
+        server = start_server(port)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url, server)
+            results["server_ready"] = time.perf_counter() - start
+            page.goto(url)
+            page.get_by_text("of 1,150 performances").wait_for(timeout=120_000)
+            wait_idle(page)
+            results["cold_start"] = time.perf_counter() - start
+            for link, button, name in INTERACTIONS:
+                before = time.perf_counter()
+                open_page(page, link)
+                visit = time.perf_counter() - before
+                if "model_load" not in results:
+                    results["model_load"] = visit
+                target = page.get_by_role("button", name=button, exact=True)
+                times = [click_and_time(page, target) for _ in range(repeats + 1)]
+                results["interactions"].append({"name": name, "first": times[0], "median": statistics.median(times[1:]),
+                                                "slowest": max(times[1:])})
+        finally:
+            stop_server(server)
+            browser.close()
+    return results
+
+
+def markdown(results: dict, repeats: int) -> list[str]:
+    def verdict(seconds: float, target: float) -> str:
+        return "yes" if seconds <= target else "**no**"
+
+    checkpoint = list_checkpoints()[0]
+    lines = [f"`python -m bench.bench_app --repeats {repeats}` on {platform.machine()}, {os.cpu_count()} cores (shared "
+             f"with other jobs: load average {os.getloadavg()[0]:.1f} at the end of the run), Python "
+             f"{platform.python_version()}; Debian's Chromium, headless, through Playwright. Times run from the "
+             "click to the end of the script run it starts, measured in the page. Checkpoint: "
+             f"{checkpoint.name} ({checkpoint.source or 'no source recorded'}).", "",
+             "| what | seconds | target | met |", "|---|---|---|---|",
+             f"| cold start: `streamlit run` → Dataset page drawn | {results['cold_start']:.1f} | "
+             f"≤ {TARGETS['cold start']:g} | {verdict(results['cold_start'], TARGETS['cold start'])} |",
+             f"| (of which: server answering) | {results['server_ready']:.1f} | | |",
+             f"| first visit to a model page (TensorFlow import, checkpoint load) | {results['model_load']:.1f} | | |"]
+    for row in results["interactions"]:
+        lines.append(f"| {row['name']}, first click (compiles the sampling loop for its batch size) | "
+                     f"{row['first']:.2f} | | |")
+        lines.append(f"| {row['name']}, median of {repeats} more (slowest {row['slowest']:.2f}) | "
+                     f"{row['median']:.2f} | ≤ {TARGETS['interaction']:g} | "
+                     f"{verdict(row['median'], TARGETS['interaction'])} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    lines = markdown(measure(args.repeats), args.repeats)
+    print("\n".join(lines))
+    if args.write:
+        write_section(SECTION, lines)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

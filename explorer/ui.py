@@ -1,0 +1,427 @@
+"""What the Streamlit pages share: cached data and model, the seed basket, playback settings, the groove card
+(drum roll + audio + MIDI) and the ZIP export.
+
+The first part is plain Python (tests call it directly); the Streamlit part below it keeps its state in
+`st.session_state` under the keys named in STATE_KEYS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import audio, dataset, plots
+from explorer.errors import ExplorerError, MidiError
+from explorer.groove import WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
+
+DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
+BASKET_LIMIT = 24
+MAP_SUBSETS = {  # how many 4-bar windows the latent map encodes: few enough by default to stay responsive
+    "one": "one window per performance",
+    "every4": "every 4th bar (non-overlapping windows)",
+    "all": "every window (slow the first time: ~20k on the full set)",
+}
+MIN_TEMPO, MAX_TEMPO, DEFAULT_TEMPO = 50, 240, 100
+STATE_KEYS = {"basket": "basket", "results": "results", "filters": "dataset_filters"}
+
+
+# --- plain helpers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A groove in the basket with the name the user sees."""
+
+    label: str
+    groove: Groove
+
+
+def add_seed(basket: list[Seed], seed: Seed, limit: int = BASKET_LIMIT) -> str:
+    """Append `seed` unless it is no 4-bar groove, is already in, or the basket is full; returns what happened."""
+    if seed.groove.steps != WINDOW_STEPS:
+        return f"Only 4-bar grooves can be seeds; '{seed.label}' lasts {seed.groove.bars:g} bars."
+    key = seed.groove.content_key()
+    if any(s.groove.content_key() == key for s in basket):
+        return f"'{seed.label}' is already in the basket."
+    if len(basket) >= limit:
+        return f"The basket holds {limit} seeds at most; remove one first."
+    basket.append(seed)
+    return f"Added '{seed.label}' to the basket."
+
+
+def default_seed_rows(meta: pd.DataFrame, genres: Sequence[str] = DEFAULT_SEED_GENRES) -> list[int]:
+    """One window per genre: the middle window of the first test-split beat of that genre (by file name)."""
+    beats = meta[(meta["split"] == "test") & (meta["beat_type"] == "beat")]
+    rows = []
+    for genre in genres:
+        files = sorted(beats.loc[beats["genre"] == genre, "midi_filename"].unique())
+        if files:
+            windows = beats.index[beats["midi_filename"] == files[0]]
+            rows.append(int(windows[len(windows) // 2]))
+    return rows
+
+
+def window_label(row: pd.Series) -> str:
+    """'funk · drummer1 · 80 bpm · bars 5-8' for a window's meta row."""
+    start = int(row["start_bar"]) + 1
+    return f"{row['genre']} · {row['drummer']} · {row['bpm']} bpm · {row['beat_type']} · bars {start}-{start + 3}"
+
+
+def map_subset(meta: pd.DataFrame, mode: str, files: Sequence[str] | None = None) -> np.ndarray:
+    """Row numbers of the windows the latent map shows: of the performances in `files` (None = all), per MAP_SUBSETS.
+
+    "one" takes each performance's middle window, so the map has one point per recording.
+    """
+    if mode not in MAP_SUBSETS:
+        raise ValueError(f"mode must be one of {', '.join(MAP_SUBSETS)}")
+    keep = np.ones(len(meta), bool) if files is None else meta["midi_filename"].isin(list(files)).to_numpy()
+    if mode == "every4":
+        keep &= (meta["start_bar"] % 4 == 0).to_numpy()
+    rows = np.flatnonzero(keep)
+    if mode == "one" and len(rows):
+        names = meta["midi_filename"].to_numpy()[rows]
+        _, first, counts = np.unique(names, return_index=True, return_counts=True)
+        rows = np.sort(rows[first + counts // 2])  # windows of a file are contiguous rows
+    return rows
+
+
+def selected_rows(points: Sequence[dict]) -> list[int]:
+    """The `customdata` (a meta row) of each selected point of a `plots.latent_map`, sorted, once each; points of
+    traces without customdata (seeds, results) are left out. Plotly sends a scalar or a one-element list."""
+    rows = set()
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is not None:
+            rows.add(int(data))
+    return sorted(rows)
+
+
+def rows_key(rows: np.ndarray) -> str:
+    """A short stable key of a set of window rows, for caches."""
+    return hashlib.sha1(np.asarray(rows, np.int64).tobytes()).hexdigest()[:16]
+
+
+def upload_windows(data: bytes, name: str) -> list[Groove]:
+    """The 4-bar windows of an uploaded MIDI file. Raises a MidiError a musician understands."""
+    found = midi_to_performance(data, name).windows()
+    if not found:
+        raise MidiError(f"'{name}' has no 4-bar stretch with drum hits on the kit's General MIDI pitches.")
+    return found
+
+
+def chain(grooves: Sequence[Groove], bpm: float, source: str = "path") -> Groove:
+    """Grooves one after another as one long groove at `bpm` (to play a whole interpolation as one track)."""
+    return Groove(*(np.concatenate([getattr(g, a) for g in grooves]) for a in ("hits", "velocities", "offsets")),
+                  bpm, source)
+
+
+def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
+    """The groove's mu moved by amount × vector for each named attribute vector, decoded (temperature 0)."""
+    from explorer.generate import apply_vector, decode, encode
+
+    _, mu, _ = encode(model, [groove])
+    z = mu[0]
+    for name, amount in amounts.items():
+        z = apply_vector(z, vectors[name], amount)
+    return decode(model, z, bpm=groove.bpm, source="moved")[0]
+
+
+def file_stem(label: str) -> str:
+    """A safe file name stem from a label: letters, digits, '-' and '_' only."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", label).strip("_")
+    return stem[:80] or "groove"
+
+
+def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, renderer: str = "auto",
+               render: Callable[..., bytes] = audio.render_wav) -> bytes:
+    """A ZIP with `<label>.mid` and `<label>.wav` for each (label, groove), at `bpm` (None: each groove's own)."""
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number, (label, groove) in enumerate(items, 1):
+            stem = file_stem(label)
+            if stem in used:
+                stem = f"{stem}_{number}"
+            used.add(stem)
+            archive.writestr(f"{stem}.mid", groove_to_midi(groove, bpm))
+            archive.writestr(f"{stem}.wav", render(groove, bpm=bpm, renderer=renderer))
+    return buffer.getvalue()
+
+
+# --- cached data and model (shared by every session) ----------------------------------------
+
+
+@st.cache_data(show_spinner="Reading the Groove MIDI Dataset…")
+def info() -> pd.DataFrame:
+    return dataset.load_info()
+
+
+@st.cache_resource(show_spinner="Loading the 4-bar windows of the Groove MIDI Dataset…")
+def windows() -> dataset.WindowSet:
+    """Read-only and shared: ~20k windows are too big to copy on every rerun (as st.cache_data would)."""
+    window_set = dataset.load_windows()
+    window_set.tensors.setflags(write=False)
+    return window_set
+
+
+@st.cache_resource(show_spinner="Loading the model (the first time takes a few seconds)…", max_entries=4)
+def _model(name: str, sha256: str):
+    from explorer.checkpoints import load_model  # imports TensorFlow: only when a page needs the model
+
+    return load_model(name)
+
+
+def checkpoint_infos() -> list:
+    from explorer.checkpoints import list_checkpoints
+
+    return list_checkpoints()
+
+
+def active_checkpoint():
+    """The CheckpointInfo chosen in the sidebar (None when there is none)."""
+    infos = checkpoint_infos()
+    chosen = st.session_state.get("keep_checkpoint")
+    return next((i for i in infos if i.name == chosen), infos[0] if infos else None)
+
+
+def model():
+    """The active model, or an error message and the end of this page's run."""
+    checkpoint = active_checkpoint()
+    if checkpoint is None:
+        st.error("No model checkpoint found under checkpoints/. Train one (`python -m explorer train`) or import "
+                 "Magenta's groovae_4bar.")
+        st.stop()
+    try:
+        return _model(checkpoint.name, checkpoint.sha256)
+    except ExplorerError as error:
+        st.error(str(error))
+        st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def latent_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray) -> np.ndarray:
+    """mu of the windows at `_rows` (identified by `key` = rows_key(_rows)), with a progress bar the first time."""
+    from explorer.generate import encode_tensors
+
+    bar = st.progress(0.0, text=f"Encoding {len(_rows):,} windows with {checkpoint}…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Encoding windows with {checkpoint}: {done:,} / {total:,}")
+
+    mu, _ = encode_tensors(_model(checkpoint, sha256), windows().tensors[_rows], batch_size=256, progress=progress)
+    bar.empty()
+    return mu
+
+
+@st.cache_data(show_spinner="Projecting the latent space…", max_entries=16)
+def projection(checkpoint: str, sha256: str, key: str, method: str, dims: int, _mu: np.ndarray) -> plots.Projection:
+    return plots.project(_mu, method, dims)
+
+
+@st.cache_data(show_spinner="Finding attribute directions…", max_entries=4)
+def attribute_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray) -> dict[str, np.ndarray]:
+    from explorer.attributes import attribute_vectors as vectors
+
+    window_set = windows()
+    meta = window_set.meta.iloc[_rows].reset_index(drop=True)
+    return vectors(latent_vectors(checkpoint, sha256, key, _rows), window_set.tensors[_rows], meta)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _upload_windows(data: bytes, name: str) -> list[Groove]:
+    return upload_windows(data, name)
+
+
+# --- session state -----------------------------------------------------------------------------
+
+
+def init_state() -> None:
+    """The seed basket (pre-filled with four GMD beats of different genres) and the results of every page."""
+    if STATE_KEYS["basket"] not in st.session_state:
+        st.session_state[STATE_KEYS["basket"]] = default_seeds()
+    st.session_state.setdefault(STATE_KEYS["results"], {})
+
+
+def default_seeds() -> list[Seed]:
+    try:
+        window_set = windows()
+    except ExplorerError as error:
+        st.error(str(error))
+        return []
+    rows = default_seed_rows(window_set.meta)
+    return [Seed(window_label(window_set.meta.iloc[r]), g) for r, g in zip(rows, window_set.grooves(rows), strict=True)]
+
+
+def basket() -> list[Seed]:
+    return st.session_state[STATE_KEYS["basket"]]
+
+
+def add_to_basket(label: str, groove: Groove) -> None:
+    """A button callback: add and say so in a toast."""
+    st.toast(add_seed(basket(), Seed(label, groove)))
+
+
+def add_all_to_basket(items: Sequence[tuple[str, Groove]]) -> None:
+    """A button callback: add several, one toast."""
+    messages = [add_seed(basket(), Seed(label, groove)) for label, groove in items]
+    added = sum(m.startswith("Added") for m in messages)
+    st.toast(f"Added {added} of {len(items)} to the basket." if added < len(items) or not added
+             else f"Added {added} to the basket.")
+
+
+def results(page: str) -> list[tuple[str, Groove]]:
+    return st.session_state[STATE_KEYS["results"]].get(page, [])
+
+
+def set_results(page: str, items: list[tuple[str, Groove]], new_generation: bool = True) -> None:
+    """Keep a page's results; a new generation gives its widgets new keys, so old players and choices go."""
+    st.session_state[STATE_KEYS["results"]][page] = items
+    if new_generation:
+        st.session_state[f"generation_{page}"] = st.session_state.get(f"generation_{page}", 0) + 1
+
+
+def clear_results(page: str) -> None:
+    st.session_state[STATE_KEYS["results"]].pop(page, None)
+
+
+def all_results() -> list[tuple[str, str, Groove]]:
+    """(page, label, groove) of every page's results, for the latent map."""
+    return [(page, label, groove) for page, items in st.session_state[STATE_KEYS["results"]].items()
+            for label, groove in items]
+
+
+# --- widgets -----------------------------------------------------------------------------------
+
+
+def playback_bpm(groove: Groove) -> float:
+    """The tempo to play and export at: the sidebar's fixed tempo, or the groove's own."""
+    if st.session_state.get("keep_fixed_tempo"):
+        return float(st.session_state.get("keep_tempo", DEFAULT_TEMPO))
+    return groove.bpm
+
+
+def seed_picker(label: str, key: str, default: int = 0) -> Seed | None:
+    """A select box over the basket (None, with a hint, when the basket is empty)."""
+    seeds = basket()
+    if not seeds:
+        st.info("The seed basket is empty. Add grooves from the **Dataset** or **Latent map** page, or upload a "
+                "MIDI file in the sidebar.")
+        return None
+    index = st.selectbox(label, range(len(seeds)), index=min(default, len(seeds) - 1), key=key,
+                         format_func=lambda i: f"{i + 1}. {seeds[i].label}")
+    return seeds[min(index, len(seeds) - 1)]
+
+
+def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool = True,
+                deferred_audio: list | None = None) -> None:
+    """Drum roll, audio player (looping when chosen in the sidebar) and MIDI download at the playback tempo.
+
+    With `deferred_audio`, the player's place is kept and (slot, groove, bpm) appended to it, for `fill_audio`
+    to render once every card is drawn: a page of results shows its drum rolls before the audio is ready.
+    """
+    bpm = playback_bpm(groove)
+    title = title or groove.source
+    st.plotly_chart(plots.drum_roll(groove, bpm, title), key=f"roll_{key}", config={"displayModeBar": False})
+    play, download, add = st.columns([6, 2, 2], vertical_alignment="center")
+    slot = play.empty()
+    if deferred_audio is None:
+        fill_audio([(slot, groove, bpm)])
+    else:
+        deferred_audio.append((slot, groove, bpm))
+    download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
+                             mime="audio/midi", key=f"midi_{key}", on_click="ignore",
+                             icon=":material/download:")
+    if basket_button:
+        add.button("Basket", icon=":material/add:", key=f"add_{key}", on_click=add_to_basket, args=(title, groove),
+                   help="Keep this groove as a seed for the other pages")
+
+
+def fill_audio(deferred: Sequence[tuple]) -> None:
+    """Render and show the players `groove_card` left places for."""
+    for slot, groove, bpm in deferred:
+        try:
+            slot.audio(audio.render_wav(groove, bpm=bpm), format="audio/wav",
+                       loop=bool(st.session_state.get("keep_loop")))
+        except ExplorerError as error:
+            slot.warning(str(error))
+
+
+def zip_button(items: Sequence[tuple[str, Groove]], name: str, key: str) -> None:
+    """Download every result of a page as one ZIP of MIDI + WAV files (rendered when clicked)."""
+    if not items:
+        return
+    fixed = float(st.session_state["keep_tempo"]) if st.session_state.get("keep_fixed_tempo") else None
+    st.download_button(f"All {len(items)} as ZIP (MIDI + WAV)", lambda: export_zip(list(items), fixed),
+                       file_name=f"{name}.zip", mime="application/zip", key=key, on_click="ignore",
+                       icon=":material/folder_zip:")
+
+
+def upload_seed() -> None:
+    """Upload a MIDI file, pick a 4-bar window, add it to the basket. Bad files get a message; nothing breaks."""
+    uploaded = st.file_uploader("Your own MIDI file", type=["mid", "midi"], key="upload",
+                                help="Drums on channel 10, 4/4, one tempo; up to 2 MB.")
+    if uploaded is None:
+        return
+    try:
+        found = _upload_windows(uploaded.getvalue(), uploaded.name)
+    except ExplorerError as error:
+        st.error(str(error))
+        return
+    start = st.selectbox("Window", range(len(found)), key="upload_window",
+                         format_func=lambda i: found[i].source.rsplit("@", 1)[-1].replace("bar", "from bar "))
+    choice = found[min(start, len(found) - 1)]
+    st.button("Add to basket", icon=":material/add:", key="upload_add", on_click=add_to_basket,
+              args=(choice.source, choice))
+
+
+# --- latent map overlays -----------------------------------------------------------------------
+
+
+def map_overlays(model, projection: plots.Projection, seeds: bool = True, generated: bool = True,
+                 path: Sequence[Groove] = ()) -> pd.DataFrame:
+    """Seeds, every page's results and an optional path, encoded by `model` and placed on `projection`."""
+    from explorer.generate import encode
+
+    groups: list[tuple[str, str, list[tuple[str, Groove]]]] = []  # (kind, group, items); seeds show their number
+    if seeds and basket():
+        groups.append(("seed", "seeds", [(s.label, s.groove) for s in basket()]))
+    if generated:
+        for page, items in st.session_state[STATE_KEYS["results"]].items():
+            if items and page != "interpolate":
+                groups.append(("generated", page, items))
+        path_items = results("interpolate")
+        if path_items and not path:
+            groups.append(("path", "interpolation", path_items))
+    if path:
+        groups.append(("path", "interpolation", [(f"step {i + 1}", g) for i, g in enumerate(path)]))
+    frames = []
+    for kind, group, items in groups:
+        grooves = [g for _, g in items if g.steps == model.config.steps]
+        labels = [label for label, g in items if g.steps == model.config.steps]
+        if grooves:
+            _, mu, _ = encode(model, grooves)
+            numbers = [str(i + 1) for i in range(len(labels))] if kind == "seed" else None
+            frames.append(plots.overlay_frame(projection.place(mu), labels, kind, group, numbers))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def path_on_map(path: Sequence[Groove]) -> None:
+    """The default map (one window per performance, PCA, by genre) with the basket's seeds and `path` drawn on it."""
+    checkpoint = active_checkpoint()
+    rows = map_subset(windows().meta, "one")
+    key = rows_key(rows)
+    mu = latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
+    projection_2d = projection(checkpoint.name, checkpoint.sha256, key, "PCA", 2, mu)
+    overlays = map_overlays(model(), projection_2d, seeds=True, generated=False, path=path)
+    meta = windows().meta.iloc[rows].reset_index(drop=True)
+    st.plotly_chart(plots.latent_map(projection_2d.points, meta, "genre", overlays, height=460), key="path_map")

@@ -1,0 +1,77 @@
+"""Groove Explorer, the web app: `streamlit run streamlit_app.py` (or `make run`).
+
+This file builds the sidebar every page shares (checkpoint, playback, seed basket, upload, About) and runs the
+page chosen in the navigation; the pages are in app_pages/, the logic in explorer/.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import audio, ui
+from explorer.dataset import GMD_CREDIT
+
+st.set_page_config(page_title="Groove Explorer", page_icon="🥁", layout="wide")
+
+# Widget values under "keep_" survive page switches (Streamlit forgets the values of widgets a page does not draw).
+for _key in [k for k in st.session_state if str(k).startswith("keep_")]:
+    st.session_state[_key] = st.session_state[_key]
+
+PAGES = [
+    st.Page("app_pages/dataset.py", title="Dataset", icon=":material/library_music:", default=True),
+    st.Page("app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="latent-map"),
+    st.Page("app_pages/generate.py", title="Generate", icon=":material/casino:", url_path="generate"),
+    st.Page("app_pages/interpolate.py", title="Interpolate", icon=":material/swap_horiz:", url_path="interpolate"),
+    st.Page("app_pages/blend.py", title="Blend", icon=":material/grid_view:", url_path="blend"),
+    st.Page("app_pages/attributes.py", title="Attributes", icon=":material/tune:", url_path="attributes"),
+]
+page = st.navigation(PAGES)
+ui.init_state()
+
+with st.sidebar:
+    st.markdown("### :material/graphic_eq: Groove Explorer")
+    checkpoints = ui.checkpoint_infos()
+    if checkpoints:
+        names = [c.name for c in checkpoints]
+        st.selectbox("Model checkpoint", names, key="keep_checkpoint",
+                     format_func=lambda n: next(c.label for c in checkpoints if c.name == n),
+                     help="Shipped and imported checkpoints under checkpoints/.")
+        active = ui.active_checkpoint()
+        st.caption(f"Active: **{active.name}** — {active.source or 'no source recorded'}")
+        if active.source.startswith("placeholder"):
+            st.warning("This checkpoint is an untrained placeholder: generated grooves will sound random.")
+    else:
+        st.error("No model checkpoint found under checkpoints/.")
+
+    st.markdown("**Playback**")
+    st.toggle("Fixed tempo", key="keep_fixed_tempo", help="Off: every groove plays at its own tempo.")
+    st.slider("Tempo (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_tempo",
+              disabled=not st.session_state.get("keep_fixed_tempo"))
+    st.toggle("Loop playback", key="keep_loop")
+    st.caption(f"Sound: {audio.describe_renderer()}")
+
+    seeds = ui.basket()
+    with st.expander(f"Seed basket ({len(seeds)})", expanded=True):
+        for index, seed in enumerate(seeds):
+            name, remove = st.columns([5, 1], vertical_alignment="center")
+            name.caption(f"{index + 1}. {seed.label}")
+            remove.button(":material/close:", key=f"remove_seed_{index}", help="Remove from the basket",
+                          on_click=seeds.pop, args=(index,))
+        if not seeds:
+            st.caption("Empty. Add grooves from any page, upload a MIDI file below, or restore the defaults.")
+        clear, restore = st.columns(2)
+        clear.button("Clear", key="basket_clear", on_click=seeds.clear, disabled=not seeds)
+        restore.button("Defaults", key="basket_defaults", help="Four GMD beats of different genres",
+                       on_click=lambda: st.session_state.update(basket=ui.default_seeds()))
+    with st.expander("Add your own MIDI"):
+        ui.upload_seed()
+    with st.expander("About"):
+        st.markdown(
+            f"Drum grooves from **{GMD_CREDIT}** "
+            "([magenta.tensorflow.org/datasets/groove](https://magenta.tensorflow.org/datasets/groove), "
+            "[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/)).\n\n"
+            "The model is **GrooVAE** (Gillick et al., *Learning to Groove with Inverse Sequence Transformations*, "
+            "ICML 2019), a **MusicVAE** (Roberts et al., ICML 2018) for drums, after Magenta's `groovae_4bar`; "
+            "the blend grid follows Magenta's *Beat Blender*. Reimplemented in TensorFlow/Keras.")
+
+page.run()

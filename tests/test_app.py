@@ -1,0 +1,191 @@
+"""The Streamlit app through `AppTest`: every page loads, the main controls produce results, state survives
+page switches. Real GMD, real checkpoint, real TensorFlow and audio; AppTest cannot see plotly figures, players
+or downloads beyond their presence, so their contents are tested in test_plots.py and test_ui.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import dataset
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes")
+TIMEOUT = 240  # the first run imports TensorFlow and loads the model; the first map encodes ~1,150 windows
+
+
+@pytest.fixture(scope="module", autouse=True)
+def groove_dir():
+    root = Path(os.environ.get("GROOVE_DIR", ""))
+    if not os.environ.get("GROOVE_DIR") or not (root / "info.csv").is_file():
+        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to the folder holding its info.csv")
+
+
+def open_app(page: str = "dataset") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page != "dataset":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert_ok(at)
+    return at
+
+
+def assert_ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def results(at: AppTest, page: str) -> list:
+    return at.session_state["results"].get(page, [])
+
+
+def media(at: AppTest, kind: str) -> list:
+    return [e for e in at.get(kind)]
+
+
+def test_every_page_loads_with_its_title_and_sidebar():
+    at = open_app()
+    titles = []
+    for page in PAGES:
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert_ok(at)
+        titles.append(at.title[0].value)
+    assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes"]
+    assert at.sidebar.selectbox(key="keep_checkpoint").value == "gmd_groovae_4bar"
+    assert any("CC BY 4.0" in m.value for m in at.sidebar.markdown)
+
+
+def test_dataset_filters_update_counts_and_the_performance_list():
+    at = open_app()
+    assert "**1,150** of 1,150 performances" in at.markdown[0].value
+    at.multiselect(key="keep_genres").set_value(["jazz"]).run()
+    at.multiselect(key="keep_beat_types").set_value(["fill"]).run()
+    assert_ok(at)
+    expected = dataset.filter_info(dataset.load_info(), genres=["jazz"], beat_types=["fill"])
+    assert f"**{len(expected):,}** of 1,150 performances" in at.markdown[0].value
+    assert sorted(at.selectbox(key="keep_performance").options) == sorted(expected["midi_filename"])
+    # the picked performance has a drum roll, a player and a MIDI download
+    assert len(at.get("plotly_chart")) == 4  # three distribution charts and the drum roll
+    assert media(at, "audio")[0].proto.url
+    assert media(at, "download_button")
+    at.text_input(key="keep_text").input("no such style").run()
+    assert_ok(at)
+    assert "**0** of 1,150" in at.markdown[0].value
+    assert any("No performance matches" in i.value for i in at.info)
+
+
+def test_dataset_window_can_be_added_to_the_basket():
+    at = open_app()
+    before = len(at.session_state["basket"])
+    at.button(key=next(b.key for b in at.button if b.key.startswith("add_dataset_"))).click().run()
+    assert_ok(at)
+    assert len(at.session_state["basket"]) == before + 1
+
+
+def test_basket_starts_with_four_genres_and_survives_page_switches():
+    at = open_app()
+    seeds = at.session_state["basket"]
+    assert [s.label.split(" · ")[0] for s in seeds] == ["rock", "funk", "hiphop", "jazz"]
+    at.sidebar.button(key="remove_seed_0").click().run()
+    assert [s.label.split(" · ")[0] for s in at.session_state["basket"]] == ["funk", "hiphop", "jazz"]
+    at.switch_page("app_pages/generate.py").run()
+    at.slider(key="keep_gen_count").set_value(3).run()
+    at.switch_page("app_pages/dataset.py").run()
+    at.switch_page("app_pages/generate.py").run()
+    assert_ok(at)
+    assert at.slider(key="keep_gen_count").value == 3
+    assert len(at.session_state["basket"]) == 3
+    at.sidebar.button(key="basket_clear").click().run()
+    at.switch_page("app_pages/interpolate.py").run()
+    assert any("needs two seeds" in i.value for i in at.info)
+    at.sidebar.button(key="basket_defaults").click().run()
+    assert len(at.session_state["basket"]) == 4
+
+
+def test_generate_samples_each_click_sounds_new():
+    at = open_app("generate")
+    at.slider(key="keep_gen_bpm").set_value(90).run()
+    at.button(key="generate_run").click().run()
+    assert_ok(at)
+    first = results(at, "generate")
+    assert len(first) == 4
+    assert all(g.steps == 64 and g.bpm == 90 and g.hits.sum() > 0 for _, g in first)
+    assert len(media(at, "audio")) == 4 and len(media(at, "download_button")) >= 4
+    assert at.number_input(key="keep_gen_random_seed").value == 1
+    at.button(key="generate_run").click().run()
+    second = results(at, "generate")
+    assert not any(a.same_as(b) for (_, a), (_, b) in zip(first, second, strict=True))
+    at.button(key="generate_clear").click().run()
+    assert results(at, "generate") == []
+
+
+def test_generate_reconstruction_sits_beside_its_original():
+    at = open_app("generate")
+    at.radio(key="keep_gen_mode").set_value("reconstruction").run()
+    at.selectbox(key="keep_gen_seed_index").set_value(2).run()
+    at.button(key="generate_run").click().run()
+    assert_ok(at)
+    (_, original), (label, reconstruction) = results(at, "generate")
+    assert original.same_as(at.session_state["basket"][2].groove)
+    assert label.startswith("reconstruction of") and reconstruction.bpm == original.bpm
+
+
+def test_interpolate_glides_from_one_seed_to_the_other():
+    at = open_app("interpolate")
+    at.slider(key="keep_interp_steps").set_value(4).run()
+    at.button(key="interpolate_run").click().run()
+    assert_ok(at)
+    items = results(at, "interpolate")
+    seeds = at.session_state["basket"]
+    assert len(items) == 4
+    bpms = [g.bpm for _, g in items]
+    assert bpms[0] == pytest.approx(seeds[0].groove.bpm) and bpms[-1] == pytest.approx(seeds[1].groove.bpm)
+    assert len(media(at, "audio")) == 2  # the whole path and the chosen step
+    at.select_slider(key=next(s.key for s in at.select_slider if s.key.startswith("interp_step_"))).set_value(
+        3).run()
+    assert_ok(at)
+
+
+def test_blend_fills_the_grid_and_a_click_picks_a_cell():
+    at = open_app("blend")
+    at.slider(key="keep_blend_size").set_value(2).run()
+    at.button(key="blend_run").click().run()
+    assert_ok(at)
+    items = results(at, "blend")
+    seeds = at.session_state["basket"]
+    assert len(items) == 4
+    for (_, cell), seed in zip(items, seeds, strict=True):  # the corners blend nothing else in: their tempo is theirs
+        assert cell.bpm == pytest.approx(seed.groove.bpm)
+    cell_button = next(b for b in at.button if b.key.endswith("_3") and b.key.startswith("blend_cell_"))
+    cell_button.click().run()
+    assert at.session_state["blend_cell"] == 3
+    assert len(media(at, "audio")) == 1
+
+
+def test_attribute_sliders_move_the_seed():
+    at = open_app("attributes")
+    [(label, unmoved)] = results(at, "attributes")
+    assert label.endswith("(no move)")
+    at.slider(key="keep_attr_density").set_value(2.0).run()
+    at.selectbox(key="keep_attr_genre").set_value("jazz").run()
+    assert_ok(at)
+    [(label, moved)] = results(at, "attributes")
+    assert "density +2.0" in label and "genre:jazz +1.0" in label
+    assert not moved.same_as(unmoved)
+    assert len(media(at, "audio")) == 2
+    at.button(key="attr_reset").click().run()
+    assert results(at, "attributes")[0][1].same_as(unmoved)
+
+
+def test_latent_map_shows_one_point_per_performance_and_the_seeds():
+    at = open_app("latent_map")
+    performances = dataset.load_windows().meta["midi_filename"].nunique()
+    assert any(c.value.startswith(f"{performances:,} windows") for c in at.caption)
+    at.radio(key="keep_map_dims").set_value(3).run()
+    assert_ok(at)
+    at.selectbox(key="keep_map_color").set_value("bpm").run()
+    assert_ok(at)
+    assert np.isfinite(len(at.get("plotly_chart")))

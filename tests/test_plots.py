@@ -1,0 +1,164 @@
+"""The app's figures: drum roll, dataset distributions, latent projections and the latent map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from explorer import plots
+from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
+
+
+def make_groove(hits: list[tuple[int, int, float, float]], steps: int = 64, bpm: float = 120.0) -> Groove:
+    """(step, drum class, velocity 0-1, offset -1..1) per hit."""
+    arrays = [np.zeros((steps, NUM_CLASSES), np.float32) for _ in range(3)]
+    for step, drum, velocity, offset in hits:
+        arrays[0][step, drum], arrays[1][step, drum], arrays[2][step, drum] = 1.0, velocity, offset
+    return Groove(*arrays, bpm=bpm, source="hand-built")
+
+
+GROOVE = make_groove([(0, 0, 1.0, 0.0), (4, 1, 0.5, 0.5), (8, 2, 0.25, -0.5), (63, 8, 0.8, 0.0)])
+
+
+def hit_trace(figure: go.Figure) -> go.Scatter:
+    return next(t for t in figure.data if t.mode == "markers")
+
+
+def test_drum_roll_frame_places_early_hits_left_and_late_hits_right():
+    frame = plots.drum_roll_frame(GROOVE).set_index("step")
+    assert list(frame["drum"]) == ["kick", "snare", "closed hi-hat", "ride"]
+    assert frame.loc[0, "bar_position"] == 1.0
+    # offset +0.5 = a quarter of a 16th early: 1 + (4 - 0.25) / 16
+    assert frame.loc[4, "bar_position"] == pytest.approx(1 + 3.75 / 16)
+    assert frame.loc[8, "bar_position"] == pytest.approx(1 + 8.25 / 16)
+    # at 120 bpm a 16th lasts 125 ms: a quarter of it is 31.25 ms (+ = early)
+    assert frame.loc[4, "offset_ms"] == pytest.approx(31.25)
+    assert frame.loc[8, "offset_ms"] == pytest.approx(-31.25)
+    assert list(frame["velocity"]) == [127, 64, 32, 102]
+
+
+def test_drum_roll_offsets_in_ms_follow_the_playback_tempo():
+    assert plots.drum_roll_frame(GROOVE, bpm=60).set_index("step").loc[4, "offset_ms"] == pytest.approx(62.5)
+
+
+def test_drum_roll_figure_has_nine_named_lanes_and_velocity_colours():
+    figure = plots.drum_roll(GROOVE, title="test")
+    assert list(figure.layout.yaxis.ticktext) == list(DRUM_CLASSES)
+    trace = hit_trace(figure)
+    frame = plots.drum_roll_frame(GROOVE)
+    np.testing.assert_allclose(trace.x, frame["bar_position"])
+    np.testing.assert_array_equal(trace.y, frame["lane"])
+    np.testing.assert_array_equal(trace.marker.color, frame["velocity"])
+    assert trace.marker.size[0] > trace.marker.size[2]  # louder hits draw bigger
+    assert "31 ms early" in trace.hovertext[1] and "31 ms late" in trace.hovertext[2]
+    assert figure.layout.xaxis.range == (0.97, 5.03)
+    assert figure.layout.title.text == "test"
+
+
+def test_drum_roll_grid_has_bar_beat_and_sixteenth_lines_for_short_grooves_only():
+    def line_counts(groove):
+        lines = [t for t in plots.drum_roll(groove).data if t.mode == "lines"]
+        return [int(np.isnan(np.asarray(t.x, float)).sum()) for t in lines]
+
+    assert line_counts(GROOVE) == [5, 12, 48]  # 4 bars: 5 bar lines, 12 other beats, 48 other 16ths
+    long = make_groove([(0, 0, 1.0, 0.0)], steps=32 * 16)
+    assert line_counts(long) == [33, 96]  # 32 bars: bar and beat lines only
+
+
+def test_drum_roll_of_a_silent_groove_draws_an_empty_grid():
+    figure = plots.drum_roll(make_groove([]))
+    assert len(hit_trace(figure).x) == 0
+
+
+def test_count_and_bpm_charts_count_the_rows():
+    df = pd.DataFrame({"genre": ["rock", "rock", "jazz"], "bpm": [100, 105, 180]})
+    bars = plots.count_chart(df, "genre", "Genres").data[0]
+    assert list(bars.x) == ["rock", "jazz"] and list(bars.y) == [2, 1]
+    histogram = plots.bpm_chart(df).data[0]
+    assert list(histogram.x) == [100, 105, 180] and histogram.xbins.size == 10
+
+
+def clustered(n_per: int = 20, z: int = 16, seed: int = 0) -> np.ndarray:
+    """Two well separated clusters in z dimensions."""
+    rng = np.random.default_rng(seed)
+    centre = np.zeros(z, np.float32)
+    centre[0] = 10.0
+    return np.concatenate([rng.normal(0, 0.3, (n_per, z)), rng.normal(0, 0.3, (n_per, z)) + centre]).astype(np.float32)
+
+
+def test_pca_projection_separates_clusters_and_places_new_points_exactly():
+    mu = clustered()
+    projection = plots.project(mu, "PCA", 2)
+    assert projection.points.shape == (40, 2)
+    first = projection.points[:, 0]
+    assert abs(first[:20].mean() - first[20:].mean()) > 9  # the separating axis is the first component
+    np.testing.assert_allclose(projection.place(mu[:5]), projection.points[:5], atol=1e-4)
+    assert plots.project(mu, "PCA", 3).place(mu[:1]).shape == (1, 3)
+
+
+@pytest.mark.parametrize("method", ["t-SNE", pytest.param("UMAP", marks=pytest.mark.slow)])  # UMAP: ~30 s of numba
+def test_nonlinear_projections_keep_clusters_and_place_points_among_their_neighbours(method):
+    mu = clustered()
+    projection = plots.project(mu, method, 2)
+    points = projection.points
+    gap = np.linalg.norm(points[:20].mean(axis=0) - points[20:].mean(axis=0))
+    spread = max(points[:20].std(axis=0).max(), points[20:].std(axis=0).max())
+    assert gap > 2 * spread
+    placed = projection.place(mu[25] + 0.01)  # a new point beside a member of the second cluster
+    nearest_cluster = np.argmin([np.linalg.norm(placed - points[:20].mean(axis=0)),
+                                 np.linalg.norm(placed - points[20:].mean(axis=0))])
+    assert nearest_cluster == 1
+
+
+def test_project_refuses_bad_requests():
+    with pytest.raises(ValueError, match="method"):
+        plots.project(clustered(), "MDS")
+    with pytest.raises(ValueError, match="dims"):
+        plots.project(clustered(), "PCA", 4)
+    with pytest.raises(ValueError, match="more than"):
+        plots.project(clustered()[:2], "PCA", 2)
+
+
+META = pd.DataFrame({"midi_filename": ["a.mid", "b.mid", "c.mid", "d.mid"], "start_bar": [0, 3, 0, 1],
+                     "genre": ["rock", "jazz", "rock", "funk"], "drummer": ["d1", "d1", "d2", "d2"],
+                     "bpm": [100, 120, 90, 110], "beat_type": ["beat", "fill", "beat", "beat"]})
+POINTS = np.arange(8, dtype=np.float32).reshape(4, 2)
+
+
+def test_latent_map_has_one_trace_per_label_whose_customdata_names_meta_rows():
+    figure = plots.latent_map(POINTS, META, "genre")
+    by_name = {t.name: t for t in figure.data}
+    assert set(by_name) == {"rock", "jazz", "funk"}
+    assert list(by_name["rock"].customdata) == [0, 2]
+    np.testing.assert_array_equal(by_name["rock"].x, POINTS[[0, 2], 0])
+    assert "b.mid<br>bar 4" in by_name["jazz"].hovertext[0]
+    assert figure.layout.dragmode == "lasso"
+
+
+def test_latent_map_by_bpm_is_one_coloured_trace_and_3d_uses_scatter3d():
+    figure = plots.latent_map(POINTS, META, "bpm")
+    assert len(figure.data) == 1 and list(figure.data[0].marker.color) == [100, 120, 90, 110]
+    points_3d = np.arange(12, dtype=np.float32).reshape(4, 3)
+    figure_3d = plots.latent_map(points_3d, META, "drummer")
+    assert all(isinstance(t, go.Scatter3d) for t in figure_3d.data)
+
+
+def test_latent_map_draws_seeds_as_markers_and_paths_as_lines():
+    overlays = pd.concat([
+        plots.overlay_frame(np.array([[0.5, 0.5]]), ["my seed"], "seed", "seeds", ["1"]),
+        plots.overlay_frame(np.array([[0.2, 0.1]]), ["sample 1"], "generated", "generate"),
+        plots.overlay_frame(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), ["s1", "s2", "s3"], "path", "walk"),
+    ], ignore_index=True)
+    figure = plots.latent_map(POINTS, META, "genre", overlays)
+    seeds = next(t for t in figure.data if t.name == "seeds")
+    walk = next(t for t in figure.data if t.name == "walk")
+    assert seeds.mode == "markers+text" and list(seeds.text) == ["1"] and seeds.marker.symbol == "star"
+    assert list(seeds.hovertext) == ["my seed"]
+    generated = next(t for t in figure.data if t.name == "generate")
+    assert generated.mode == "markers" and generated.marker.symbol == "diamond"
+    assert walk.mode == "lines+markers" and list(walk.x) == [0.0, 1.0, 2.0]
+    overlays_3d = plots.overlay_frame(np.ones((1, 3)), ["x"], "seed")
+    figure_3d = plots.latent_map(np.ones((4, 3)), META, "genre", overlays_3d)
+    assert figure_3d.data[-1].marker.symbol == "diamond"  # a symbol 3-D plots have

@@ -1,0 +1,172 @@
+"""The app's plain helpers (explorer/ui.py): basket, default seeds, map subsets, uploads, chaining, ZIP export."""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+import zipfile
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from explorer import dataset, ui
+from explorer.errors import InvalidMidiError, NoDrumsError
+from explorer.groove import Groove, midi_to_grooves, midi_to_performance
+from tests.test_plots import make_groove
+
+ROCK_FILE = "drummer3/session1/10_rock_105_beat_4-4.mid"  # 4 windows at hop 1
+
+
+@pytest.fixture(scope="module")
+def groove_root() -> Path:
+    root = Path(os.environ.get("GROOVE_DIR", ""))
+    if not os.environ.get("GROOVE_DIR") or not (root / "info.csv").is_file():
+        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to the folder holding its info.csv")
+    return root
+
+
+@pytest.fixture(scope="module")
+def window_set(groove_root) -> dataset.WindowSet:
+    return dataset.load_windows(root=groove_root)
+
+
+A = make_groove([(0, 0, 1.0, 0.0), (4, 1, 0.5, 0.5)], bpm=100)
+B = make_groove([(0, 0, 1.0, 0.0), (8, 2, 0.8, -0.2)], bpm=140)
+
+
+def test_add_seed_refuses_duplicates_and_a_full_basket():
+    basket: list[ui.Seed] = []
+    assert ui.add_seed(basket, ui.Seed("a", A)).startswith("Added")
+    assert "already" in ui.add_seed(basket, ui.Seed("same sound, other name", A))
+    assert ui.add_seed(basket, ui.Seed("b", B), limit=2).startswith("Added")
+    assert "at most" in ui.add_seed(basket, ui.Seed("c", A.with_bpm(90)), limit=2)
+    assert [s.label for s in basket] == ["a", "b"]
+    assert "4-bar" in ui.add_seed([], ui.Seed("whole path", ui.chain([A, B], 120.0)))
+
+
+def test_default_seeds_are_test_split_beats_of_four_genres(window_set):
+    rows = ui.default_seed_rows(window_set.meta)
+    chosen = window_set.meta.iloc[rows]
+    assert list(chosen["genre"]) == list(ui.DEFAULT_SEED_GENRES)
+    assert set(chosen["split"]) == {"test"} and set(chosen["beat_type"]) == {"beat"}
+    assert all(g.hits.sum() > 0 for g in window_set.grooves(rows))
+    assert ui.default_seed_rows(window_set.meta, ("no-such-genre",)) == []
+
+
+def test_window_label_names_genre_drummer_tempo_and_bars(window_set):
+    row = window_set.meta.iloc[ui.default_seed_rows(window_set.meta)[0]]
+    label = ui.window_label(row)
+    start = int(row["start_bar"]) + 1
+    assert label == f"rock · {row['drummer']} · {row['bpm']} bpm · beat · bars {start}-{start + 3}"
+
+
+def test_map_subsets(window_set):
+    meta = window_set.meta
+    one = ui.map_subset(meta, "one")
+    assert len(one) == meta["midi_filename"].nunique()
+    assert meta.iloc[one]["midi_filename"].is_unique
+    every4 = ui.map_subset(meta, "every4")
+    assert (meta.iloc[every4]["start_bar"] % 4 == 0).all()
+    assert len(ui.map_subset(meta, "all")) == len(meta)
+    rock = ui.map_subset(meta, "all", [ROCK_FILE])
+    assert list(meta.iloc[rock]["start_bar"]) == [0, 1, 2, 3]
+    assert list(ui.map_subset(meta, "one", [ROCK_FILE])) == [rock[2]]  # the middle window
+    assert len(ui.map_subset(meta, "one", [])) == 0
+    with pytest.raises(ValueError, match="mode"):
+        ui.map_subset(meta, "some")
+
+
+def test_selected_rows_reads_scalar_and_list_customdata_and_skips_overlays():
+    points = [{"customdata": 7, "x": 0}, {"customdata": [3]}, {"customdata": 7}, {"x": 1, "curve_number": 20}]
+    assert ui.selected_rows(points) == [3, 7]
+    assert ui.selected_rows([]) == []
+
+
+def test_rows_key_is_stable_and_tells_sets_apart():
+    assert ui.rows_key(np.array([1, 2, 3])) == ui.rows_key([1, 2, 3])
+    assert ui.rows_key([1, 2, 3]) != ui.rows_key([1, 2, 4])
+
+
+def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_root):
+    data = (groove_root / ROCK_FILE).read_bytes()
+    found = ui.upload_windows(data, "my groove.mid")
+    expected = midi_to_grooves(data, "my groove.mid")
+    assert len(found) == len(expected) == 4
+    assert all(f.same_as(e) for f, e in zip(found, expected, strict=True))
+    assert found[1].source == "my groove.mid@bar2"
+    with pytest.raises(InvalidMidiError):
+        ui.upload_windows(b"not a midi file", "junk.mid")
+    piano = mido.MidiFile()
+    piano.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90, channel=0),
+                                        mido.Message("note_off", note=60, time=480, channel=0)]))
+    buffer = io.BytesIO()
+    piano.save(file=buffer)
+    with pytest.raises(NoDrumsError):
+        ui.upload_windows(buffer.getvalue(), "piano.mid")
+
+
+def test_chain_plays_grooves_back_to_back():
+    chained = ui.chain([A, B], 120.0, "path")
+    assert chained.steps == 128 and chained.bpm == 120.0 and chained.source == "path"
+    assert chained.window(0).same_as(A.with_bpm(120.0).window(0))
+    np.testing.assert_array_equal(chained.hits[64:], B.hits)
+
+
+def test_file_stem_keeps_only_safe_characters():
+    assert ui.file_stem("rock · drummer1 · 65 bpm / bars 1-4") == "rock_drummer1_65_bpm_bars_1-4"
+    assert ui.file_stem("../../etc/passwd") == "etc_passwd"
+    assert ui.file_stem("···") == "groove"
+
+
+def test_export_zip_holds_midi_and_wav_of_every_groove():
+    data = ui.export_zip([("first", A), ("first", B)], bpm=None, renderer="builtin")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = sorted(archive.namelist())
+        assert names == ["first.mid", "first.wav", "first_2.mid", "first_2.wav"]
+        back = midi_to_performance(archive.read("first_2.mid"), "b").groove
+        assert back.bpm == pytest.approx(140.0, rel=1e-5)  # MIDI stores whole microseconds per beat
+        np.testing.assert_array_equal(back.hits, B.hits[:back.steps])  # MIDI ends with the last hit's bar
+        assert B.hits[back.steps:].sum() == 0
+        with wave.open(io.BytesIO(archive.read("first.wav"))) as wav:
+            seconds = wav.getnframes() / wav.getframerate()
+    assert seconds == pytest.approx(A.seconds + 1.5, abs=0.01)  # one pass plus the render's tail
+
+
+def test_export_zip_writes_at_the_chosen_tempo():
+    data = ui.export_zip([("a", A)], bpm=90.0, render=lambda groove, bpm, renderer: b"RIFF")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert midi_to_performance(archive.read("a.mid"), "a").groove.bpm == pytest.approx(90.0, rel=1e-5)
+        assert archive.read("a.wav") == b"RIFF"
+
+
+class LinearModel:
+    """A stand-in with the CompiledModel interface whose decoder shows the z it got (z[0] hits on the kick lane)."""
+
+    class config:  # mirrors CompiledModel.config
+        steps = 64
+        z_size = 4
+
+    def encode(self, tensors):
+        mu = np.zeros((len(tensors), 4), np.float32)
+        mu[:, 0] = tensors[:, :, 0].sum(axis=1)  # kick hits
+        return mu, np.ones_like(mu)
+
+    def decode(self, z, temperature=0.0, seed=0):
+        out = np.zeros((len(z), 64, 27), np.float32)
+        for i, row in enumerate(z):
+            hits = round(float(row[0]))
+            out[i, :hits, 0] = 1.0
+            out[i, :hits, 9] = 0.8
+        return out
+
+
+def test_move_shifts_the_seed_along_the_named_vectors():
+    model = LinearModel()
+    vectors = {"density": np.array([2.0, 0, 0, 0], np.float32), "genre:jazz": np.array([1.0, 0, 0, 0], np.float32)}
+    moved = ui.move(model, A, vectors, {"density": 1.5, "genre:jazz": 1.0})
+    assert isinstance(moved, Groove) and moved.bpm == A.bpm
+    assert moved.hits[:, 0].sum() == 1 + 3 + 1  # one kick in A, + 1.5 × 2, + 1 × 1
+    assert ui.move(model, A, vectors, {}).hits[:, 0].sum() == 1
