@@ -75,7 +75,7 @@ PRESETS = {config.name: config for config in (
     ModelConfig("groovae_2bar_tap_fixed_velocity", bars=2),
     ModelConfig("groovae_2bar_add_closed_hh", bars=2),
     # Tiny widths for the test suite.
-    ModelConfig("tiny_4bar", encoder_units=64, z_size=32, decoder_units=64, batch_size=32),
+    ModelConfig("tiny_4bar", encoder_units=64, z_size=32, decoder_units=64, batch_size=32, decay_rate=0.998),
     ModelConfig("tiny_hierdec_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32),
 )}
@@ -335,8 +335,10 @@ class CompiledModel:
         self._encode = tf.function(
             lambda x: vae.encode_params(x),
             input_signature=[tf.TensorSpec([None, steps, FEATURES], tf.float32)])
+        # A graph while-loop, traced once for every batch size. XLA (jit_compile) runs one groove faster but
+        # compiles anew for each batch size, 6–9 s a time: the app's first click on each size would wait.
         self._decode = tf.function(
-            vae.decode_sampled, jit_compile=True,
+            vae.decode_sampled,
             input_signature=[tf.TensorSpec([None, z_size], tf.float32), tf.TensorSpec([], tf.float32),
                              tf.TensorSpec([], tf.int32)])
 
