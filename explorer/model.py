@@ -75,7 +75,9 @@ PRESETS = {config.name: config for config in (
     ModelConfig("groovae_2bar_tap_fixed_velocity", bars=2),
     ModelConfig("groovae_2bar_add_closed_hh", bars=2),
     # Tiny widths for the test suite.
-    ModelConfig("tiny_4bar", encoder_units=64, z_size=32, decoder_units=64, batch_size=32, decay_rate=0.998),
+    ModelConfig("tiny_4bar", encoder_units=32, z_size=16, decoder_units=32, batch_size=32),
+    # Just enough capacity to memorise a handful of grooves quickly (the "learning happens" test).
+    ModelConfig("small_4bar", encoder_units=64, z_size=32, decoder_units=64, batch_size=32, decay_rate=0.998),
     ModelConfig("tiny_hierdec_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32),
 )}

@@ -27,11 +27,13 @@ def _options(**changes) -> TrainOptions:
 
 @pytest.mark.slow
 def test_tiny_model_overfits_eight_real_windows(eight_windows, tmp_path):
-    """Learning really happens: eight GMD windows are reconstructed (from mu, T = 0) with hit F1 ≥ 0.99."""
+    """Learning really happens: eight GMD windows are reconstructed (from mu, T = 0) with hit F1 ≥ 0.99.
+
+    Measured: 0.955 at step 600, 0.989 at 900, 0.996 at 1200."""
     # Some input dropout makes the autoregressive decoder robust to its own slips (measured: keep 0.7 reaches
     # F1 0.99 by step 900, keep 1.0 stalls near 0.95).
-    trainer = Trainer(_options(steps=1200, dropout_keep=0.7, learning_rate=0.01, checkpoint_every=10**6,
-                               log_every=100, validate_every_epochs=10**6), tmp_path,
+    trainer = Trainer(_options(config="small_4bar", steps=1200, dropout_keep=0.7, learning_rate=0.01,
+                               checkpoint_every=10**6, log_every=100, validate_every_epochs=10**6), tmp_path,
                       eight_windows, eight_windows)
     before = evaluate(CompiledModel(trainer.model), eight_windows)["hit_f1"]
     trainer.run()
