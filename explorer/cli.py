@@ -141,7 +141,7 @@ def cmd_export(args) -> int:
     from explorer import dataset
     from explorer.train import export_run
 
-    info = export_run(args.run, args.out, dataset.load_windows("test").tensors)
+    info = export_run(args.run_dir, args.out, dataset.load_windows("test").tensors)
     print(f"{info.directory}: test hit F1 {info.metrics['hit_f1']:.3f}, sha256 {info.sha256[:12]}…")
     return 0
 
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--checkpoint", help="registry name or folder (default: the shipped one)")
 
     export = commands.add_parser("export", help="a training run's best weights → a checkpoint, scored on test")
-    export.add_argument("run", type=Path, help="the training run folder")
+    export.add_argument("run_dir", type=Path, help="the training run folder")
     export.add_argument("--out", type=Path, required=True, help="e.g. checkpoints/NAME")
     export.set_defaults(run=cmd_export)
 

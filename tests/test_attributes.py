@@ -43,8 +43,9 @@ def test_vectors_point_from_one_group_to_the_other():
 
 
 def test_attribute_vectors_cover_computed_and_metadata(test_windows):
-    tensors = test_windows.tensors[:400]
-    meta = test_windows.meta.iloc[:400]
+    spread = np.linspace(0, len(test_windows) - 1, 400).astype(int)  # across drummers and genres
+    tensors = test_windows.tensors[spread]
+    meta = test_windows.meta.iloc[spread]
     mu = np.random.default_rng(0).standard_normal((400, 8)).astype(np.float32)
     mu[:, 0] = groove_attributes(tensors)["density"]  # plant density in dimension 0
     vectors = attribute_vectors(mu, tensors, meta)
