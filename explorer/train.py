@@ -41,6 +41,7 @@ class TrainOptions:
     validation_windows: int = 2048  # a fixed subset keeps validation quick on a CPU
     validate_every_epochs: int = 1
     strategy: str = "default"  # default | mirrored | multiworker
+    init_from: str | None = None  # a registry checkpoint whose weights start a new run (fresh optimizer)
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -116,12 +117,23 @@ class Trainer:
             self._restore()
         elif (self.out_dir / "state.npz").exists():
             raise FileExistsError(f"{self.out_dir} already holds a run; pass --resume to continue it")
+        elif options.init_from:
+            self._initialise_from(options.init_from)
         (self.out_dir / "config.json").write_text(json.dumps(
             {"model": self.config.to_dict(), "training": dataclasses.asdict(options)}, indent=2))
         self._train_step = self._make_train_step()
         self._inference = CompiledModel(self.model)  # reads the live weights: traced once, reused
 
     # state
+
+    def _initialise_from(self, name_or_dir: str) -> None:
+        """Weights of a committed checkpoint: how training goes on on a new machine, where runs/ is gone."""
+        from explorer.checkpoints import read_info, read_weights, resolve
+
+        info = read_info(resolve(name_or_dir))
+        if info.config.get("name") != self.config.name:
+            raise ValueError(f"checkpoint '{info.name}' is a {info.config.get('name')}, not a {self.config.name}")
+        self.model.load_weights_dict(read_weights(info))
 
     def _restore(self) -> None:
         with np.load(self.out_dir / "state.npz", allow_pickle=False) as state:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from explorer.checkpoints import read_weights
 from explorer.evaluate import evaluate
 from explorer.model import CompiledModel
 from explorer.train import Trainer, TrainOptions, export_run, read_metrics
@@ -78,6 +79,21 @@ def test_checkpoint_files_are_complete_and_exportable(eight_windows, tmp_path):
     assert info.metrics["split"] == "test" and info.metrics["training_steps"] == 6
     assert 0.0 <= info.metrics["hit_f1"] <= 1.0
     assert (tmp_path / "checkpoints" / "mine" / "training_curve.png").stat().st_size > 1000
+
+
+def test_a_new_run_can_start_from_a_registry_checkpoint(eight_windows, tmp_path):
+    """Training goes on on a new machine from the committed weights (runs/ is not committed)."""
+    first = Trainer(_options(steps=3), tmp_path / "first", eight_windows, eight_windows)
+    first.run()
+    exported = export_run(tmp_path / "first", tmp_path / "checkpoints" / "tiny", eight_windows)
+    second = Trainer(_options(steps=3, init_from=str(exported.directory)), tmp_path / "second", eight_windows,
+                     eight_windows)
+    for name, value in read_weights(exported).items():
+        np.testing.assert_array_equal(second.model.weights_dict()[name], value, err_msg=name)
+    assert second.step == 0
+    with pytest.raises(ValueError, match="not a small_4bar"):
+        Trainer(_options(config="small_4bar", init_from=str(exported.directory)), tmp_path / "third",
+                eight_windows, eight_windows)
 
 
 @pytest.mark.slow
