@@ -49,18 +49,7 @@ def pick(cell: int) -> None:
     st.session_state["blend_cell"] = cell
 
 
-buttons = st.columns([2, 2, 6])
-buttons[0].button("Blend", type="primary", key="blend_run", on_click=run, use_container_width=True)
-items = ui.results(PAGE)
-buttons[1].button("Clear results", key="blend_clear", on_click=ui.clear_results, args=(PAGE,),
-                  disabled=not items, use_container_width=True)
-if "blend_error" in st.session_state:
-    st.error(st.session_state["blend_error"])
-with buttons[2]:
-    ui.zip_button(items, "blend", key="blend_zip")
-if not items:
-    st.info("Press **Blend** to fill the grid.")
-    st.stop()
+items = ui.action_row(PAGE, "Blend", run, "blend", "Press **Blend** to fill the grid.")
 
 size = st.session_state["blend_size"]
 chosen = min(st.session_state.get("blend_cell", 0), len(items) - 1)

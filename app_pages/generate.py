@@ -65,21 +65,11 @@ def run() -> None:
     state["keep_gen_random_seed"] = (seed + 1) % (2**31 - 1)
 
 
-buttons = st.columns([2, 2, 6])
-buttons[0].button("Generate", type="primary", key="generate_run", on_click=run, use_container_width=True,
-                  disabled=mode != "samples" and seed_groove is None)
-items = ui.results(PAGE)
-buttons[1].button("Clear results", key="generate_clear", on_click=ui.clear_results, args=(PAGE,),
-                  disabled=not items, use_container_width=True)
-if "generate_error" in st.session_state:
-    st.error(st.session_state["generate_error"])
-
-with buttons[2]:
-    ui.zip_button(items, "generated", key="generate_zip")
+items = ui.action_row(PAGE, "Generate", run, "generated",
+                      "Press **Generate**. Every result has a drum roll, a player and a MIDI download; **Basket** "
+                      "keeps it as a seed for Interpolate, Blend and Attributes.",
+                      disabled=mode != "samples" and seed_groove is None)
 generation = st.session_state.get(f"generation_{PAGE}", 0)
-if not items:
-    st.info("Press **Generate**. Every result has a drum roll, a player and a MIDI download; **Basket** keeps it "
-            "as a seed for Interpolate, Blend and Attributes.")
 deferred: list = []
 for start in range(0, len(items), 2):
     for column, (index, (label, groove)) in zip(st.columns(2), enumerate(items[start:start + 2], start),

@@ -46,18 +46,7 @@ def run() -> None:
     ui.set_results(PAGE, [(f"step {i + 1} of {count} ({a.source} → {b.source})", g) for i, g in enumerate(grooves)])
 
 
-buttons = st.columns([2, 2, 6])
-buttons[0].button("Interpolate", type="primary", key="interpolate_run", on_click=run, use_container_width=True)
-items = ui.results(PAGE)
-buttons[1].button("Clear results", key="interpolate_clear", on_click=ui.clear_results, args=(PAGE,),
-                  disabled=not items, use_container_width=True)
-if "interpolate_error" in st.session_state:
-    st.error(st.session_state["interpolate_error"])
-with buttons[2]:
-    ui.zip_button(items, "interpolation", key="interpolate_zip")
-if not items:
-    st.info("Press **Interpolate** to hear the path.")
-    st.stop()
+items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interpolate** to hear the path.")
 
 generation = st.session_state.get(f"generation_{PAGE}", 0)
 grooves = [g for _, g in items]

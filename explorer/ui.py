@@ -425,3 +425,25 @@ def path_on_map(path: Sequence[Groove]) -> None:
     overlays = map_overlays(model(), projection_2d, seeds=True, generated=False, path=path)
     meta = windows().meta.iloc[rows].reset_index(drop=True)
     st.plotly_chart(plots.latent_map(projection_2d.points, meta, "genre", overlays, height=460), key="path_map")
+
+
+def action_row(page: str, label: str, run: Callable[[], None], zip_name: str, empty_hint: str,
+               disabled: bool = False) -> list[tuple[str, Groove]]:
+    """The row under a generating page's controls (run, clear, download all), then its error or empty state.
+
+    Returns the page's results; with none yet, shows `empty_hint` and ends the script run there.
+    """
+    buttons = st.columns([2, 2, 6])
+    buttons[0].button(label, type="primary", key=f"{page}_run", on_click=run, use_container_width=True,
+                      disabled=disabled)
+    items = results(page)
+    buttons[1].button("Clear results", key=f"{page}_clear", on_click=clear_results, args=(page,),
+                      disabled=not items, use_container_width=True)
+    if f"{page}_error" in st.session_state:
+        st.error(st.session_state[f"{page}_error"])
+    with buttons[2]:
+        zip_button(items, zip_name, key=f"{page}_zip")
+    if not items:
+        st.info(empty_hint)
+        st.stop()
+    return items
