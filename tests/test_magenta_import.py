@@ -232,7 +232,7 @@ def test_random_tf1_checkpoint_matches_the_lstm_block_cell_formula(tf1_prefix, t
     decoded, expected = compiled.decode(z, temperature=0.0), numpy_decode(tf1_values, z.astype(np.float64))
     assert 0 < expected[..., :9].mean() < 1  # both hits and rests, so thresholding is really tested
     np.testing.assert_array_equal(decoded[..., :9], expected[..., :9])
-    np.testing.assert_allclose(decoded[..., 9:], expected[..., 9:], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(decoded[..., 9:], expected[..., 9:], rtol=0, atol=5e-5)  # float32 vs float64, 64 steps
 
 
 def test_bundle_directory_prefix_and_index_file_import_the_same(tf1_prefix, tmp_path):
