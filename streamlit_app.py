@@ -38,8 +38,6 @@ with st.sidebar:
                      help="Shipped and imported checkpoints under checkpoints/.")
         active = ui.active_checkpoint()
         st.caption(f"Active: **{active.name}** — {active.source or 'no source recorded'}")
-        if active.source.startswith("placeholder"):
-            st.warning("This checkpoint is an untrained placeholder: generated grooves will sound random.")
     else:
         st.error("No model checkpoint found under checkpoints/.")
 
