@@ -37,6 +37,7 @@ import numpy as np
 from explorer.errors import AudioError
 from explorer.groove import (
     DEFAULT_LIMITS,
+    DRUM_CHANNEL,
     DRUM_CLASSES,
     OUTPUT_PITCHES,
     Groove,
@@ -56,7 +57,6 @@ MAX_LOOPS = 16
 MAX_AUDIO_SECONDS = 30 * 60
 CACHE_MAX_BYTES = 128 * 2**20  # ~75 rendered 4-bar grooves at 44.1 kHz stereo
 
-DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
 DRUM_BANK = 128  # the General MIDI percussion bank
 DRUM_KIT_PRESET = 0  # "Standard" kit
 FLUID_BLOCK = 64  # FluidSynth renders in blocks of this many frames and starts notes only at their start
