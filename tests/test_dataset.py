@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import shutil
 import stat
 import zipfile
@@ -35,38 +34,26 @@ MINI_FILES = {  # a few real GMD files: midi_filename -> windows at hop 1
 BROKEN = "drummer0/session1/1_rock_100_beat_4-4.mid"  # written by the tests: not MIDI at all
 
 
-def _groove_dir() -> Path:
-    root = Path(os.environ.get("GROOVE_DIR", ""))
-    if not os.environ.get("GROOVE_DIR") or not (root / "info.csv").is_file():
-        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to the folder holding its info.csv")
-    return root
+@pytest.fixture(scope="session")
+def info(groove_dir) -> pd.DataFrame:
+    return dataset.load_info(groove_dir)
 
 
 @pytest.fixture(scope="session")
-def real_root() -> Path:
-    return _groove_dir()
-
-
-@pytest.fixture(scope="session")
-def info(real_root) -> pd.DataFrame:
-    return dataset.load_info(real_root)
-
-
-@pytest.fixture(scope="session")
-def windows(real_root) -> dataset.WindowSet:
+def windows(groove_dir) -> dataset.WindowSet:
     """All windows, built once per session (or read from data/cache/)."""
-    return dataset.load_windows(root=real_root)
+    return dataset.load_windows(root=groove_dir)
 
 
-def _write_mini(real_root: Path, target: Path, with_broken: bool = True) -> Path:
+def _write_mini(groove_dir: Path, target: Path, with_broken: bool = True) -> Path:
     """A GMD-shaped folder holding MINI_FILES (and a broken 4/4 file) with their info.csv rows."""
-    with open(real_root / "info.csv", newline="") as source:
+    with open(groove_dir / "info.csv", newline="") as source:
         reader = csv.DictReader(source)
         rows = [row for row in reader if row["midi_filename"] in MINI_FILES]
         fields = reader.fieldnames
     for row in rows:
         (target / row["midi_filename"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(real_root / row["midi_filename"], target / row["midi_filename"])
+        shutil.copyfile(groove_dir / row["midi_filename"], target / row["midi_filename"])
     if with_broken:
         rows.append({**rows[0], "drummer": "drummer0", "session": "drummer0/session1", "id": "drummer0/session1/1",
                      "style": "rock", "time_signature": "4-4", "midi_filename": BROKEN, "split": "train"})
@@ -80,9 +67,9 @@ def _write_mini(real_root: Path, target: Path, with_broken: bool = True) -> Path
 
 
 @pytest.fixture
-def mini_root(real_root, tmp_path, monkeypatch) -> Path:
+def mini_root(groove_dir, tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(dataset, "DATA_DIR", tmp_path / "data")
-    return _write_mini(real_root, tmp_path / "mini")
+    return _write_mini(groove_dir, tmp_path / "mini")
 
 
 # --- info.csv ----------------------------------------------------------------------------------
@@ -162,12 +149,12 @@ def test_summary_counts_rows_and_windows(info, windows):
     assert jazz["rows"] == 101 and jazz["windows_per_split"] == {"train": 2049, "validation": 90, "test": 60}
 
 
-def test_window_counts_per_split(real_root, windows):
-    assert dataset.window_counts(root=real_root) == WINDOWS_PER_SPLIT
+def test_window_counts_per_split(groove_dir, windows):
+    assert dataset.window_counts(root=groove_dir) == WINDOWS_PER_SPLIT
 
 
-def test_cli_info_prints_counts(real_root, windows, monkeypatch, capsys):
-    monkeypatch.setenv("GROOVE_DIR", str(real_root))
+def test_cli_info_prints_counts(groove_dir, windows, monkeypatch, capsys):
+    monkeypatch.setenv("GROOVE_DIR", str(groove_dir))
     assert cli.main(["info", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["rows"] == 1150 and printed["windows_per_split"] == WINDOWS_PER_SPLIT
@@ -191,10 +178,10 @@ def test_windows_of_the_real_dataset(windows, info):
 
 
 @pytest.mark.parametrize("position", [0, 5000, -1])
-def test_window_round_trips_to_midi_to_grooves(windows, real_root, position):
+def test_window_round_trips_to_midi_to_grooves(windows, groove_dir, position):
     index = position % len(windows)
     row = windows.meta.iloc[index]
-    expected = midi_to_grooves(real_root / row["midi_filename"], name=row["midi_filename"])
+    expected = midi_to_grooves(groove_dir / row["midi_filename"], name=row["midi_filename"])
     match = [g for g in expected if g.source == f"{row['midi_filename']}@bar{row['start_bar'] + 1}"]
     assert len(match) == 1
     (groove,) = windows.grooves([index])
@@ -204,7 +191,7 @@ def test_window_round_trips_to_midi_to_grooves(windows, real_root, position):
     assert groove.bpm == pytest.approx(match[0].bpm, rel=1e-6)  # stored as float32
 
 
-def test_short_file_is_tiled_into_one_window(windows, real_root):
+def test_short_file_is_tiled_into_one_window(windows, groove_dir):
     rows = windows.meta.index[windows.meta["midi_filename"] == SHORT_FILL]
     assert len(rows) == 1
     groove = windows.grooves(int(rows[0]))[0]
@@ -212,16 +199,16 @@ def test_short_file_is_tiled_into_one_window(windows, real_root):
     assert bar.any() and all(np.array_equal(groove.hits[k * 16:(k + 1) * 16], bar) for k in range(4))
 
 
-def test_load_windows_selects_splits(windows, real_root):
-    validation = dataset.load_windows("validation", root=real_root)
+def test_load_windows_selects_splits(windows, groove_dir):
+    validation = dataset.load_windows("validation", root=groove_dir)
     assert len(validation) == WINDOWS_PER_SPLIT["validation"]
     assert np.array_equal(validation.tensors, windows.tensors[(windows.meta["split"] == "validation").to_numpy()])
-    both = dataset.load_windows(["test", "validation"], root=real_root)
+    both = dataset.load_windows(["test", "validation"], root=groove_dir)
     assert list(both.meta["split"].unique()) == ["test", "validation"]
     with pytest.raises(DatasetError, match="Unknown split 'training'"):
-        dataset.load_windows("training", root=real_root)
+        dataset.load_windows("training", root=groove_dir)
     with pytest.raises(DatasetError, match="No split"):
-        dataset.load_windows([], root=real_root)
+        dataset.load_windows([], root=groove_dir)
 
 
 # --- windows and cache on a tiny copy ----------------------------------------------------------
@@ -286,9 +273,9 @@ def test_changed_file_makes_cache_stale(mini_root):
 # --- locating the dataset ----------------------------------------------------------------------
 
 
-def test_gmd_root_prefers_groove_dir(real_root, monkeypatch, tmp_path):
-    monkeypatch.setenv("GROOVE_DIR", str(real_root))
-    assert dataset.gmd_root(download=False) == real_root
+def test_gmd_root_prefers_groove_dir(groove_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("GROOVE_DIR", str(groove_dir))
+    assert dataset.gmd_root(download=False) == groove_dir
     monkeypatch.setenv("GROOVE_DIR", str(tmp_path))
     with pytest.raises(DatasetError, match="GROOVE_DIR"):
         dataset.gmd_root(download=False)
@@ -344,9 +331,9 @@ def _serve(monkeypatch, response: FakeResponse | Exception) -> list[str]:
 
 
 @pytest.fixture
-def gmd_zip(real_root, tmp_path) -> bytes:
+def gmd_zip(groove_dir, tmp_path) -> bytes:
     """A small zip laid out like the official one: everything under groove/."""
-    mini = _write_mini(real_root, tmp_path / "zip-source", with_broken=False)
+    mini = _write_mini(groove_dir, tmp_path / "zip-source", with_broken=False)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zipped:
         for path in sorted(mini.rglob("*")):
@@ -370,7 +357,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_download_verifies_and_unpacks(monkeypatch, tmp_path, gmd_zip, real_root):
+def test_download_verifies_and_unpacks(monkeypatch, tmp_path, gmd_zip, groove_dir):
     requested = _serve(monkeypatch, FakeResponse(gmd_zip))
     target = tmp_path / "data" / "groove"
     calls = []
@@ -380,7 +367,7 @@ def test_download_verifies_and_unpacks(monkeypatch, tmp_path, gmd_zip, real_root
     assert calls[-1] == (len(gmd_zip), len(gmd_zip))
     info = dataset.load_info(root)
     assert sorted(info["midi_filename"]) == sorted(MINI_FILES)
-    assert (root / SHORT_FILL).read_bytes() == (real_root / SHORT_FILL).read_bytes()
+    assert (root / SHORT_FILL).read_bytes() == (groove_dir / SHORT_FILL).read_bytes()
     assert sorted(p.name for p in target.parent.iterdir()) == ["groove"]  # no temporary files left
 
 

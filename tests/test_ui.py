@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 import wave
 import zipfile
-from pathlib import Path
 
 import mido
 import numpy as np
@@ -21,16 +19,8 @@ ROCK_FILE = "drummer3/session1/10_rock_105_beat_4-4.mid"  # 4 windows at hop 1
 
 
 @pytest.fixture(scope="module")
-def groove_root() -> Path:
-    root = Path(os.environ.get("GROOVE_DIR", ""))
-    if not os.environ.get("GROOVE_DIR") or not (root / "info.csv").is_file():
-        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to the folder holding its info.csv")
-    return root
-
-
-@pytest.fixture(scope="module")
-def window_set(groove_root) -> dataset.WindowSet:
-    return dataset.load_windows(root=groove_root)
+def window_set(groove_dir) -> dataset.WindowSet:
+    return dataset.load_windows(root=groove_dir)
 
 
 A = make_groove([(0, 0, 1.0, 0.0), (4, 1, 0.5, 0.5)], bpm=100)
@@ -90,8 +80,8 @@ def test_rows_key_is_stable_and_tells_sets_apart():
     assert ui.rows_key([1, 2, 3]) != ui.rows_key([1, 2, 4])
 
 
-def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_root):
-    data = (groove_root / ROCK_FILE).read_bytes()
+def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_dir):
+    data = (groove_dir / ROCK_FILE).read_bytes()
     found = ui.upload_windows(data, "my groove.mid")
     expected = midi_to_grooves(data, "my groove.mid")
     assert len(found) == len(expected) == 4
