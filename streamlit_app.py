@@ -72,4 +72,7 @@ with st.sidebar:
             "ICML 2019), a **MusicVAE** (Roberts et al., ICML 2018) for drums, after Magenta's `groovae_4bar`; "
             "the blend grid follows Magenta's *Beat Blender*. Reimplemented in TensorFlow/Keras.")
 
-page.run()
+try:
+    page.run()
+finally:  # after the first page is drawn, so that loading the model does not slow it down
+    ui.warm_up_in_background(st.session_state.get("keep_checkpoint"))

@@ -41,13 +41,14 @@ from explorer.groove import (
     DRUM_CLASSES,
     OUTPUT_PITCHES,
     Groove,
-    groove_to_sequence,
+    groove_notes,
     midi_to_performance,
 )
 
 log = logging.getLogger(__name__)
 
 RENDERERS = ("fluidsynth", "builtin")
+ENGINES = 2  # FluidSynth renders at once: the machine class has 2 cores
 RENDERER_CHOICES = ("auto", *RENDERERS)
 SAMPLE_RATE = 44100
 TAIL_SECONDS = 1.5  # after the last pass, so cymbals ring out
@@ -298,21 +299,74 @@ class _FluidSynthEngine:
             self._closed = True
 
 
-_engine: _FluidSynthEngine | None = None
+class _EnginePool:
+    """Up to ENGINES loaded copies of one soundfont, so that a page's players render side by side (one per core).
+    The second copy is loaded only when two renders overlap; a render waits while every copy is busy."""
+
+    def __init__(self, soundfont: Path):
+        self.soundfont = soundfont
+        self._idle = [_FluidSynthEngine(soundfont)]
+        self._loaded = 1
+        self._changed = threading.Condition()
+        self._closed = False
+
+    @property
+    def loaded(self) -> int:
+        return self._loaded
+
+    def render(self, notes: list[tuple[int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
+        engine = self._acquire()
+        try:
+            return engine.render(notes, frames, sample_rate)
+        finally:
+            with self._changed:
+                if self._closed:
+                    engine.close()
+                else:
+                    self._idle.append(engine)
+                    self._changed.notify()
+
+    def _acquire(self) -> _FluidSynthEngine:
+        with self._changed:
+            while not self._idle and self._loaded >= ENGINES and not self._closed:
+                self._changed.wait()
+            if self._closed:
+                raise AudioError("The soundfont was unloaded during the render; try again.")
+            if self._idle:
+                return self._idle.pop()
+            self._loaded += 1
+        try:
+            return _FluidSynthEngine(self.soundfont)  # loaded outside the lock: renders on the first copy go on
+        except BaseException:
+            with self._changed:
+                self._loaded -= 1
+                self._changed.notify()
+            raise
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._changed.notify_all()
+        for engine in idle:
+            engine.close()
+
+
+_engine: _EnginePool | None = None
 _engine_lock = threading.Lock()
 
 
-def _fluidsynth_engine(soundfont: Path) -> _FluidSynthEngine:
-    """The loaded soundfont; only one is kept (FluidR3 takes ~150 MB of memory), replaced when SOUNDFONT changes."""
+def _fluidsynth_engine(soundfont: Path) -> _EnginePool:
+    """The loaded soundfont (FluidR3 takes ~150 MB of memory a copy), replaced when SOUNDFONT changes."""
     global _engine
     with _engine_lock:
         old = _engine
         if old is not None and old.soundfont == soundfont:
             return old
-        _engine = _FluidSynthEngine(soundfont)
+        _engine = _EnginePool(soundfont)
         engine = _engine
     if old is not None:
-        old.close()  # waits for a render in progress
+        old.close()  # copies in use close when their render ends
     return engine
 
 
@@ -335,7 +389,11 @@ def _render_midi2audio(notes: list[tuple[int, int, int]], frames: int, sample_ra
     for pitch in sorted({OUTPUT_PITCHES[drum] for _, drum, _ in notes}):
         track.append(mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, time=end - now))
         now = end
-    with tempfile.TemporaryDirectory(prefix="groove-audio-") as folder:
+    from explorer import dataset
+
+    scratch = dataset.DATA_DIR / "tmp"  # the app writes nowhere outside data/
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="groove-audio-", dir=scratch) as folder:
         midi_path, wav_path = Path(folder) / "groove.mid", Path(folder) / "groove.wav"
         mido.MidiFile(ticks_per_beat=960, tracks=[track]).save(midi_path)
         FluidSynth(str(soundfont), sample_rate).midi_to_audio(str(midi_path), str(wav_path))
@@ -424,10 +482,8 @@ def note_frames(groove: Groove, bpm: float, loops: int, sample_rate: int) -> lis
     """
     repeated = Groove(*(np.tile(array, (loops, 1)) for array in (groove.hits, groove.velocities, groove.offsets)),
                       bpm, groove.source)
-    sequence = groove_to_sequence(repeated, bpm)
-    notes = [(round(note.start_time * sample_rate), OUTPUT_PITCHES.index(note.pitch), note.velocity)
-             for note in sequence.notes]
-    return sorted(notes)
+    return sorted((round(start * sample_rate), drum_class, velocity)
+                  for start, drum_class, velocity in groove_notes(repeated, bpm))
 
 
 def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, loops: int = 1,
@@ -513,6 +569,7 @@ class AudioCache:
             return value
 
     def put(self, key: tuple, value: bytes) -> None:
+        value = bytes(value)  # an immutable copy: whoever passed a bytearray cannot change the entry afterwards
         with self._lock:
             if key in self._items:
                 self._size -= len(self._items.pop(key))
@@ -538,7 +595,7 @@ def render_wav(groove: Groove, bpm: float | None = None, loops: int = 1, rendere
     """WAV bytes for the app, cached by what the groove sounds like and how it is rendered."""
     choice = choose_renderer(renderer)
     bpm = float(bpm or groove.bpm)
-    key = (groove.content_key(), bpm, loops, choice.name, str(choice.soundfont), sample_rate)
+    key = (groove.content_key(), bpm, loops, choice.name, choice.engine, str(choice.soundfont), sample_rate)
     wav = CACHE.get(key)
     if wav is None:
         wav = render(groove, bpm, loops, sample_rate, renderer)

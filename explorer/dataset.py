@@ -6,6 +6,8 @@ Windows are cached under data/cache/, keyed by the files' content and `CACHE_VER
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import multiprocessing
 import os
@@ -48,6 +50,8 @@ META_COLUMNS = ("midi_filename", "start_bar", "drummer", "session", "id", "style
 CACHE_VERSION = 1  # bump when the window format or groove.py's encoding changes: old caches are then rebuilt
 BUILD_WORKERS = 2  # the machine class has 2 cores; a pool of 2 halves the build time
 
+DOWNLOAD_PREFIX, UNPACK_PREFIX = ".groove-download-", ".groove-unpack-"  # temporary files beside data/groove
+
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -81,16 +85,40 @@ def download_gmd(target: Path | None = None, url: str | None = None, sha256: str
     """Download, verify and unpack the GMD zip (default `GMD_URL`, `GMD_SHA256`) into `target` (default data/groove).
 
     Everything happens in hidden temporary files beside `target`; only the final rename creates it,
-    so an interrupted download never looks like a dataset.
+    so an interrupted download never looks like a dataset. One download at a time per folder: it first deletes
+    what a killed one left behind.
     """
     target = Path(target) if target is not None else DATA_DIR / "groove"
     url, sha256 = url or GMD_URL, sha256 or GMD_SHA256
     if (target / "info.csv").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, archive_name = tempfile.mkstemp(prefix=".groove-download-", suffix=".zip", dir=target.parent)
+    with _download_lock(target.parent):
+        if (target / "info.csv").is_file():  # another process or thread finished while this one waited
+            return target
+        for leftover in target.parent.glob(f"{DOWNLOAD_PREFIX}*"):
+            leftover.unlink(missing_ok=True)
+        for leftover in target.parent.glob(f"{UNPACK_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        return _download_and_unpack(target, url, sha256, progress)
+
+
+@contextlib.contextmanager
+def _download_lock(folder: Path):
+    """An exclusive lock on the folder itself (no lock file to leave behind); the system releases it when its
+    holder exits or is killed."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _download_and_unpack(target: Path, url: str, sha256: str, progress: Progress | None) -> Path:
+    handle, archive_name = tempfile.mkstemp(prefix=DOWNLOAD_PREFIX, suffix=".zip", dir=target.parent)
     archive = Path(archive_name)
-    unpacked = Path(tempfile.mkdtemp(prefix=".groove-unpack-", dir=target.parent))
+    unpacked = Path(tempfile.mkdtemp(prefix=UNPACK_PREFIX, dir=target.parent))
     try:
         with os.fdopen(handle, "wb") as out:
             digest = _fetch(url, out, progress, target)
@@ -320,16 +348,22 @@ def _split_windows(root: Path, split: str, files: list[str], hop_bars: int, prog
     for old in cache_dir.glob(f"gmd-windows-{split}-hop{hop_bars}-*.npz"):  # stale versions of this split
         if old != path:
             old.unlink(missing_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=cache_dir)
+    write_cache_file(path, dict(key=np.array(key), tensors=built[0], bpm=built[1], midi_filename=built[2],
+                                start_bar=built[3], skipped_name=built[4], skipped_reason=built[5]))
+    return built
+
+
+def write_cache_file(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
+    """An .npz written under a unique hidden name, then renamed: a reader, another writer of the same file or a
+    kill never sees a part of one."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
-            np.savez_compressed(out, key=np.array(key), tensors=built[0], bpm=built[1], midi_filename=built[2],
-                     start_bar=built[3], skipped_name=built[4], skipped_reason=built[5])
+            (np.savez_compressed if compress else np.savez)(out, **arrays)
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the cache from other users of the checkout
         os.replace(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)
-    return built
 
 
 def _cache_key(root: Path, files: list[str], hop_bars: int) -> str:

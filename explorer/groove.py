@@ -8,19 +8,18 @@ positive means played early). 16 steps per bar, 4/4 only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
+import math
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 import numpy as np
-
-with warnings.catch_warnings():  # pydub (pulled in by note-seq) warns about ffmpeg, which we never use
-    warnings.simplefilter("ignore", RuntimeWarning)
-    import note_seq
-    from note_seq.drums_encoder_decoder import DEFAULT_DRUM_TYPE_PITCHES
+import pretty_midi
 
 from explorer.errors import (
     FileTooLargeError,
@@ -37,6 +36,7 @@ WINDOW_STEPS = WINDOW_BARS * STEPS_PER_BAR
 NUM_CLASSES = 9
 FEATURES = 3 * NUM_CLASSES  # [hits | velocities | offsets]
 TICKS_PER_QUARTER = 480  # GMD's own resolution: written onsets land on the original ticks
+MAX_WRITTEN_SHIFT = 0.5 - STEPS_PER_QUARTER / TICKS_PER_QUARTER  # in steps: half a step less one tick
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0 as mido does
 
 DRUM_CLASSES = (
@@ -49,6 +49,23 @@ ROLAND_DRUM_PITCH_CLASSES = (
 )
 # The pitch each class is written back as (General MIDI).
 OUTPUT_PITCHES = (36, 38, 42, 46, 43, 47, 50, 49, 51)
+# note-seq's General MIDI grouping (note_seq.drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES), for pitches the
+# training map lacks. A copy, so that this module does not import note-seq (tests/test_groove.py compares them).
+GENERAL_MIDI_DRUM_PITCH_CLASSES = (
+    (36, 35), (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),
+    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22), (46, 67, 72, 74, 79, 81, 26), (45, 29, 41, 43, 61, 64, 84),
+    (48, 47, 60, 63, 77, 86, 87), (50, 30, 62, 76, 83), (49, 52, 55, 57, 58), (51, 53, 59, 82),
+)
+
+
+@functools.cache
+def _note_seq():
+    """note-seq, imported when a MIDI file is first read: importing it takes ~2 s (mostly bokeh, for its notebook
+    helpers), which the app's pages that only show and play grooves never pay."""
+    with warnings.catch_warnings():  # pydub (pulled in by note-seq) warns about ffmpeg, which we never use
+        warnings.simplefilter("ignore", RuntimeWarning)
+        import note_seq
+    return note_seq
 
 
 def _pitch_to_class() -> dict[int, int]:
@@ -56,7 +73,7 @@ def _pitch_to_class() -> dict[int, int]:
 
     The two disagree on toms (45, 48); the training map wins so GMD encodes exactly as in Magenta.
     """
-    mapping = {p: c for c, pitches in enumerate(DEFAULT_DRUM_TYPE_PITCHES) for p in pitches}
+    mapping = {p: c for c, pitches in enumerate(GENERAL_MIDI_DRUM_PITCH_CLASSES) for p in pitches}
     mapping.update({p: c for c, pitches in enumerate(ROLAND_DRUM_PITCH_CLASSES) for p in pitches})
     return mapping
 
@@ -70,10 +87,15 @@ class MidiLimits:
     """What an uploaded file may hold before it is refused (GMD's largest file is 156 kB, 23 min)."""
 
     max_bytes: int = 2_000_000
-    max_notes: int = 50_000
+    max_notes: int = 25_000
     max_seconds: float = 30 * 60
     min_bpm: float = 20.0
     max_bpm: float = 400.0
+    # Checked on the raw bytes before mido builds an object per event, so no file can take long to refuse
+    # (GMD's largest: 1 track, 42,242 events, 21 bytes of meta data; songs with a drum track: tens of tracks).
+    max_tracks: int = 256
+    max_events: int = 60_000
+    max_data_bytes: int = 64_000  # system-exclusive and meta-event payloads, summed
 
 
 DEFAULT_LIMITS = MidiLimits()
@@ -181,17 +203,18 @@ def read_midi(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEF
     label = _label(name)
     if len(data) > limits.max_bytes:
         raise _too_large(label, len(data), limits)
+    notes = _scan_events(data, label, limits)
     midi = _parse_midi(data, label)
-    qpm = _check_midi(midi, label, limits)
+    qpm = _check_midi(midi, notes, label, limits)
     try:
         with warnings.catch_warnings():  # about tempo on a later track, which is honoured below
             warnings.filterwarnings("ignore", "Tempo, Key or Time signature change events", RuntimeWarning)
-            sequence = note_seq.midi_to_note_sequence(data)
+            sequence = _note_seq().midi_to_note_sequence(pretty_midi.PrettyMIDI(mido_object=_drum_part(midi)))
     except Exception as error:  # pretty_midi rejects some files mido accepts; both are "not readable"
         raise InvalidMidiError(f"{label} could not be read as MIDI ({_short(error)}).") from None
     if qpm is not None and not np.isclose(sequence.tempos[0].qpm, qpm, rtol=1e-9, atol=0.0):
         # pretty_midi reads tempo only from the first track; a file stating it elsewhere was timed at 120 bpm.
-        sequence = note_seq.sequences_lib.stretch_note_sequence(sequence, sequence.tempos[0].qpm / qpm)
+        sequence = _note_seq().sequences_lib.stretch_note_sequence(sequence, sequence.tempos[0].qpm / qpm)
     drums = [n for n in sequence.notes if n.is_drum]
     if not drums:
         raise NoDrumsError(f"{label} has no drum notes. Drums must be on MIDI channel 10.")
@@ -230,9 +253,119 @@ def _short(error: Exception) -> str:
     return text[:120]
 
 
-def _parse_midi(data: bytes, label: str) -> mido.MidiFile:
+# Data bytes after the status byte of each MIDI message a file may hold (mido's table, by status or its top nibble).
+_CHANNEL_DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
+_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
+# pretty_midi times notes through an array of a float per tick (note-seq lifts its own cap to 10 billion): 6 million
+# ticks, 30 minutes at 400 bpm at GMD's 480 per quarter, take 48 MB and a fraction of a second.
+_MAX_TICKS = 6_000_000
+_MAX_VARIABLE_INT_BYTES = 4  # the MIDI standard's longest delta time or length; mido reads any, in quadratic time
+
+
+def _scan_events(data: bytes, label: str, limits: MidiLimits) -> int:
+    """Walk the file's chunks and events as mido will read them, counting instead of building objects.
+
+    mido spends microseconds on every event and byte, and pretty_midi a float per tick, so a 2 MB file of tiny
+    events, a huge system-exclusive dump, 20,000 tracks or a delta time of hours would take seconds to refuse
+    after parsing. Here each limit is checked as soon as it is crossed, so the walk itself is bounded by
+    `limits.max_events`. Damage found on the way is refused as mido would refuse it. Returns the number of notes.
+    """
     if not data.startswith(b"MThd"):
         raise InvalidMidiError(f"{label} is not a MIDI file (it does not start with a MIDI header).")
+
+    def damaged(reason: str) -> InvalidMidiError:
+        return InvalidMidiError(f"{label} is damaged or truncated and cannot be read ({reason}).")
+
+    def variable_int(at: int) -> tuple[int, int]:
+        """A delta time or length, and where the next field starts."""
+        value, stop = 0, min(at + _MAX_VARIABLE_INT_BYTES, len(data))
+        while at < stop:
+            value = (value << 7) | (data[at] & 0x7F)
+            at += 1
+            if data[at - 1] < 0x80:
+                return value, at
+        raise damaged("it ends mid-event" if at == len(data) else "a time or length is longer than 4 bytes")
+
+    if len(data) < 14:
+        raise damaged("the header is cut short")
+    header_size = int.from_bytes(data[4:8], "big")
+    if header_size < 6:
+        raise damaged("the header is cut short")
+    tracks, division = struct.unpack_from(">hh", data, 10)  # signed, as mido reads them
+    if tracks > limits.max_tracks:
+        raise FileTooLargeError(f"{label} has {tracks:,} tracks; Groove Explorer opens files with up to "
+                                f"{limits.max_tracks:,}.")
+    # The longest file at the fastest tempo, and no more ticks than pretty_midi can time quickly. A file with
+    # frame-based or zero division has no such limit here: it is refused after parsing, for its timing.
+    longest = int(limits.max_seconds * limits.max_bpm / 60 * division) if division > 0 else math.inf
+    max_ticks = min(longest, _MAX_TICKS) if division > 0 else math.inf
+    too_long = FileTooLargeError(
+        f"{label} runs far longer than {limits.max_seconds / 60:.0f} minutes." if max_ticks == longest else
+        f"{label} is too long for its fine timing ({division:,} ticks per quarter note); save it with 480.")
+    events = notes = data_bytes = 0
+    at = 8 + header_size
+    for _ in range(max(tracks, 0)):
+        if at + 8 > len(data):
+            raise damaged(f"its header announces {tracks:,} tracks but it holds fewer")
+        if data[at:at + 4] != b"MTrk":
+            raise damaged("a chunk that should be a track is not one")
+        start, end = at + 8, at + 8 + int.from_bytes(data[at + 4:at + 8], "big")
+        if end > len(data):
+            raise damaged("it ends inside a track")
+        at, ticks, running = start, 0, None
+        while at < end:
+            delta, at = variable_int(at)
+            ticks += delta
+            if ticks > max_ticks:
+                raise too_long
+            if at >= end:
+                raise damaged("a track ends mid-event")
+            status = data[at]
+            if status >= 0x80:
+                at += 1
+                running = running if status == 0xFF else status  # meta events do not set running status
+            elif running is None:
+                raise damaged("its first event has no status byte")
+            else:
+                status = running
+                if status in (0xF0, 0xF7):
+                    at += 1  # mido drops the data byte a running system-exclusive event starts with
+            if status == 0xFF or status in (0xF0, 0xF7):
+                at += status == 0xFF  # the meta event's type
+                length, at = variable_int(at)
+                at += length
+                if at > end:
+                    raise damaged("an event runs past the end of its track")
+                data_bytes += length
+                if data_bytes > limits.max_data_bytes:
+                    raise FileTooLargeError(
+                        f"{label} holds over {limits.max_data_bytes / 1000:,.0f} kB of system-exclusive, text and "
+                        "other non-note data; Groove Explorer opens files with up to that much.")
+            else:
+                size = _CHANNEL_DATA_BYTES.get(status >> 4) if status < 0xF0 else _SYSTEM_DATA_BYTES.get(status)
+                if size is None:
+                    raise damaged(f"an event of unknown kind 0x{status:02x}")
+                values = data[at:at + size]
+                at += size
+                if max(values, default=0) > 0x7F:  # pretty_midi reads without mido's clipping and fails
+                    raise InvalidMidiError(f"{label} could not be read as MIDI (a note or controller value is "
+                                           f"above 127).")
+                notes += status >> 4 == 0x9 and len(values) == 2 and values[1] > 0
+            events += 1
+            if events > limits.max_events:
+                if notes > limits.max_notes:
+                    raise FileTooLargeError(f"{label} has more than {limits.max_notes:,} notes; up to "
+                                            f"{limits.max_notes:,} are accepted.")
+                raise FileTooLargeError(f"{label} has more than {limits.max_events:,} MIDI events (notes, "
+                                        f"controller moves and the like); up to {limits.max_events:,} are accepted.")
+        if at > end:
+            raise damaged("an event runs past the end of its track")
+    if notes > limits.max_notes:
+        raise FileTooLargeError(f"{label} has {notes:,} notes; up to {limits.max_notes:,} are accepted.")
+    return notes
+
+
+def _parse_midi(data: bytes, label: str) -> mido.MidiFile:
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except Exception as error:  # mido fails in many ways on damaged bytes (EOFError, OSError, KeySignatureError, …)
@@ -244,8 +377,8 @@ def _parse_midi(data: bytes, label: str) -> mido.MidiFile:
     return midi
 
 
-def _check_midi(midi: mido.MidiFile, label: str, limits: MidiLimits) -> float | None:
-    """Checks that need only the raw events; they also keep pretty_midi away from huge tick counts.
+def _check_midi(midi: mido.MidiFile, notes: int, label: str, limits: MidiLimits) -> float | None:
+    """Tempo and meter checks on the parsed events (the scan has bounded their number and length).
 
     Returns the file's one tempo in quarter notes per minute, or None when it states none (120).
     """
@@ -253,29 +386,21 @@ def _check_midi(midi: mido.MidiFile, label: str, limits: MidiLimits) -> float | 
         raise InvalidMidiError(f"{label} uses SMPTE (frame-based) timing; save it with beat-based timing.")
     if midi.ticks_per_beat == 0:
         raise InvalidMidiError(f"{label} is damaged: its header gives 0 ticks per quarter note.")
-    notes = 0
+    if notes == 0:
+        raise NoDrumsError(f"{label} contains no notes.")
     tempos: set[int] = set()
     first_tempo: tuple[int, int] | None = None  # (tick, tempo) of the earliest tempo event
     meters: set[tuple[int, int]] = set()
-    max_ticks = int(limits.max_seconds * limits.max_bpm / 60 * midi.ticks_per_beat)
     for track in midi.tracks:
         ticks = 0
         for message in track:
             ticks += message.time
-            if message.type == "note_on" and message.velocity > 0:
-                notes += 1
-            elif message.type == "set_tempo":
+            if message.type == "set_tempo":
                 tempos.add(message.tempo)
                 if first_tempo is None or ticks < first_tempo[0]:
                     first_tempo = (ticks, message.tempo)
             elif message.type == "time_signature":
                 meters.add((message.numerator, message.denominator))
-        if ticks > max_ticks:
-            raise FileTooLargeError(f"{label} runs far longer than {limits.max_seconds / 60:.0f} minutes.")
-    if notes > limits.max_notes:
-        raise FileTooLargeError(f"{label} has {notes:,} notes; up to {limits.max_notes:,} are accepted.")
-    if notes == 0:
-        raise NoDrumsError(f"{label} contains no notes.")
     late_start = first_tempo is not None and first_tempo[0] > 0 and first_tempo[1] != DEFAULT_TEMPO
     if late_start:
         tempos.add(DEFAULT_TEMPO)  # a file plays at 120 bpm until its first tempo event
@@ -288,6 +413,26 @@ def _check_midi(midi: mido.MidiFile, label: str, limits: MidiLimits) -> float | 
     if odd:
         raise _meter_error(label, *odd[0])
     return mido.tempo2bpm(first_tempo[1]) if first_tempo is not None else None
+
+
+def _drum_part(midi: mido.MidiFile) -> mido.MidiFile:
+    """Only what note-seq needs: drum notes, tempos and meters, on their own tracks at their own ticks.
+
+    Everything else (GMD's hi-hat pedal alone is 3 events in 4, a song's other instruments) would be converted
+    event by event for nothing. Re-times the messages of `midi` in place.
+    """
+    tracks = []
+    for track in midi.tracks:
+        kept, ticks, previous = mido.MidiTrack(), 0, 0
+        for message in track:
+            ticks += message.time
+            if (message.type in ("set_tempo", "time_signature", "end_of_track")  # pretty_midi needs an event a track
+                    or (message.type in ("note_on", "note_off") and message.channel == DRUM_CHANNEL)):
+                message.time = ticks - previous
+                previous = ticks
+                kept.append(message)
+        tracks.append(kept)
+    return mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat, tracks=tracks)
 
 
 def _tempo_change(label: str, bpms: list[float], late_start: bool = False) -> TempoError:
@@ -312,6 +457,7 @@ def _meter_error(label: str, numerator: int, denominator: int) -> UnsupportedMet
 def sequence_to_performance(sequence, source: str = "", limits: MidiLimits = DEFAULT_LIMITS) -> Performance:
     """The whole sequence as one groove, padded to whole bars. Raises a `MidiError` unless it is 4/4 at one tempo."""
     label = _label(source)
+    note_seq = _note_seq()
     sequences_lib = note_seq.sequences_lib
     try:
         quantized = note_seq.quantize_note_sequence(sequence, STEPS_PER_QUARTER)
@@ -383,21 +529,35 @@ def midi_to_grooves(data: bytes | str | Path, name: str = "", hop_bars: int = 1,
     return midi_to_performance(data, name, limits).windows(hop_bars=hop_bars)
 
 
-def groove_to_sequence(groove: Groove, bpm: float | None = None):
-    """A NoteSequence of one-step drum notes at `bpm` (default: the groove's own tempo).
+def groove_notes(groove: Groove, bpm: float | None = None) -> list[tuple[float, int, int]]:
+    """(start in seconds, drum class, MIDI velocity) of every hit at `bpm` (default: the groove's own tempo).
 
-    Notes played early on the very first step would start before time zero; they start at zero.
+    Notes played early on the very first step would start before time zero; they start at zero. A note a full half
+    step off (|offset| = 1) starts one tick (at 480 per quarter) inside its step: note-seq reads a note on the
+    nearest step, rounding half up, so on the boundary it would come back on the next step (and lose to a note
+    already there).
     """
     bpm = groove.bpm if bpm is None else float(bpm)
     if not np.isfinite(bpm) or bpm <= 0:
         raise ValueError(f"bpm must be positive, got {bpm}")
     step = step_seconds(bpm)
-    sequence = note_seq.NoteSequence(ticks_per_quarter=TICKS_PER_QUARTER)
+    notes = []
+    for step_index, drum_class in zip(*np.nonzero(groove.hits > 0.5), strict=True):
+        shift = np.clip(groove.offsets[step_index, drum_class] / 2.0, -MAX_WRITTEN_SHIFT, MAX_WRITTEN_SHIFT)
+        velocity = int(np.clip(round(float(groove.velocities[step_index, drum_class]) * 127), 1, 127))
+        notes.append((max(0.0, float(step_index - shift) * step), int(drum_class), velocity))
+    return notes
+
+
+def groove_to_sequence(groove: Groove, bpm: float | None = None):
+    """A NoteSequence of one-step drum notes at `bpm` (default: the groove's own tempo), as `groove_notes`."""
+    bpm = groove.bpm if bpm is None else float(bpm)
+    notes = groove_notes(groove, bpm)
+    step = step_seconds(bpm)
+    sequence = _note_seq().NoteSequence(ticks_per_quarter=TICKS_PER_QUARTER)
     sequence.tempos.add(qpm=bpm, time=0.0)
     sequence.time_signatures.add(numerator=4, denominator=4, time=0.0)
-    for step_index, drum_class in zip(*np.nonzero(groove.hits > 0.5), strict=True):
-        start = max(0.0, (step_index - groove.offsets[step_index, drum_class] / 2.0) * step)
-        velocity = int(np.clip(round(float(groove.velocities[step_index, drum_class]) * 127), 1, 127))
+    for start, drum_class, velocity in notes:
         sequence.notes.add(pitch=OUTPUT_PITCHES[drum_class], velocity=velocity, start_time=start,
                            end_time=start + step, is_drum=True, instrument=9)
     sequence.total_time = max([n.end_time for n in sequence.notes], default=0.0)
@@ -410,15 +570,17 @@ def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
     Written with mido rather than pretty_midi, which truncates the tempo (545455 µs per quarter became
     545454, so a groove read back had another bpm and notes on a half-step boundary changed step).
     """
-    sequence = groove_to_sequence(groove, bpm)
-    qpm = sequence.tempos[0].qpm
+    qpm = groove.bpm if bpm is None else float(bpm)
+    notes = groove_notes(groove, qpm)
     ticks_per_second = qpm / 60.0 * TICKS_PER_QUARTER
+    length = step_seconds(qpm) * ticks_per_second  # notes last one step
     events = []  # (tick, note-offs before note-ons at one tick so a repeated drum is not cut short, message)
-    for note in sequence.notes:
-        events.append((round(note.start_time * ticks_per_second), 1,
-                       mido.Message("note_on", channel=DRUM_CHANNEL, note=note.pitch, velocity=note.velocity)))
-        events.append((round(note.end_time * ticks_per_second), 0,
-                       mido.Message("note_off", channel=DRUM_CHANNEL, note=note.pitch)))
+    for start, drum_class, velocity in notes:
+        pitch = OUTPUT_PITCHES[drum_class]
+        events.append((round(start * ticks_per_second), 1,
+                       mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))
+        events.append((round(start * ticks_per_second + length), 0,
+                       mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch)))
     events.sort(key=lambda event: event[:2])
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm)),
                             mido.MetaMessage("time_signature", numerator=4, denominator=4)])

@@ -6,6 +6,9 @@ A run directory holds:
 - `weights.npz`   the latest weights alone (what a checkpoint ships);
 - `best.npz`      the weights with the best validation hit F1 so far;
 - `metrics.jsonl` one line per logged training step and per validation.
+
+Every file but metrics.jsonl is replaced atomically (a hidden `.<name>.tmp` and a rename), so a run killed at
+any moment holds only complete files; a resumed run first drops the records logged after its last checkpoint.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import keras
 import numpy as np
@@ -69,13 +74,19 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy '{name}' (default, mirrored, multiworker)")
 
 
-def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """`write(handle)` into `.<name>.tmp`, synced, then renamed over `path`: readers see the old file or the new
+    one, never a part. A temporary file left by a kill is overwritten by the next write."""
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _hit_f1(targets, logits):
@@ -92,6 +103,8 @@ class Trainer:
         self.options = options
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.out_dir.glob(".*.tmp"):  # cut short by a kill; not overwritten if never written again
+            leftover.unlink()
         base = get_config(options.config)
         overrides = (("batch_size", options.batch_size), ("dropout_keep", options.dropout_keep),
                      ("learning_rate", options.learning_rate))
@@ -119,8 +132,9 @@ class Trainer:
             raise FileExistsError(f"{self.out_dir} already holds a run; pass --resume to continue it")
         elif options.init_from:
             self._initialise_from(options.init_from)
-        (self.out_dir / "config.json").write_text(json.dumps(
-            {"model": self.config.to_dict(), "training": dataclasses.asdict(options)}, indent=2))
+        self._forget_metrics_after(self.step)
+        config = json.dumps({"model": self.config.to_dict(), "training": dataclasses.asdict(options)}, indent=2)
+        write_atomically(self.out_dir / "config.json", lambda handle: handle.write(config.encode()))
         self._train_step = self._make_train_step()
         self._inference = CompiledModel(self.model)  # reads the live weights: traced once, reused
 
@@ -151,6 +165,21 @@ class Trainer:
         state.update(step=np.int64(self.step), best_f1=np.float64(self.best_f1), elapsed=np.float64(self.elapsed))
         save_npz_atomically(self.out_dir / "state.npz", state)
         save_npz_atomically(self.out_dir / "weights.npz", weights)
+
+    def _forget_metrics_after(self, step: int) -> None:
+        """Drop the records a killed session logged after its last checkpoint (the resumed run logs them again),
+        and a last line the kill cut short."""
+        path = self.out_dir / "metrics.jsonl"
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line + "\n")
+            except (ValueError, KeyError, TypeError):
+                continue
+        write_atomically(path, lambda handle: handle.write("".join(kept).encode()))
 
     def _log(self, record: dict) -> None:
         with open(self.out_dir / "metrics.jsonl", "a") as handle:
@@ -216,7 +245,7 @@ class Trainer:
         window_start, window_examples = time.time(), 0
         finished_reason = "steps"
         try:
-            while self.step < target:
+            while self.step < target and finished_reason == "steps":
                 epoch, position = divmod(self.step, self.batches_per_epoch)
                 for x in self._epoch_dataset(epoch, position):
                     seed = tf.constant([options.seed, self.step], tf.int64)
@@ -233,7 +262,13 @@ class Trainer:
                                    "learning_rate": float(self.optimizer.learning_rate),
                                    "elapsed_seconds": self.elapsed})
                         window_start, window_examples = time.time(), 0
-                    if self.step - last_save >= options.checkpoint_every:
+                    # Validate before any stop, so a run stopped at an epoch's end (by --steps, a budget or a
+                    # kill after the save) is never left unvalidated there; the validation saves too.
+                    if (self.step % self.batches_per_epoch == 0
+                            and (epoch + 1) % options.validate_every_epochs == 0):
+                        self._end_of_epoch()
+                        last_save = self.step
+                    elif self.step - last_save >= options.checkpoint_every:
                         self.save()
                         last_save = self.step
                     if self.step >= target:
@@ -241,11 +276,6 @@ class Trainer:
                     if time.time() - started > budget:
                         finished_reason = "time budget"
                         break
-                else:
-                    if (epoch + 1) % options.validate_every_epochs == 0:
-                        self._end_of_epoch()
-                    continue
-                break
         except KeyboardInterrupt:
             finished_reason = "interrupted"
         finally:

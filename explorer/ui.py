@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
+import time
 import zipfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +23,7 @@ import streamlit as st
 
 from explorer import audio, dataset, plots
 from explorer.errors import ExplorerError, MidiError
-from explorer.groove import WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
+from explorer.groove import FEATURES, WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
 
 DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
 BASKET_LIMIT = 24
@@ -174,6 +177,52 @@ def windows() -> dataset.WindowSet:
     return window_set
 
 
+_RENDERERS = ThreadPoolExecutor(audio.ENGINES, thread_name_prefix="audio")  # shared by every session
+_warm_up_lock = threading.Lock()
+_warm_up_thread: threading.Thread | None = None
+WARM_UP_DELAY = 4.0  # seconds: importing TensorFlow holds Python's lock much of the time; let the first page finish
+
+
+def warm_up_in_background(checkpoint: str | None = None, delay: float = WARM_UP_DELAY) -> threading.Thread | None:
+    """Once per server process: import TensorFlow, load `checkpoint` (default: the first in the registry) and call
+    its compiled encoder and sampler once, in a background thread, while the user reads the first page. The first
+    model page then finds the model in `checkpoints.load_model`'s process cache, and its first click does not pay
+    for graph optimisation. Returns the thread when this call started it."""
+    global _warm_up_thread
+    with _warm_up_lock:
+        if _warm_up_thread is not None:
+            return None
+        _warm_up_thread = threading.Thread(target=_warm_up, args=(checkpoint, delay), name="model-warm-up",
+                                           daemon=True)
+        _warm_up_thread.start()
+        return _warm_up_thread
+
+
+def _warm_up(checkpoint: str | None, delay: float) -> None:
+    from explorer.checkpoints import load_model
+
+    time.sleep(delay)
+    try:
+        model = load_model(checkpoint)
+        model.encode(np.zeros((1, model.config.steps, FEATURES), np.float32))
+        model.decode(np.zeros((1, model.config.z_size), np.float32), temperature=0.5, seed=0)
+    except ExplorerError:
+        pass  # a page that needs the model loads it again and shows the message
+
+
+def _skip_streamlit_keras_reset() -> None:
+    """Streamlit resets Keras after every script run once keras is imported (for scripts that build a model on
+    every run): `keras.backend.clear_session()`, a full garbage collection and TensorFlow's kernel cache dropped.
+    This app builds its models once, in `st.cache_resource`; the reset only cost time (measured: Blend 4×4 went
+    from 2.6 s to 0.6 s a click without it). Streamlit offers no setting for it."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = lambda: None
+
+
+_skip_streamlit_keras_reset()
+
+
 @st.cache_resource(show_spinner="Loading the model (the first time takes a few seconds)…", max_entries=4)
 def _model(name: str, sha256: str):
     from explorer.checkpoints import load_model  # imports TensorFlow: only when a page needs the model
@@ -210,16 +259,21 @@ def model():
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def latent_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray) -> np.ndarray:
-    """mu of the windows at `_rows` (identified by `key` = rows_key(_rows)), with a progress bar the first time."""
-    from explorer.generate import encode_tensors
+    """mu of the windows at `_rows` (identified by `key` = rows_key(_rows)): read from data/cache/, or encoded
+    there with a progress bar the first time."""
+    from explorer.encodings_cache import cached_mu
 
-    bar = st.progress(0.0, text=f"Encoding {len(_rows):,} windows with {checkpoint}…")
+    bars = []  # shown only when windows are encoded
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"Encoding windows with {checkpoint}: {done:,} / {total:,}")
+        text = f"Encoding windows with {checkpoint}: {done:,} / {total:,}"
+        if not bars:
+            bars.append(st.progress(0.0, text=text))
+        bars[0].progress(done / max(total, 1), text=text)
 
-    mu, _ = encode_tensors(_model(checkpoint, sha256), windows().tensors[_rows], batch_size=256, progress=progress)
-    bar.empty()
+    mu = cached_mu(_model(checkpoint, sha256), sha256, windows().tensors, _rows, progress=progress)
+    for bar in bars:
+        bar.empty()
     return mu
 
 
@@ -331,7 +385,7 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     """
     bpm = playback_bpm(groove)
     title = title or groove.source
-    st.plotly_chart(plots.drum_roll(groove, bpm, title), key=f"roll_{key}", config={"displayModeBar": False})
+    st.markdown(plots.drum_roll_svg(groove, bpm, title), unsafe_allow_html=True)
     play, download, add = st.columns([6, 2, 2], vertical_alignment="center")
     slot = play.empty()
     if deferred_audio is None:
@@ -347,11 +401,11 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
 
 
 def fill_audio(deferred: Sequence[tuple]) -> None:
-    """Render and show the players `groove_card` left places for."""
-    for slot, groove, bpm in deferred:
+    """Render and show the players `groove_card` left places for, `audio.ENGINES` renders at a time."""
+    renders = [_RENDERERS.submit(audio.render_wav, groove, bpm=bpm) for _, groove, bpm in deferred]
+    for (slot, _, _), render in zip(deferred, renders, strict=True):
         try:
-            slot.audio(audio.render_wav(groove, bpm=bpm), format="audio/wav",
-                       loop=bool(st.session_state.get("keep_loop")))
+            slot.audio(render.result(), format="audio/wav", loop=bool(st.session_state.get("keep_loop")))
         except ExplorerError as error:
             slot.warning(str(error))
 

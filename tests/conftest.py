@@ -1,8 +1,9 @@
-"""Shared fixtures: the real GMD copy (GROOVE_DIR) and a few of its windows."""
+"""Shared fixtures: the real GMD copy (GROOVE_DIR), a few of its windows, and the app served for the browser tests."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +33,14 @@ def eight_windows(test_windows) -> np.ndarray:
     """Eight real, varied windows: one from each of eight different test performances."""
     firsts = test_windows.meta.drop_duplicates("midi_filename").index[:8]
     return test_windows.tensors[np.asarray(firsts)]
+
+
+@pytest.fixture(scope="session")
+def app_url(groove_dir) -> Iterator[str]:
+    """The app served by `streamlit run` on a free local port, for the browser tests (one server for all of them)."""
+    from tests.browser_helpers import CHROMIUM, running_app
+
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Debian's chromium is not installed ({CHROMIUM}): `sudo apt-get install chromium`")
+    with running_app() as url:
+        yield url

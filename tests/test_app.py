@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import dataset
+from explorer.checkpoints import DEFAULT_CHECKPOINT
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes")
@@ -54,8 +55,21 @@ def test_every_page_loads_with_its_title_and_sidebar():
         assert_ok(at)
         titles.append(at.title[0].value)
     assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes"]
-    assert at.sidebar.selectbox(key="keep_checkpoint").value == "gmd_groovae_4bar"
+    assert at.sidebar.selectbox(key="keep_checkpoint").value == DEFAULT_CHECKPOINT
     assert any("CC BY 4.0" in m.value for m in at.sidebar.markdown)
+
+
+def test_script_runs_leave_the_loaded_model_alone(monkeypatch):
+    """Streamlit would reset Keras after every run (a full collection and TensorFlow's kernel cache dropped: 0.6 s
+    a run and slower model calls after it); the app switches that off."""
+    import keras
+
+    resets = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: resets.append(1))
+    at = open_app("generate")
+    at.button(key="generate_run").click().run()
+    assert_ok(at)
+    assert len(results(at, "generate")) == 4 and resets == []
 
 
 def test_dataset_filters_update_counts_and_the_performance_list():
@@ -68,7 +82,8 @@ def test_dataset_filters_update_counts_and_the_performance_list():
     assert f"**{len(expected):,}** of 1,150 performances" in at.markdown[0].value
     assert sorted(at.selectbox(key="keep_performance").options) == sorted(expected["midi_filename"])
     # the picked performance has a drum roll, a player and a MIDI download
-    assert len(at.get("plotly_chart")) == 4  # three distribution charts and the drum roll
+    assert len(at.get("plotly_chart")) == 3  # the distribution charts
+    assert any(m.value.startswith('<svg class="drum-roll"') for m in at.markdown)  # the drum roll
     assert media(at, "audio")[0].proto.url
     assert media(at, "download_button")
     at.text_input(key="keep_text").input("no such style").run()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import audio, cli
+from explorer import audio, cli, dataset
 from explorer.errors import AudioError, MidiError
 from explorer.groove import STEPS_PER_BAR, Groove, groove_to_midi, groove_to_sequence, midi_to_performance
 
@@ -239,7 +239,8 @@ def test_fluidsynth_is_named_with_its_soundfont():
     assert audio.available_renderers() == ["fluidsynth", "builtin"]
 
 
-def test_midi2audio_plays_when_pyfluidsynth_cannot_load(without_pyfluidsynth):
+def test_midi2audio_plays_when_pyfluidsynth_cannot_load(without_pyfluidsynth, tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset, "DATA_DIR", tmp_path / "data")
     if not shutil.which("fluidsynth") or audio.choose_renderer().name != "fluidsynth":
         pytest.skip("the fluidsynth program or a General MIDI soundfont is not installed; `make test` installs them")
     assert audio.choose_renderer().engine == "midi2audio"
@@ -250,6 +251,7 @@ def test_midi2audio_plays_when_pyfluidsynth_cannot_load(without_pyfluidsynth):
     times, velocities = played_notes(groove, loops=2)
     onsets = detect_onsets(samples, SR)
     assert max(np.abs(onsets - t).min() for t in times[velocities >= AUDIBLE_VELOCITY]) <= TOLERANCE
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []  # its scratch files lived under data/ and are gone
 
 
 def test_one_synth_serves_many_threads(renderer):
@@ -266,6 +268,18 @@ def test_one_synth_serves_many_threads(renderer):
     assert len(results) == 6
     for i, samples in results.items():
         assert np.array_equal(samples, serial[i % 3])
+    if renderer == "fluidsynth":  # six overlapping renders of ~0.1 s each: both soundfont copies played, no more
+        assert audio._engine.loaded == audio.ENGINES == 2
+
+
+def test_closing_the_soundfont_refuses_waiting_renders_and_unloads_busy_copies():
+    require_fluidsynth()
+    pool = audio._EnginePool(audio.find_soundfont())
+    notes, frames = audio.note_frames(real_window(FUNK), 120.0, 1, SR), 2 * SR
+    assert pool.render(notes, frames, SR).shape == (frames, 2)
+    pool.close()
+    with pytest.raises(AudioError, match="unloaded"):
+        pool.render(notes, frames, SR)
 
 
 # --- cache ---------------------------------------------------------------------------------------------------

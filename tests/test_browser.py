@@ -6,23 +6,22 @@ with a message and take a real one. Screenshots of every page go to docs/screens
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.browser_helpers import (
+    MODEL_SECONDS,
+    ROOT,
+    audio_sources,
+    click_and_time,
+    launch_chromium,
+    open_page,
+    wait_idle,
+)
+
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-STARTUP_SECONDS = 120
-MODEL_SECONDS = 180  # the first model page imports TensorFlow and loads the checkpoint; the map encodes the dataset
 # (navigation link, main button or None, screenshot name), in the order visited: the map comes last, to show what the
 # other pages generated; it plays the points a lasso selects.
 PAGES = [
@@ -36,103 +35,6 @@ PAGES = [
 MAP_PAGE = "Latent map"
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    """`streamlit run` as a user starts it, headless, XSRF protection on (the default)."""
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.port", str(port), "--server.address", "127.0.0.1"]
-    return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_healthy(url: str, server: subprocess.Popen, seconds: float = STARTUP_SECONDS) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}: {server.stderr.read()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"streamlit did not answer on {url} within {seconds} s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def launch_chromium(playwright):
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-
-
-SCRIPT_STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
-
-
-def wait_idle(page, timeout_ms: float = MODEL_SECONDS * 1000) -> None:
-    """Until no script run is going on (Streamlit marks its root element with the script's state)."""
-    page.wait_for_function(f"() => {SCRIPT_STATE} === 'notRunning'", timeout=timeout_ms)
-
-
-def click_and_time(page, locator, timeout_ms: float = MODEL_SECONDS * 1000) -> float:
-    """Click and wait for the script run it starts to finish; seconds from the click to the finished run, timed
-    in the page (a MutationObserver sees every change of the script state, however short the run)."""
-    page.evaluate("""() => {
-        const app = document.querySelector('[data-testid="stApp"]');
-        if (window.__observer) window.__observer.disconnect();
-        window.__states = [];
-        window.__clicked = null;
-        window.__observer = new MutationObserver(() =>
-            window.__states.push([app.getAttribute('data-test-script-state'), performance.now()]));
-        window.__observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-        document.addEventListener('click', () => { window.__clicked = performance.now(); },
-                                  {capture: true, once: true});
-    }""")
-    locator.click()
-    finished = """() => { const s = window.__states; const start = s.findIndex(x => x[0] === 'running');
-        return start < 0 ? null : (s.slice(start).find(x => x[0] === 'notRunning') || [null, null])[1]; }"""
-    page.wait_for_function(f"() => ({finished})() !== null", timeout=timeout_ms)
-    return (page.evaluate(f"() => ({finished})()") - page.evaluate("() => window.__clicked")) / 1000
-
-
-def audio_sources(page) -> list[str]:
-    return page.eval_on_selector_all("audio", "elements => elements.map(e => e.getAttribute('src') || '')")
-
-
-def open_page(page, name: str) -> None:
-    """Switch page in the sidebar, as a user does (one session throughout), and wait for it to be drawn."""
-    page.locator("[data-testid='stSidebarNav'] a", has_text=name).click()
-    page.get_by_role("heading", name=name).first.wait_for(timeout=MODEL_SECONDS * 1000)
-    wait_idle(page)
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): `sudo apt-get install chromium`")
-    if not os.environ.get("GROOVE_DIR"):
-        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to the folder holding its info.csv")
-    port = free_port()
-    server = start_server(port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server)
-        yield url
-    finally:
-        stop_server(server)
 
 
 def upload_in_sidebar(page, path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -19,11 +21,16 @@ def make_groove(hits: list[tuple[int, int, float, float]], steps: int = 64, bpm:
     return Groove(*arrays, bpm=bpm, source="hand-built")
 
 
+SVG = "{http://www.w3.org/2000/svg}"
 GROOVE = make_groove([(0, 0, 1.0, 0.0), (4, 1, 0.5, 0.5), (8, 2, 0.25, -0.5), (63, 8, 0.8, 0.0)])
 
 
-def hit_trace(figure: go.Figure) -> go.Scatter:
-    return next(t for t in figure.data if t.mode == "markers")
+def parse_roll(svg: str) -> ET.Element:
+    return ET.fromstring(svg)
+
+
+def hits_of(roll: ET.Element) -> list[ET.Element]:
+    return roll.findall(f"{SVG}circle")
 
 
 def test_drum_roll_frame_places_early_hits_left_and_late_hits_right():
@@ -43,24 +50,28 @@ def test_drum_roll_offsets_in_ms_follow_the_playback_tempo():
     assert plots.drum_roll_frame(GROOVE, bpm=60).set_index("step").loc[4, "offset_ms"] == pytest.approx(62.5)
 
 
-def test_drum_roll_figure_has_nine_named_lanes_and_velocity_colours():
-    figure = plots.drum_roll(GROOVE, title="test")
-    assert list(figure.layout.yaxis.ticktext) == list(DRUM_CLASSES)
-    trace = hit_trace(figure)
+def test_drum_roll_has_nine_named_lanes_hits_placed_by_timing_and_velocity_colours():
+    roll = parse_roll(plots.drum_roll_svg(GROOVE, title="test <1>"))
+    texts = [t.text for t in roll.iter(f"{SVG}text")]
+    assert texts[0] == "test <1>" and texts[1:10] == list(DRUM_CLASSES)
+    circles = hits_of(roll)
     frame = plots.drum_roll_frame(GROOVE)
-    np.testing.assert_allclose(trace.x, frame["bar_position"])
-    np.testing.assert_array_equal(trace.y, frame["lane"])
-    np.testing.assert_array_equal(trace.marker.color, frame["velocity"])
-    assert trace.marker.size[0] > trace.marker.size[2]  # louder hits draw bigger
-    assert "31 ms early" in trace.hovertext[1] and "31 ms late" in trace.hovertext[2]
-    assert figure.layout.xaxis.range == (0.97, 5.03)
-    assert figure.layout.title.text == "test"
+    x = np.array([float(c.get("cx")) for c in circles])
+    y = np.array([float(c.get("cy")) for c in circles])
+    # x is linear in the bar position (early hits left of their grid line), y in the lane (kick at the bottom)
+    np.testing.assert_allclose(np.polyfit(frame["bar_position"], x, 1, full=True)[1], 0, atol=1e-3)
+    assert all(np.diff(x) > 0) and all(np.diff(y[:3]) < 0)
+    radii = [float(c.get("r")) for c in circles]
+    assert radii[0] > radii[1] > radii[2]  # velocities 127, 64, 32: louder hits draw bigger
+    colours = [c.get("fill") for c in circles]
+    assert colours[0] == "rgb(253, 231, 37)" and len(set(colours)) == 4  # Viridis: loudest yellow
+    tips = [c.find(f"{SVG}title").text for c in circles]
+    assert tips[1] == "snare, bar 1, 16th 5, velocity 64, 31 ms early" and "31 ms late" in tips[2]
 
 
 def test_drum_roll_grid_has_bar_beat_and_sixteenth_lines_for_short_grooves_only():
     def line_counts(groove):
-        lines = [t for t in plots.drum_roll(groove).data if t.mode == "lines"]
-        return [int(np.isnan(np.asarray(t.x, float)).sum()) for t in lines]
+        return [path.get("d").count("M") for path in parse_roll(plots.drum_roll_svg(groove)).iter(f"{SVG}path")]
 
     assert line_counts(GROOVE) == [5, 12, 48]  # 4 bars: 5 bar lines, 12 other beats, 48 other 16ths
     long = make_groove([(0, 0, 1.0, 0.0)], steps=32 * 16)
@@ -68,8 +79,8 @@ def test_drum_roll_grid_has_bar_beat_and_sixteenth_lines_for_short_grooves_only(
 
 
 def test_drum_roll_of_a_silent_groove_draws_an_empty_grid():
-    figure = plots.drum_roll(make_groove([]))
-    assert len(hit_trace(figure).x) == 0
+    roll = parse_roll(plots.drum_roll_svg(make_groove([])))
+    assert hits_of(roll) == [] and len(list(roll.iter(f"{SVG}path"))) == 3
 
 
 def test_count_and_bpm_charts_count_the_rows():

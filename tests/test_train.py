@@ -65,6 +65,14 @@ def test_resume_continues_exactly(eight_windows, tmp_path):
     assert (tmp_path / "resumed" / "best.npz").exists()
 
 
+def test_a_run_stopped_at_an_epoch_end_is_validated_there_once(eight_windows, tmp_path):
+    windows = np.concatenate([eight_windows] * 3)  # 3 batches per epoch
+    Trainer(_options(steps=6), tmp_path, windows, eight_windows).run()
+    assert [r["step"] for r in read_metrics(tmp_path)[1]] == [3, 6]
+    Trainer(_options(steps=9), tmp_path, windows, eight_windows, resume=True).run()
+    assert [r["step"] for r in read_metrics(tmp_path)[1]] == [3, 6, 9]
+
+
 def test_checkpoint_files_are_complete_and_exportable(eight_windows, tmp_path):
     trainer = Trainer(_options(steps=6), tmp_path / "run", eight_windows, eight_windows)
     trainer.run()

@@ -160,3 +160,18 @@ def test_move_shifts_the_seed_along_the_named_vectors():
     assert isinstance(moved, Groove) and moved.bpm == A.bpm
     assert moved.hits[:, 0].sum() == 1 + 3 + 1  # one kick in A, + 1.5 × 2, + 1 × 1
     assert ui.move(model, A, vectors, {}).hits[:, 0].sum() == 1
+
+
+def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
+    from explorer import checkpoints
+
+    monkeypatch.setattr(ui, "_warm_up_thread", None)
+    monkeypatch.setattr(checkpoints, "_loaded", {})  # as in a new server process
+    called = []
+    load = checkpoints.load_model
+    monkeypatch.setattr(checkpoints, "load_model", lambda name=None: called.append(name) or load(name))
+    thread = ui.warm_up_in_background(delay=0.0)
+    assert thread is not None and ui.warm_up_in_background() is None  # one warm-up per process
+    thread.join(timeout=300)
+    info = checkpoints.read_info(checkpoints.resolve(None))
+    assert called == [None] and list(checkpoints._loaded) == [(str(info.directory.resolve()), info.sha256)]
