@@ -20,7 +20,7 @@ import numpy as np
 from explorer.errors import CheckpointError
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-DEFAULT_CHECKPOINT = "gmd_groovae_4bar"
+DEFAULT_CHECKPOINT = "gmd_hierdec_4bar"
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "checkpoint.json"
 

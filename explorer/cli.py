@@ -53,7 +53,8 @@ def cmd_train(args) -> int:
     options = TrainOptions(config=args.config, steps=args.steps, time_budget_minutes=args.time_budget,
                            batch_size=args.batch_size, dropout_keep=args.dropout_keep,
                            learning_rate=args.learning_rate, seed=args.seed, init_from=args.init_from,
-                           strategy=args.strategy)
+                           strategy=args.strategy,
+                           checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every)
     print(json.dumps(train(options, args.out, resume=args.resume)))
     return 0
 
@@ -182,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout-keep", type=float, help="LSTM input keep-probability; default: the preset's")
     train.add_argument("--learning-rate", type=float, help="initial learning rate; default: the preset's")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                       help="save the resumable state every this many steps; default: 200")
     train.add_argument("--init-from", metavar="CHECKPOINT",
-                       help="start from a registry checkpoint's weights (e.g. gmd_groovae_4bar) with a fresh optimizer")
+                       help="start from a registry checkpoint's weights (e.g. gmd_hierdec_4bar) with a fresh optimizer")
     train.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
                        help="tf.distribute strategy: mirrored = all local devices, multiworker = hosts in TF_CONFIG")
     train.set_defaults(run=cmd_train)
