@@ -178,9 +178,8 @@ def markdown(outcomes: list[Outcome], args, elapsed: float, rss: tuple[float, fl
         f"`python -m bench.fuzz_midi --n {args.n} --seed {args.seed} --full-every {args.full_every}` "
         f"(bench/odd_midi.py makes the inputs; {elapsed / 60:.0f} min) on {platform.machine()}, {os.cpu_count()} "
         "cores, "
-        f"Python {platform.python_version()}, at `nice -n 19` beside a model training and other jobs (load average "
-        f"{os.getloadavg()[0]:.1f} at the end): wall-clock times are pessimistic, so CPU time (`time.process_time`) "
-        "is given beside them.", "",
+        f"Python {platform.python_version()} (load average {os.getloadavg()[0]:.1f} at the end; wall-clock times "
+        "grow with other jobs, so CPU time (`time.process_time`) is given beside them).", "",
         "| figure | result | target |", "|---|---|---|",
         f"| inputs | {len(outcomes):,}: {sum(o.result == 'opened' for o in outcomes):,} opened, {len(refused):,} "
         f"refused | ≥ 10,000 |",
