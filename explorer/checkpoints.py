@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.errors import CheckpointError
+from explorer.files import write_atomically
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_CHECKPOINT = "gmd_hierdec_4bar"
@@ -90,14 +90,10 @@ def save_checkpoint(weights: dict[str, np.ndarray], config: dict, directory: Pat
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights_path = directory / WEIGHTS_FILE
-    temporary = directory / f".{WEIGHTS_FILE}.tmp"
-    with open(temporary, "wb") as handle:
-        np.savez(handle, **{k: np.asarray(v, np.float32) for k, v in weights.items()})
-    os.replace(temporary, weights_path)
+    write_atomically(weights_path, lambda out: np.savez(out, **{k: np.asarray(v, np.float32)
+                                                                for k, v in weights.items()}))
     manifest = {"config": config, "sha256": sha256_of(weights_path), "source": source, "metrics": metrics or {}}
-    temporary = directory / f".{MANIFEST_FILE}.tmp"
-    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(temporary, directory / MANIFEST_FILE)
+    write_atomically(directory / MANIFEST_FILE, lambda out: out.write((json.dumps(manifest, indent=2) + "\n").encode()))
     return read_info(directory)
 
 

@@ -28,6 +28,7 @@ import requests
 from tqdm import tqdm
 
 from explorer.errors import DatasetError, MidiError
+from explorer.files import write_atomically
 from explorer.groove import FEATURES, NUM_CLASSES, WINDOW_STEPS, Groove, midi_to_performance
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -354,16 +355,8 @@ def _split_windows(root: Path, split: str, files: list[str], hop_bars: int, prog
 
 
 def write_cache_file(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
-    """An .npz written under a unique hidden name, then renamed: a reader, another writer of the same file or a
-    kill never sees a part of one."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            (np.savez_compressed if compress else np.savez)(out, **arrays)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the cache from other users of the checkout
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    """An .npz written atomically: a reader, another writer of the same file or a kill never sees a part of one."""
+    write_atomically(path, lambda out: (np.savez_compressed if compress else np.savez)(out, **arrays))
 
 
 def _cache_key(root: Path, files: list[str], hop_bars: int) -> str:

@@ -7,20 +7,17 @@ A run directory holds:
 - `best.npz`      the weights with the best validation hit F1 so far;
 - `metrics.jsonl` one line per logged training step and per validation.
 
-Every file but metrics.jsonl is replaced atomically (a hidden `.<name>.tmp` and a rename), so a run killed at
-any moment holds only complete files; a resumed run first drops the records logged after its last checkpoint.
+Every file is replaced atomically (`explorer.files.write_atomically`), so a run killed at any moment holds only
+complete files; a resumed run first drops the records logged after its last checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import keras
 import numpy as np
@@ -28,6 +25,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from explorer.evaluate import evaluate
+from explorer.files import leftovers, write_atomically
 from explorer.groove import NUM_CLASSES
 from explorer.model import CompiledModel, ModelConfig, MusicVAE, get_config
 
@@ -74,17 +72,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy '{name}' (default, mirrored, multiworker)")
 
 
-def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """`write(handle)` into `.<name>.tmp`, synced, then renamed over `path`: readers see the old file or the new
-    one, never a part. A temporary file left by a kill is overwritten by the next write."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
@@ -103,7 +90,7 @@ class Trainer:
         self.options = options
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in self.out_dir.glob(".*.tmp"):  # cut short by a kill; not overwritten if never written again
+        for leftover in leftovers(self.out_dir):  # of writes a kill cut short
             leftover.unlink()
         base = get_config(options.config)
         overrides = (("batch_size", options.batch_size), ("dropout_keep", options.dropout_keep),

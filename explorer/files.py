@@ -1,0 +1,31 @@
+"""Files written whole or not at all: checkpoints, training state and the caches under data/cache/."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """`write(handle)` into a hidden temporary file beside `path` (`.<name>.<random>.tmp`), synced and made readable
+    like any other file, then renamed over `path`: readers, another writer of the same file and a kill see the old
+    file or the new one, never a part. Only a kill can leave the temporary file behind (see `leftovers`)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the file from other users of the checkout
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """The temporary files of writes a kill cut short in `folder`."""
+    return sorted(Path(folder).glob(".*.tmp"))
