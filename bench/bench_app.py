@@ -28,6 +28,7 @@ from tests.browser_helpers import (
     click_and_time,
     free_port,
     launch_chromium,
+    new_page,
     open_page,
     start_server,
     stop_server,
@@ -43,7 +44,7 @@ INTERACTIONS = (("Generate", "Generate", "generate 4 samples"), ("Interpolate", 
 
 def cold_start(browser) -> tuple:
     """A new server and a new page: (page, server, seconds to the server answering, seconds to the page drawn)."""
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page = new_page(browser, viewport={"width": 1440, "height": 1000})
     port = free_port()
     start = time.perf_counter()
     server = start_server(port)

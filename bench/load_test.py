@@ -5,8 +5,9 @@ another's seeds or results.
     GROOVE_DIR=... python -m bench.load_test [--sessions 20] [--minutes 3] [--seed 0] [--arrival-seconds 60]
         [--think-seconds 0.5 2] [--write]
 
-Each session is one headless Chromium with one page, driven from a thread of its own (Playwright's sync API is one
-instance per thread). After a warm-up visit (the model loads and its sampling loop compiles for 4 and 8 grooves),
+Each session is a browser context (its own cookies, its own Streamlit session) with one page in one shared headless
+Chromium, driven from a thread of its own (Playwright's sync API is one instance per thread, each connected to the
+browser over CDP). After a warm-up visit (the model loads and its sampling loop compiles for 4 and 8 grooves),
 every session pauses `--think-seconds` (default 0.5-2 s) between interactions, drawn from its script:
 
 - filter: type one of the session's own "Style contains" texts, Enter; the count of performances must be that
@@ -45,7 +46,17 @@ from bench.report import write_section
 from explorer import dataset
 from explorer.groove import groove_to_midi
 from explorer.ui import default_seed_rows, file_stem, window_label
-from tests.browser_helpers import ROOT, act_and_time, click_and_time, launch_chromium, open_page, running_app, wait_idle
+from tests.browser_helpers import (
+    ROOT,
+    act_and_time,
+    click_and_time,
+    launch_chromium,
+    new_page,
+    open_page,
+    running_app,
+    shared_chromium,
+    wait_idle,
+)
 
 DOC = ROOT / "docs" / "RELIABILITY.md"
 SECTION = "Many users at once"
@@ -169,8 +180,8 @@ class Session:
 
     # the script
 
-    def start(self, browser) -> None:
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+    def start(self, context) -> None:
+        self.page = new_page(context)
         self.page.set_default_timeout(RESULT_TIMEOUT_MS)  # Playwright's 30 s is too short for a loaded server
         self.page.set_default_navigation_timeout(RUN_TIMEOUT_MS)
         self.visit()
@@ -363,7 +374,7 @@ class Session:
         with self.outcome.lock:
             self.outcome.checks += 1
         try:
-            self.page.wait_for_function(f"() => {condition}", timeout=RESULT_TIMEOUT_MS)
+            self.page.wait_for_function(f"() => {condition}", timeout=RESULT_TIMEOUT_MS, polling=100)
         except Exception:
             self.raise_unexpected(f"{what} never appeared", shown())
 
@@ -388,8 +399,9 @@ class Session:
 def run_sessions(url: str, catalog: Catalog, sessions: int, seconds: float | None = None,
                  script: list[str] | None = None, seed: int = 0, arrival_seconds: float = 0.0,
                  think_seconds: tuple[float, float] = THINK_SECONDS) -> Outcome:
-    """`sessions` browsers at once: each plays a random script for `seconds`, or the given `script`. The sessions
-    arrive one by one over `arrival_seconds`; the clock starts when the last one has its page."""
+    """`sessions` users at once, each in a browser context of its own in one shared Chromium: each plays a random
+    script for `seconds`, or the given `script`. The sessions arrive one by one over `arrival_seconds`; the clock
+    starts when the last one has its page."""
     from playwright.sync_api import sync_playwright
 
     outcome = Outcome()
@@ -403,8 +415,8 @@ def run_sessions(url: str, catalog: Catalog, sessions: int, seconds: float | Non
         with sync_playwright() as playwright:
             browser = None
             try:
-                browser = launch_chromium(playwright)
-                session.start(browser)
+                browser = playwright.chromium.connect_over_cdp(chromium)
+                session.start(browser.new_context(viewport={"width": 1280, "height": 900}))
             except Exception as error:  # counted; a session with a page goes on (its next error reloads it)
                 session.fail(outcome.errors, "first visit", error)
             ready.wait()
@@ -413,19 +425,20 @@ def run_sessions(url: str, catalog: Catalog, sessions: int, seconds: float | Non
                     session.run_script(script) if script else session.run(deadline[0])
             finally:
                 if browser is not None:
-                    browser.close()
+                    browser.close()  # closes this session's context and lets go of the shared browser
 
-    threads = [threading.Thread(target=user, args=(n,), name=f"session {n}") for n in range(sessions)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    started = time.monotonic()
-    report = started + PROGRESS_SECONDS
-    while any(thread.is_alive() for thread in threads):
-        time.sleep(0.5)
-        if time.monotonic() >= report:
-            report += PROGRESS_SECONDS
-            print(progress(outcome, time.monotonic() - started, sum(t.is_alive() for t in threads)), flush=True)
+    with shared_chromium() as chromium:
+        threads = [threading.Thread(target=user, args=(n,), name=f"session {n}") for n in range(sessions)]
+        for thread in threads:
+            thread.start()
+        ready.wait()
+        started = time.monotonic()
+        report = started + PROGRESS_SECONDS
+        while any(thread.is_alive() for thread in threads):
+            time.sleep(0.5)
+            if time.monotonic() >= report:
+                report += PROGRESS_SECONDS
+                print(progress(outcome, time.monotonic() - started, sum(t.is_alive() for t in threads)), flush=True)
     return outcome
 
 
@@ -445,7 +458,7 @@ def warm_up(url: str) -> None:
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page()
+            page = new_page(browser)
             page.goto(url)
             page.get_by_text("of 1,150 performances").wait_for(timeout=RUN_TIMEOUT_MS)
             for name in ("Generate", "Interpolate"):
@@ -546,7 +559,7 @@ def subset_lines() -> list[str]:
     """Where the seeded subset of the load test lives in the test suite (the section's last paragraph)."""
     return [
         "**In the test suite:** `tests/test_concurrency.py::test_sessions_side_by_side_see_only_their_own_seeds_and_"
-        "results` (marked `browser`) runs the same session code with 3 Chromiums at once on one fixed script (filter "
+        "results` (marked `browser`) runs the same session code with 3 sessions at once on one fixed script (filter "
         "and add a seed, generate with the session's own random seed, download, interpolate from the added seed, "
         "download) and requires 0 errors, every isolation check held and every downloaded MIDI file identical to the "
         "session's own groove.",
@@ -563,11 +576,12 @@ def markdown(results: dict) -> list[str]:
         f"**{results['sessions']} browser sessions** (`python -m bench.load_test --sessions {results['sessions']} "
         f"--minutes {results['minutes']:g} --seed {results['seed']} --arrival-seconds {results['arrival']:g} "
         f"--think-seconds {results['think'][0]:g} {results['think'][1]:g}`): "
-        f"one `streamlit run`, {results['sessions']} headless Chromiums on the same machine, arriving one by one "
+        f"one `streamlit run`, {results['sessions']} browser contexts in one headless Chromium on the same machine, "
+        "arriving one by one "
         f"over {results['arrival']:g} s, then each playing a seeded random script for {results['minutes']:g} min "
         "(filter the table, add a seed, generate, interpolate, download a MIDI file; "
         f"{results['think'][0]:g}–{results['think'][1]:g} s between interactions). {platform.machine()}, "
-        f"{os.cpu_count()} cores shared by the server and the browsers, the browsers at `nice 19` so that the server "
+        f"{os.cpu_count()} cores shared by the server and the browser, the browser at `nice 19` so that the server "
         "runs first, as if its users had their own computers "
         f"(load average {results['load'][0]:.1f} at the end of the run, {results['load'][2]:.1f} over 15 min). "
         f"The server used {results['server_cpu']:.0f} CPU-seconds in {results['wall']:.0f} s "

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -78,32 +79,124 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
+@contextmanager
+def shared_chromium() -> Iterator[str]:
+    """One headless Chromium for many users, each in a context of its own (`connect_over_cdp(endpoint)` from any
+    thread, then `new_context()`); yields its endpoint. Twenty separate browsers would spend the machine on twenty
+    browser processes."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        command = [str(CHROMIUM), *CHROMIUM_ARGS, f"--remote-debugging-port={port}", f"--user-data-dir={profile}",
+                   "about:blank"]
+        browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        endpoint = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{endpoint}/json/version", timeout=2):
+                        break
+                except OSError:
+                    if browser.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"chromium did not open its debugging port {port}") from None
+                    time.sleep(0.2)
+            yield endpoint
+        finally:
+            browser.terminate()
+            try:
+                browser.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                browser.kill()
+                browser.wait()
+
+
+def _run_tracker() -> str:
+    """JavaScript for every page: it logs, on `window.__runs`, each script run's start and end as the messages
+    arrive. Streamlit starts a run with a NewSession message and ends it with ScriptFinished (top-level fields of
+    its ForwardMsg). The page's `data-test-script-state` alone is no clock: a short run, or one whose messages arrive
+    together from a busy server, goes running → notRunning within one React render, the DOM never shows 'running',
+    and a wait for it hangs; a wait for 'notRunning' right after a click can end before the run has begun."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    fields = ForwardMsg.DESCRIPTOR.fields_by_name
+    tracker = """(START, FINISH, EARLY) => {
+        // [event, time]: 'start', 'finish', 'rerun' (ended early for a rerun), 'drawn' (state shown as notRunning)
+        const runs = window.__runs = [];
+        const varint = (bytes, at) => {
+            let value = 0, scale = 1, byte;
+            do { byte = bytes[at++]; value += (byte & 127) * scale; scale *= 128; } while (byte & 128);
+            return [value, at];
+        };
+        const note = data => {  // walks the top-level fields of one ForwardMsg
+            if (!(data instanceof ArrayBuffer)) return;
+            const bytes = new Uint8Array(data);
+            let at = 0, key, value;
+            while (at < bytes.length) {
+                [key, at] = varint(bytes, at);
+                const field = Math.floor(key / 8), wire = key % 8;
+                if (wire === 0 || wire === 2) [value, at] = varint(bytes, at);
+                if (wire === 2) at += value; else if (wire === 1) at += 8; else if (wire === 5) at += 4;
+                else if (wire !== 0) return;
+                if (field === START) runs.push(['start', performance.now()]);
+                if (field === FINISH) runs.push([value === EARLY ? 'rerun' : 'finish', performance.now()]);
+            }
+        };
+        new MutationObserver(changes => {  // when React has drawn a run's end (it may lag behind the message)
+            if (changes.some(change => change.target.getAttribute(change.attributeName) === 'notRunning'))
+                runs.push(['drawn', performance.now()]);
+        }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+        const Native = window.WebSocket;
+        window.WebSocket = class extends Native {
+            constructor(...args) { super(...args); this.addEventListener('message', event => note(event.data)); }
+        };
+    }"""
+    early = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_EARLY_FOR_RERUN")
+    return f"({tracker})({fields['new_session'].number}, {fields['script_finished'].number}, {early});"
+
+
+def new_page(browser, **options):
+    """A page that logs its script runs, for `wait_idle` and `act_and_time`: of a Browser (in a context of its own,
+    with `options`) or of a BrowserContext."""
+    page = browser.new_page(**options)
+    page.add_init_script(_run_tracker())
+    return page
+
+
+# When the last script run begun at or after log entry `since` finished and was drawn (null while it goes on).
+_FINISHED = f"""since => {{
+    const runs = (window.__runs || []).slice(since);
+    const start = runs.map(run => run[0]).lastIndexOf('start');
+    const after = start < 0 ? [] : runs.slice(start);
+    const end = after.find(run => run[0] === 'finish');
+    if (!end || {SCRIPT_STATE} !== 'notRunning') return null;
+    return Math.max(end[1], ...after.filter(run => run[0] === 'drawn').map(run => run[1]));
+}}"""
+
+
+def _wait_finished(page, since: int, timeout_ms: float) -> float:
+    page.wait_for_function(f"since => ({_FINISHED})(since) !== null", arg=since, timeout=timeout_ms,
+                           polling=100)
+    return page.evaluate(f"since => ({_FINISHED})(since)", since)
+
+
 def wait_idle(page, timeout_ms: float = MODEL_SECONDS * 1000) -> None:
-    """Until no script run is going on (Streamlit marks its root element with the script's state)."""
-    page.wait_for_function(f"() => {SCRIPT_STATE} === 'notRunning'", timeout=timeout_ms)
+    """Until the latest script run of a `new_page` has finished (after `goto`, the first one)."""
+    _wait_finished(page, 0, timeout_ms)
 
 
 def act_and_time(page, act: Callable[[], None], timeout_ms: float = MODEL_SECONDS * 1000) -> float:
-    """Do `act` (a click, or keys ending with Enter) and wait for the script run it starts to finish; seconds from
-    the click or key press to the finished run, timed in the page (a MutationObserver sees every change of the
-    script state, however short the run)."""
-    page.evaluate("""() => {
-        const app = document.querySelector('[data-testid="stApp"]');
-        if (window.__observer) window.__observer.disconnect();
-        window.__states = [];
-        window.__acted = null;
-        window.__observer = new MutationObserver(() =>
-            window.__states.push([app.getAttribute('data-test-script-state'), performance.now()]));
-        window.__observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-        const mark = () => { if (window.__acted === null) window.__acted = performance.now(); };
+    """Do `act` (a click, keys ending with Enter, a file chosen) on a `new_page` and wait for the script run it
+    starts to finish; seconds from the click or key press (or from the call, for other acts) to the run's end."""
+    since = page.evaluate("""() => {
+        window.__acted = performance.now();
+        const mark = () => { window.__acted = performance.now(); };
         document.addEventListener('click', mark, {capture: true, once: true});
         document.addEventListener('keydown', mark, {capture: true, once: true});
+        return window.__runs.length;
     }""")
     act()
-    finished = """() => { const s = window.__states; const start = s.findIndex(x => x[0] === 'running');
-        return start < 0 ? null : (s.slice(start).find(x => x[0] === 'notRunning') || [null, null])[1]; }"""
-    page.wait_for_function(f"() => ({finished})() !== null", timeout=timeout_ms)
-    return (page.evaluate(f"() => ({finished})()") - page.evaluate("() => window.__acted")) / 1000
+    finished = _wait_finished(page, since, timeout_ms)
+    return (finished - page.evaluate("() => window.__acted")) / 1000
 
 
 def click_and_time(page, locator, timeout_ms: float = MODEL_SECONDS * 1000) -> float:
@@ -117,6 +210,5 @@ def audio_sources(page) -> list[str]:
 
 def open_page(page, name: str) -> None:
     """Switch page in the sidebar, as a user does (one session throughout), and wait for it to be drawn."""
-    page.locator("[data-testid='stSidebarNav'] a", has_text=name).click()
+    click_and_time(page, page.locator("[data-testid='stSidebarNav'] a", has_text=name))
     page.get_by_role("heading", name=name).first.wait_for(timeout=MODEL_SECONDS * 1000)
-    wait_idle(page)

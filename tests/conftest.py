@@ -36,11 +36,16 @@ def eight_windows(test_windows) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def app_url(groove_dir) -> Iterator[str]:
-    """The app served by `streamlit run` on a free local port, for the browser tests (one server for all of them)."""
+def app_url(groove_dir, tmp_path_factory) -> Iterator[str]:
+    """The app served by `streamlit run` on a free local port, for the browser tests (one server for all of them).
+    Its log goes to a file (a pipe nobody reads would block the server once full) and is printed at the end."""
     from tests.browser_helpers import CHROMIUM, running_app
 
     if not CHROMIUM.is_file():
         pytest.skip(f"Debian's chromium is not installed ({CHROMIUM}): `sudo apt-get install chromium`")
-    with running_app() as url:
-        yield url
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    try:
+        with log.open("w") as server_log, running_app(server_log) as url:
+            yield url
+    finally:
+        print(f"\n--- streamlit server log ({log}), last 3,000 characters ---\n{log.read_text()[-3000:]}")

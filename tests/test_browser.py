@@ -14,9 +14,11 @@ import pytest
 from tests.browser_helpers import (
     MODEL_SECONDS,
     ROOT,
+    act_and_time,
     audio_sources,
     click_and_time,
     launch_chromium,
+    new_page,
     open_page,
     wait_idle,
 )
@@ -38,8 +40,8 @@ pytestmark = pytest.mark.browser
 
 
 def upload_in_sidebar(page, path: Path) -> None:
-    page.locator("[data-testid='stSidebar'] [data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
-    wait_idle(page)
+    chooser = page.locator("[data-testid='stSidebar'] [data-testid='stFileUploaderDropzoneInput']")
+    act_and_time(page, lambda: chooser.set_input_files(str(path)))
 
 
 def lasso_middle_of_map(page) -> None:
@@ -61,7 +63,7 @@ def test_every_page_in_chromium_plays_and_offers_midi(app_url):
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page = new_page(browser, viewport={"width": 1440, "height": 1000})
             page.goto(app_url)  # one session for the whole visit: pages are switched in the sidebar, as a user does
             for name, button, shot in PAGES:
                 open_page(page, name)
@@ -98,7 +100,7 @@ def test_uploads_in_chromium_refuse_a_bad_file_and_take_a_good_one(app_url, tmp_
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page = new_page(browser, viewport={"width": 1440, "height": 1000})
             page.goto(app_url)
             wait_idle(page)
             page.get_by_text("Add your own MIDI").click()
@@ -106,8 +108,7 @@ def test_uploads_in_chromium_refuse_a_bad_file_and_take_a_good_one(app_url, tmp_
             page.get_by_text("'broken.mid' is not a MIDI file").wait_for(timeout=30_000)
             assert page.locator("[data-testid='stException']").count() == 0
             upload_in_sidebar(page, good)
-            page.get_by_role("button", name="Add to basket").click()
-            wait_idle(page)
+            click_and_time(page, page.get_by_role("button", name="Add to basket"))
             page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
         finally:
             browser.close()
