@@ -8,9 +8,10 @@
 - first visit to a model page, straight after the first page: the app loads the model in the background once the
   first page is drawn (after a 4 s pause), so this waits for what is left of that;
 - each main interaction with the app's defaults, from the click to the end of the script run it starts (timed in
-  the page): Generate 4 samples, Interpolate 8 steps, Blend 4×4. The first click of each is reported apart; the
-  median is over the `--repeats` clicks after it. Generate draws new grooves on every click (the random seed moves
-  on); Interpolate and Blend redo the same grooves, whose audio is then cached.
+  the page: Streamlit's end-of-run message arrived and the run shown as finished): Generate 4 samples, Interpolate
+  8 steps, Blend 4×4. The first click of each is reported apart; the median is over the `--repeats` clicks after
+  it. Generate draws new grooves on every click (the random seed moves on); Interpolate and Blend redo the same
+  grooves, whose audio is then cached.
 `--write` puts the results in the "App" section of docs/BENCHMARKS.md.
 """
 
@@ -102,7 +103,8 @@ def markdown(results: dict, repeats: int) -> list[str]:
     lines = [f"`python -m bench.bench_app --repeats {repeats}` on {platform.machine()}, {os.cpu_count()} cores (shared "
              f"with other jobs: load average {os.getloadavg()[0]:.1f} at the end of the run), Python "
              f"{platform.python_version()}; Debian's Chromium, headless, through Playwright. Times run from the "
-             "click to the end of the script run it starts, measured in the page. Checkpoint: "
+             "click to the end of the script run it starts, measured in the page (Streamlit's end-of-run message "
+             "arrived and the page showing the run as finished, whichever is later). Checkpoint: "
              f"{checkpoint.name} ({checkpoint.source or 'no source recorded'}).", "",
              "| what | seconds | target | met |", "|---|---|---|---|",
              f"| cold start: `streamlit run` → Dataset page drawn, median of {len(results['cold_starts'])} "

@@ -3,11 +3,12 @@ port, Debian's headless Chromium through Playwright, and timing a script run in 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -79,35 +80,59 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
+# Node's side of Playwright launches Chromium as a server that many Playwright clients share; Python's cannot.
+_BROWSER_SERVER = """
+const [playwright, options] = process.argv.slice(1);
+require(playwright).chromium.launchServer(JSON.parse(options)).then(server => {
+    console.log(server.wsEndpoint());
+    process.stdin.on('end', () => server.close().then(() => process.exit(0)));
+    process.stdin.resume();
+});
+"""
+
+
 @contextmanager
 def shared_chromium() -> Iterator[str]:
-    """One headless Chromium for many users, each in a context of its own (`connect_over_cdp(endpoint)` from any
-    thread, then `new_context()`); yields its endpoint. Twenty separate browsers would spend the machine on twenty
-    browser processes."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        command = [str(CHROMIUM), *CHROMIUM_ARGS, f"--remote-debugging-port={port}", f"--user-data-dir={profile}",
-                   "about:blank"]
-        browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        endpoint = f"http://127.0.0.1:{port}"
+    """One headless Chromium for many users, each a context of its own: `playwright.chromium.connect(endpoint)` from
+    any thread, then `new_context()`. Yields the endpoint. The browser and its renderers share one scheduling group
+    at nice 19, so that the app's server runs first, as if its users had computers of their own (Chromium, run as
+    root, re-nices its own processes; the group's priority it cannot change)."""
+    import playwright
+
+    driver = Path(playwright.__file__).parent / "driver"
+    options = json.dumps({"executablePath": str(CHROMIUM), "args": CHROMIUM_ARGS})
+    server = subprocess.Popen([str(driver / "node"), "-e", _BROWSER_SERVER, str(driver / "package"), options],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        endpoint = server.stdout.readline().strip()
+        if not endpoint.startswith("ws://"):
+            raise RuntimeError(f"Playwright's browser server did not start (it said {endpoint!r})")
+        for pid in [server.pid, *_descendants(server.pid)]:  # Chromium starts a session (a group) of its own
+            with contextlib.suppress(OSError):  # no autogroups (or not Linux): the browser runs at normal priority
+                Path(f"/proc/{pid}/autogroup").write_text("19")
+        yield endpoint
+    finally:
+        server.stdin.close()
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{endpoint}/json/version", timeout=2):
-                        break
-                except OSError:
-                    if browser.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"chromium did not open its debugging port {port}") from None
-                    time.sleep(0.2)
-            yield endpoint
-        finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                browser.kill()
-                browser.wait()
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes started by `pid` and by them, from /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _run_tracker() -> str:
