@@ -44,10 +44,14 @@ windows_found = sum(counts["windows_per_split"].values())
 st.markdown(f"**{counts['rows']:,}** of {len(info):,} performances · **{counts['hours']:.2f} h** · "
             f"**{windows_found:,}** 4-bar windows in 4/4")
 
-genre_tab, bpm_tab, drummer_tab = st.tabs(["Genres", "Tempo", "Drummers"])
-genre_tab.plotly_chart(plots.count_chart(table, "genre", "Performances per genre"), key="chart_genre")
-bpm_tab.plotly_chart(plots.bpm_chart(table), key="chart_bpm")
-drummer_tab.plotly_chart(plots.count_chart(table, "drummer", "Performances per drummer"), key="chart_drummer")
+# Only the open tab's chart is drawn: each plotly chart costs the browser time on every filter change.
+genre_tab, bpm_tab, drummer_tab = st.tabs(["Genres", "Tempo", "Drummers"], key="keep_chart_tab", on_change="rerun")
+if genre_tab.open:
+    genre_tab.plotly_chart(plots.count_chart(table, "genre", "Performances per genre"), key="chart_genre")
+if bpm_tab.open:
+    bpm_tab.plotly_chart(plots.bpm_chart(table), key="chart_bpm")
+if drummer_tab.open:
+    drummer_tab.plotly_chart(plots.count_chart(table, "drummer", "Performances per drummer"), key="chart_drummer")
 
 if table.empty:
     st.info("No performance matches these filters. Widen them (or clear a multi-select) to see some again.")

@@ -102,7 +102,8 @@ def shared_chromium() -> Iterator[str]:
     driver = Path(playwright.__file__).parent / "driver"
     options = json.dumps({"executablePath": str(CHROMIUM), "args": CHROMIUM_ARGS})
     server = subprocess.Popen([str(driver / "node"), "-e", _BROWSER_SERVER, str(driver / "package"), options],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+                              env={**os.environ, "NODE_NO_WARNINGS": "1"})  # Playwright's own timer notices
     try:
         endpoint = server.stdout.readline().strip()
         if not endpoint.startswith("ws://"):
@@ -199,9 +200,8 @@ _FINISHED = f"""since => {{
 
 
 def _wait_finished(page, since: int, timeout_ms: float) -> float:
-    page.wait_for_function(f"since => ({_FINISHED})(since) !== null", arg=since, timeout=timeout_ms,
-                           polling=100)
-    return page.evaluate(f"since => ({_FINISHED})(since)", since)
+    """The finished time, as seen when the wait ended (a later run may have begun since)."""
+    return page.wait_for_function(_FINISHED, arg=since, timeout=timeout_ms, polling=100).json_value()
 
 
 def wait_idle(page, timeout_ms: float = MODEL_SECONDS * 1000) -> None:

@@ -12,12 +12,20 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def gmd_folder() -> Path:
+    """The real GMD copy the app would read ($GROOVE_DIR, else data/groove), or a skip that says it is missing."""
+    from explorer.dataset import gmd_root
+    from explorer.errors import DatasetError
+
+    try:
+        return gmd_root(download=False)
+    except DatasetError as error:
+        pytest.skip(f"needs the Groove MIDI Dataset: {error}")
+
+
 @pytest.fixture(scope="session")
 def groove_dir() -> Path:
-    path = os.environ.get("GROOVE_DIR")
-    if not path or not (Path(path) / "info.csv").exists():
-        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to its folder (e.g. ../shared/groove)")
-    return Path(path)
+    return gmd_folder()
 
 
 @pytest.fixture(scope="session")

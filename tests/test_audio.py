@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import sys
 import threading
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from explorer import audio, cli, dataset
 from explorer.errors import AudioError, MidiError
 from explorer.groove import STEPS_PER_BAR, Groove, groove_to_midi, groove_to_sequence, midi_to_performance
+from tests.conftest import gmd_folder
 
 SR = audio.SAMPLE_RATE
 # Two real windows (bars 5-8). SOUL's kick on the first step is played 39 ms early, so in the second pass of a loop
@@ -27,15 +26,8 @@ TOLERANCE = 0.015  # seconds, onset vs. played note time
 AUDIBLE_VELOCITY = 32  # quieter ghost notes hide under the ring of the hit before them, for any detector
 
 
-def _groove_dir() -> Path:
-    root = Path(os.environ.get("GROOVE_DIR", ""))
-    if not os.environ.get("GROOVE_DIR") or not (root / "info.csv").is_file():
-        pytest.skip("the Groove MIDI Dataset is missing: set GROOVE_DIR to the folder holding its info.csv")
-    return root
-
-
 def real_window(name: str) -> Groove:
-    return midi_to_performance(_groove_dir() / name).groove.window(4)
+    return midi_to_performance(gmd_folder() / name).groove.window(4)
 
 
 def require_fluidsynth() -> None:
@@ -311,7 +303,7 @@ def test_cache_forgets_the_least_recently_used_first():
 
 
 def test_cli_renders_a_gmd_file(tmp_path, capsys):
-    source = _groove_dir() / "drummer7/session2/60_soul-motown_148_fill_4-4.mid"
+    source = gmd_folder() / "drummer7/session2/60_soul-motown_148_fill_4-4.mid"
     out = tmp_path / "fill.wav"
     assert cli.main(["render", str(source), "--out", str(out), "--bpm", "100", "--loops", "2",
                      "--renderer", "builtin"]) == 0

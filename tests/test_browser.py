@@ -5,7 +5,6 @@ with a message and take a real one. Screenshots of every page go to docs/screens
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from pathlib import Path
 
@@ -91,12 +90,12 @@ def test_every_page_in_chromium_plays_and_offers_midi(app_url):
             browser.close()
 
 
-def test_uploads_in_chromium_refuse_a_bad_file_and_take_a_good_one(app_url, tmp_path):
+def test_uploads_in_chromium_refuse_a_bad_file_and_take_a_good_one(app_url, groove_dir, tmp_path):
     from playwright.sync_api import sync_playwright
 
     broken = tmp_path / "broken.mid"
     broken.write_bytes(b"this is not MIDI at all")
-    good = Path(os.environ["GROOVE_DIR"]) / "drummer3/session1/10_rock_105_beat_4-4.mid"
+    good = groove_dir / "drummer3/session1/10_rock_105_beat_4-4.mid"
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
