@@ -104,13 +104,14 @@ def lstm_gates(gates, c):
     return tf.sigmoid(o) * tf.tanh(c), c
 
 
-def lstm_sequence(projected_inputs, h, c, recurrent_kernel):
+def lstm_sequence(projected_inputs, h, c, recurrent_kernel, reverse=False):
     """Runs the recurrence over time-major projections [T, B, 4u]; returns outputs [T, B, u] and (h, c)."""
     def step(carry, x):
         return lstm_step(x, carry[0], carry[1], recurrent_kernel)
 
-    outputs_h, outputs_c = tf.scan(step, projected_inputs, initializer=(h, c))
-    return outputs_h, (outputs_h[-1], outputs_c[-1])
+    outputs_h, outputs_c = tf.scan(step, projected_inputs, initializer=(h, c), reverse=reverse)
+    last = 0 if reverse else -1
+    return outputs_h, (outputs_h[last], outputs_c[last])
 
 
 def input_dropout(x, keep: float, seed, salt: int):
@@ -183,14 +184,15 @@ class MusicVAE(keras.Model):
         """x [B, T, 27] → mu, sigma [B, z]. A training `seed` turns dropout on."""
         x = input_dropout(x, self.config.dropout_keep, seed, salt=1)
         time_major = tf.transpose(x, [1, 0, 2])
-        # Both directions in one loop of T steps: step t reads forward input t and backward input T-1-t, and one
-        # batched matmul advances both (half the steps of running the directions one after the other).
-        projected = tf.stack([self._project("encoder.fw", time_major),
-                              tf.reverse(self._project("encoder.bw", time_major), axis=[0])], axis=1)  # [T, 2, B, 4u]
-        kernels = tf.stack([tf.convert_to_tensor(self.named[f"encoder.{d}.recurrent_kernel"]) for d in ("fw", "bw")])
-        zeros = tf.zeros([2, tf.shape(x)[0], self.config.encoder_units])
-        h, _ = tf.foldl(lambda state, step: lstm_step(step, *state, kernels), projected, initializer=(zeros, zeros))
-        encoded = tf.concat([h[0], h[1]], axis=-1)
+        batch = tf.shape(x)[0]
+        zeros = tf.zeros([batch, self.config.encoder_units])
+        finals = []
+        for direction in ("fw", "bw"):
+            projected = self._project(f"encoder.{direction}", time_major)
+            _, (h, _) = lstm_sequence(projected, zeros, zeros, self.named[f"encoder.{direction}.recurrent_kernel"],
+                                      reverse=direction == "bw")
+            finals.append(h)
+        encoded = tf.concat(finals, axis=-1)
         return self._dense("encoder.mu", encoded), tf.nn.softplus(self._dense("encoder.sigma", encoded))
 
     # decoder, teacher-forced (training and likelihoods)
