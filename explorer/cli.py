@@ -52,7 +52,8 @@ def cmd_train(args) -> int:
 
     options = TrainOptions(config=args.config, steps=args.steps, time_budget_minutes=args.time_budget,
                            batch_size=args.batch_size, dropout_keep=args.dropout_keep,
-                           learning_rate=args.learning_rate, seed=args.seed, init_from=args.init_from,
+                           learning_rate=args.learning_rate, free_bits=args.free_bits, beta=args.beta,
+                           seed=args.seed, init_from=args.init_from,
                            strategy=args.strategy,
                            checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every)
     print(json.dumps(train(options, args.out, resume=args.resume)))
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, help="default: the preset's")
     train.add_argument("--dropout-keep", type=float, help="LSTM input keep-probability; default: the preset's")
     train.add_argument("--learning-rate", type=float, help="initial learning rate; default: the preset's")
+    train.add_argument("--free-bits", type=float, help="KL allowed for free, in bits; default: the preset's")
+    train.add_argument("--beta", type=float, help="weight of the KL above the free bits; default: the preset's")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                        help="save the resumable state every this many steps; default: 200")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from explorer.checkpoints import read_weights
+from explorer.cli import build_parser
 from explorer.evaluate import evaluate
 from explorer.model import CompiledModel
 from explorer.train import Trainer, TrainOptions, export_run, read_metrics
@@ -71,6 +72,17 @@ def test_a_run_stopped_at_an_epoch_end_is_validated_there_once(eight_windows, tm
     assert [r["step"] for r in read_metrics(tmp_path)[1]] == [3, 6]
     Trainer(_options(steps=9), tmp_path, windows, eight_windows, resume=True).run()
     assert [r["step"] for r in read_metrics(tmp_path)[1]] == [3, 6, 9]
+
+
+def test_free_bits_and_beta_can_be_set_for_a_run(eight_windows, tmp_path):
+    args = build_parser().parse_args(["train", "--out", str(tmp_path), "--free-bits", "64", "--beta", "0.1"])
+    assert (args.free_bits, args.beta) == (64.0, 0.1)
+    trainer = Trainer(_options(steps=1, free_bits=args.free_bits, beta=args.beta), tmp_path / "run", eight_windows,
+                      eight_windows)
+    assert (trainer.config.free_bits, trainer.config.beta) == (64.0, 0.1)
+    trainer.run()
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert (saved["free_bits"], saved["beta"]) == (64.0, 0.1)
 
 
 def test_checkpoint_files_are_complete_and_exportable(eight_windows, tmp_path):
