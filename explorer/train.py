@@ -140,6 +140,12 @@ class Trainer:
         self.model.load_weights_dict(read_weights(info))
 
     def _restore(self) -> None:
+        """The run's state, after checking that this run is configured as it was started (flags are not saved)."""
+        started = json.loads((self.out_dir / "config.json").read_text())["model"]
+        changed = {k: (v, self.config.to_dict()[k]) for k, v in started.items() if self.config.to_dict().get(k) != v}
+        if changed:
+            listed = ", ".join(f"{k} {was} (now {now})" for k, (was, now) in changed.items())
+            raise ValueError(f"{self.out_dir} was started with {listed}: resume it with the flags it started with.")
         with np.load(self.out_dir / "state.npz", allow_pickle=False) as state:
             self.model.load_weights_dict({k[len("model/"):]: state[k] for k in state.files if k.startswith("model/")})
             for index, variable in enumerate(self.optimizer.variables):

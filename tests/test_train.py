@@ -83,6 +83,8 @@ def test_free_bits_and_beta_can_be_set_for_a_run(eight_windows, tmp_path):
     trainer.run()
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
     assert (saved["free_bits"], saved["beta"]) == (64.0, 0.1)
+    with pytest.raises(ValueError, match=r"free_bits 64.0 \(now 48.0\), beta 0.1 \(now 0.2\)"):
+        Trainer(_options(steps=2), tmp_path / "run", eight_windows, eight_windows, resume=True)
 
 
 def test_checkpoint_files_are_complete_and_exportable(eight_windows, tmp_path):
