@@ -23,7 +23,7 @@ import platform
 import statistics
 import time
 
-from bench.report import write_section
+from bench.report import publish
 from explorer.checkpoints import list_checkpoints
 from tests.browser_helpers import (
     click_and_time,
@@ -129,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     lines = markdown(measure(args.repeats, args.cold_starts), args.repeats)
-    print("\n".join(lines))
-    if args.write:
-        write_section(SECTION, lines)
+    publish(SECTION, lines, args.write)
     return 0
 
 

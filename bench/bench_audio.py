@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from bench.report import write_section
+from bench.report import publish
 from explorer import audio, dataset
 from explorer.groove import midi_to_grooves
 
@@ -108,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     grooves = real_grooves(args.grooves)
     mean_seconds = statistics.mean(g.seconds for g in grooves) + audio.TAIL_SECONDS
     lines = markdown(run(grooves), args.grooves, mean_seconds)
-    print("\n".join(lines))
-    if args.write:
-        write_section(SECTION, lines)
+    publish(SECTION, lines, args.write)
     return 0
 
 

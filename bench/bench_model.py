@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bench.report import write_section
+from bench.report import publish
 from explorer import checkpoints, dataset, generate
 from explorer.train import Trainer, TrainOptions
 
@@ -114,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     lines = run(args.checkpoint, args.train_steps, args.batch_sizes)
-    print("\n".join(lines))
-    if args.write:
-        write_section("Model", lines)
+    publish("Model", lines, args.write)
     return 0
 
 

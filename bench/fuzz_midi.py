@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import odd_midi
-from bench.report import write_section
+from bench.report import publish
 from explorer.errors import ExplorerError
 from explorer.groove import DEFAULT_LIMITS, Groove, groove_to_midi, midi_to_performance
 
@@ -251,9 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     rss_after = peak_rss_mb()
     peaks = traced_peaks(outcomes, args.seed, bases)
     lines = markdown(outcomes, args, elapsed, (rss_before, rss_after), peaks)
-    print("\n".join(lines))
-    if args.write:
-        write_section(SECTION, lines, DOC)
+    publish(SECTION, lines, args.write, DOC)
     return 0
 
 

@@ -43,7 +43,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report import write_section
+from bench.report import publish
 from explorer import dataset
 from explorer.groove import groove_to_midi
 from explorer.ui import default_seed_rows, file_stem, window_label
@@ -624,9 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("set GROOVE_DIR to the Groove MIDI Dataset's folder (the app and this script read it)")
     lines = markdown(measure(args.sessions, args.minutes, args.seed, args.arrival_seconds,
                            tuple(args.think_seconds)))
-    print("\n".join(lines))
-    if args.write:
-        write_section(SECTION, lines, DOC)
+    publish(SECTION, lines, args.write, DOC)
     return 0
 
 

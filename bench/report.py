@@ -20,3 +20,10 @@ def write_section(title: str, lines: list[str], path: Path = DOC) -> None:
         document = document.rstrip("\n") + "\n\n" + text
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(document)
+
+
+def publish(title: str, lines: list[str], write: bool, path: Path = DOC) -> None:
+    """Print a bench's section, and with `write` put it in its document."""
+    print("\n".join(lines))
+    if write:
+        write_section(title, lines, path)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.errors import CheckpointError
-from explorer.files import write_atomically
+from explorer.files import write_npz, write_text
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_CHECKPOINT = "gmd_hierdec_4bar"
@@ -90,10 +90,9 @@ def save_checkpoint(weights: dict[str, np.ndarray], config: dict, directory: Pat
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights_path = directory / WEIGHTS_FILE
-    write_atomically(weights_path, lambda out: np.savez(out, **{k: np.asarray(v, np.float32)
-                                                                for k, v in weights.items()}))
+    write_npz(weights_path, {k: np.asarray(v, np.float32) for k, v in weights.items()})
     manifest = {"config": config, "sha256": sha256_of(weights_path), "source": source, "metrics": metrics or {}}
-    write_atomically(directory / MANIFEST_FILE, lambda out: out.write((json.dumps(manifest, indent=2) + "\n").encode()))
+    write_text(directory / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return read_info(directory)
 
 

@@ -28,7 +28,7 @@ import requests
 from tqdm import tqdm
 
 from explorer.errors import DatasetError, MidiError
-from explorer.files import write_atomically
+from explorer.files import write_npz
 from explorer.groove import FEATURES, NUM_CLASSES, WINDOW_STEPS, Groove, midi_to_performance
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -349,14 +349,9 @@ def _split_windows(root: Path, split: str, files: list[str], hop_bars: int, prog
     for old in cache_dir.glob(f"gmd-windows-{split}-hop{hop_bars}-*.npz"):  # stale versions of this split
         if old != path:
             old.unlink(missing_ok=True)
-    write_cache_file(path, dict(key=np.array(key), tensors=built[0], bpm=built[1], midi_filename=built[2],
-                                start_bar=built[3], skipped_name=built[4], skipped_reason=built[5]))
+    write_npz(path, dict(key=np.array(key), tensors=built[0], bpm=built[1], midi_filename=built[2],
+                         start_bar=built[3], skipped_name=built[4], skipped_reason=built[5]), compress=True)
     return built
-
-
-def write_cache_file(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
-    """An .npz written atomically: a reader, another writer of the same file or a kill never sees a part of one."""
-    write_atomically(path, lambda out: (np.savez_compressed if compress else np.savez)(out, **arrays))
 
 
 def _cache_key(root: Path, files: list[str], hop_bars: int) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer import dataset
+from explorer.files import write_npz
 from explorer.generate import Progress, encode_tensors
 
 FORMAT_VERSION = 1  # bump when the file's layout or what mu means changes
@@ -60,7 +61,7 @@ def write_encodings(path: Path, mu: np.ndarray, known: np.ndarray, checkpoint_sh
             old.unlink(missing_ok=True)
     fields = dict(format=np.int64(FORMAT_VERSION), checkpoint_sha256=np.array(checkpoint_sha256),
                   windows_key=np.array(key), mu=mu, known=known, checksum=np.array(_checksum(mu, known)))
-    dataset.write_cache_file(path, fields, compress=False)  # mu is dense floats: zlib would only cost time
+    write_npz(path, fields)  # uncompressed: mu is dense floats, zlib would only cost time
 
 
 def cached_mu(model, checkpoint_sha256: str, tensors: np.ndarray, rows: np.ndarray, batch_size: int = 256,

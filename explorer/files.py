@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """`write(handle)` into a hidden temporary file beside `path` (`.<name>.<random>.tmp`), synced and made readable
@@ -24,6 +26,16 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
         os.replace(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = False) -> None:
+    """An .npz of `arrays`, written atomically."""
+    write_atomically(path, lambda out: (np.savez_compressed if compress else np.savez)(out, **arrays))
+
+
+def write_text(path: Path, text: str) -> None:
+    """A UTF-8 text file, written atomically."""
+    write_atomically(path, lambda out: out.write(text.encode()))
 
 
 def leftovers(folder: Path) -> list[Path]:

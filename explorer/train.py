@@ -7,7 +7,7 @@ A run directory holds:
 - `best.npz`      the weights with the best validation hit F1 so far;
 - `metrics.jsonl` one line per logged training step and per validation.
 
-Every file is replaced atomically (`explorer.files.write_atomically`), so a run killed at any moment holds only
+Every file is replaced atomically (`explorer.files`), so a run killed at any moment holds only
 complete files; a resumed run first drops the records logged after its last checkpoint.
 """
 
@@ -25,7 +25,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from explorer.evaluate import evaluate
-from explorer.files import leftovers, write_atomically
+from explorer.files import leftovers, write_npz, write_text
 from explorer.groove import NUM_CLASSES
 from explorer.model import CompiledModel, ModelConfig, MusicVAE, get_config
 
@@ -74,10 +74,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy '{name}' (default, mirrored, multiworker)")
 
 
-def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    write_atomically(path, lambda handle: np.savez(handle, **arrays))
-
-
 def _hit_f1(targets, logits):
     true_hits = targets[..., :NUM_CLASSES] > 0.5
     predicted = logits[..., :NUM_CLASSES] > 0.0
@@ -124,7 +120,7 @@ class Trainer:
             self._initialise_from(options.init_from)
         self._forget_metrics_after(self.step)
         config = json.dumps({"model": self.config.to_dict(), "training": dataclasses.asdict(options)}, indent=2)
-        write_atomically(self.out_dir / "config.json", lambda handle: handle.write(config.encode()))
+        write_text(self.out_dir / "config.json", config)
         self._train_step = self._make_train_step()
         self._inference = CompiledModel(self.model)  # reads the live weights: traced once, reused
 
@@ -142,9 +138,10 @@ class Trainer:
     def _restore(self) -> None:
         """The run's state, after checking that this run is configured as it was started (flags are not saved)."""
         started = json.loads((self.out_dir / "config.json").read_text())["model"]
-        changed = {k: (v, self.config.to_dict()[k]) for k, v in started.items() if self.config.to_dict().get(k) != v}
+        now = self.config.to_dict()
+        changed = [f"{k} {v} (now {now.get(k)})" for k, v in started.items() if now.get(k) != v]
         if changed:
-            listed = ", ".join(f"{k} {was} (now {now})" for k, (was, now) in changed.items())
+            listed = ", ".join(changed)
             raise ValueError(f"{self.out_dir} was started with {listed}: resume it with the flags it started with.")
         with np.load(self.out_dir / "state.npz", allow_pickle=False) as state:
             self.model.load_weights_dict({k[len("model/"):]: state[k] for k in state.files if k.startswith("model/")})
@@ -159,8 +156,8 @@ class Trainer:
         state = {f"model/{k}": v for k, v in weights.items()}
         state.update({f"optimizer/{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)})
         state.update(step=np.int64(self.step), best_f1=np.float64(self.best_f1), elapsed=np.float64(self.elapsed))
-        save_npz_atomically(self.out_dir / "state.npz", state)
-        save_npz_atomically(self.out_dir / "weights.npz", weights)
+        write_npz(self.out_dir / "state.npz", state)
+        write_npz(self.out_dir / "weights.npz", weights)
 
     def _forget_metrics_after(self, step: int) -> None:
         """Drop the records a killed session logged after its last checkpoint (the resumed run logs them again),
@@ -175,7 +172,7 @@ class Trainer:
                     kept.append(line + "\n")
             except (ValueError, KeyError, TypeError):
                 continue
-        write_atomically(path, lambda handle: handle.write("".join(kept).encode()))
+        write_text(path, "".join(kept))
 
     def _log(self, record: dict) -> None:
         with open(self.out_dir / "metrics.jsonl", "a") as handle:
@@ -288,7 +285,7 @@ class Trainer:
                    f"KL {metrics['mean_kl']:.1f}")
         if metrics["hit_f1"] > self.best_f1:
             self.best_f1 = metrics["hit_f1"]
-            save_npz_atomically(self.out_dir / "best.npz", self.model.weights_dict())
+            write_npz(self.out_dir / "best.npz", self.model.weights_dict())
         self.save()
 
 

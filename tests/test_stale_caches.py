@@ -12,6 +12,7 @@ import pytest
 from explorer import audio, dataset
 from explorer.encodings_cache import FORMAT_VERSION, cache_path, cached_mu, read_encodings, windows_key, write_encodings
 from explorer.errors import AudioError
+from explorer.files import write_npz
 from explorer.generate import encode_tensors
 
 WINDOWS = 48  # real test-split windows: the first of 48 performances
@@ -85,7 +86,7 @@ def _bit_rot(path, mu, known, sha256, key):
     with np.load(path) as stored:
         fields = {name: stored[name] for name in stored.files}
     fields["mu"][5, 7] += 0.5
-    dataset.write_cache_file(path, fields)
+    write_npz(path, fields, compress=True)
 
 
 def _old_format(path, mu, known, sha256, key):
@@ -93,7 +94,7 @@ def _old_format(path, mu, known, sha256, key):
     with np.load(path) as stored:
         fields = {name: stored[name] for name in stored.files}
     fields["format"] = np.int64(FORMAT_VERSION - 1)
-    dataset.write_cache_file(path, fields)
+    write_npz(path, fields, compress=True)
 
 
 @pytest.mark.parametrize("damage", [_garbage, _truncated, _other_checkpoint, _other_windows, _wrong_shape, _bit_rot,
