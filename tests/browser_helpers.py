@@ -188,13 +188,16 @@ def new_page(browser, **options):
     return page
 
 
-# When the last script run begun at or after log entry `since` finished and was drawn (null while it goes on).
+# When the last script run begun at or after log entry `since` finished and was drawn (null while it goes on). Drawn
+# includes the elements whose code loads on first use (a page's first audio player, table, chart): Streamlit shows
+# skeletons in their place until then.
 _FINISHED = f"""since => {{
     const runs = (window.__runs || []).slice(since);
     const start = runs.map(run => run[0]).lastIndexOf('start');
     const after = start < 0 ? [] : runs.slice(start);
     const end = after.find(run => run[0] === 'finish');
-    if (!end || {SCRIPT_STATE} !== 'notRunning') return null;
+    const loading = document.querySelector('[data-testid^="stSkeleton"], [data-testid="stAppSkeleton"]');
+    if (!end || loading || {SCRIPT_STATE} !== 'notRunning') return null;
     return Math.max(end[1], ...after.filter(run => run[0] === 'drawn').map(run => run[1]));
 }}"""
 
