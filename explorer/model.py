@@ -239,24 +239,48 @@ class MusicVAE(keras.Model):
 
     # decoder, autoregressive (sampling)
 
-    def decode_sampled(self, z, temperature, seed):
-        """Autoregressive decoding: hits ~ Bernoulli(sigmoid(logits / T)) (T = 0: threshold at 0.5);
-        velocities and offsets deterministic; the activated sample is fed back. Returns [B, T, 27]."""
+    def decode_sampled(self, z, thresholds):
+        """Autoregressive decoding: a hit where its logit exceeds its threshold ([B, T, 9]; see
+        `sampling_thresholds`); velocities and offsets deterministic; the activated sample is fed back.
+        Returns [B, T, 27]."""
         config = self.config
+        batch = tf.shape(z)[0]
         # [bars, B, condition]: the conductor's bar embeddings, or z for every bar
         conditions = self._bar_conditions(z) if config.hierarchical else tf.tile(z[None], [config.bars, 1, 1])
-        previous = tf.zeros([tf.shape(z)[0], FEATURES])
+        # The hierarchical decoder restarts every bar from that bar's initial states; the flat one is one 64-step
+        # sequence whose states carry across bars.
+        bar_states = self._initial_states("decoder.initial_state", conditions, config.decoder_layers,
+                                          config.decoder_units)  # per layer (h, c), each [bars, B, units]
+        states = [(h[0], c[0]) for h, c in bar_states]
+        # Layer 0's input is [previous output, condition]: the condition's part is projected once per bar.
+        layer0_biases = tf.matmul(conditions, self.named["decoder.lstm0.kernel"][FEATURES:]) + self.named[
+            "decoder.lstm0.bias"]
+        biases = [self.named[f"decoder.lstm{layer}.bias"] for layer in range(config.decoder_layers)]
         stacked = self._stacked_decoder_kernels()
-        bars = []
-        for bar in range(config.bars):
-            # The flat decoder is one 64-step sequence: its states carry across bars.
-            if bar == 0 or config.hierarchical:
-                states = self._initial_states("decoder.initial_state", conditions[bar], config.decoder_layers,
-                                              config.decoder_units)
-            outputs, states, previous = self._sample_bar(conditions[bar], states, previous, temperature,
-                                                         seed, bar, stacked)
-            bars.append(outputs)
-        return tf.concat(bars, axis=1)
+        thresholds = tf.transpose(thresholds, [1, 0, 2])
+        # velocities = sigmoid(v), offsets = tanh(o) = 2 sigmoid(2 o) - 1: one sigmoid for both
+        scale = tf.constant([1.0] * NUM_CLASSES + [2.0] * NUM_CLASSES)
+        shift = tf.constant([0.0] * NUM_CLASSES + [1.0] * NUM_CLASSES)
+        previous = tf.zeros([batch, FEATURES])
+        outputs = tf.TensorArray(tf.float32, size=config.steps)
+        for step in tf.range(config.steps):
+            bar = step // STEPS_PER_BAR
+            if config.hierarchical:
+                bar_start = tf.equal(step % STEPS_PER_BAR, 0)
+                states = [(tf.where(bar_start, h[bar], state_h), tf.where(bar_start, c[bar], state_c))
+                          for (h, c), (state_h, state_c) in zip(bar_states, states, strict=True)]
+            layer_input, new_states = previous, []
+            for layer, ((h, c), weights) in enumerate(zip(states, stacked, strict=True)):
+                bias = layer0_biases[bar] if layer == 0 else biases[layer]
+                h, c = lstm_gates(tf.matmul(tf.concat([layer_input, h], axis=-1), weights) + bias, c)
+                new_states.append((h, c))
+                layer_input = h
+            states = new_states
+            logits = self._dense("decoder.output", layer_input)
+            hits = tf.cast(logits[:, :NUM_CLASSES] > thresholds[step], tf.float32)
+            previous = tf.concat([hits, tf.sigmoid(scale * logits[:, NUM_CLASSES:]) * scale - shift], axis=-1)
+            outputs = outputs.write(step, previous)
+        return tf.transpose(outputs.stack(), [1, 0, 2])
 
     def _stacked_decoder_kernels(self):
         """Per decoder layer [input kernel; recurrent kernel], so that a sampling step multiplies [input, h] once
@@ -268,31 +292,6 @@ class MusicVAE(keras.Model):
             kernels.append(tf.concat([kernel[:FEATURES] if layer == 0 else kernel,
                                       self.named[f"decoder.lstm{layer}.recurrent_kernel"]], axis=0))
         return kernels
-
-    def _sample_bar(self, condition, states, previous, temperature, seed, bar, stacked):
-        """16 autoregressive steps of the decoder from `states`; `stacked` = _stacked_decoder_kernels()."""
-        biases = [self.named[f"decoder.lstm{layer}.bias"] for layer in range(self.config.decoder_layers)]
-        biases[0] = biases[0] + tf.matmul(condition, self.named["decoder.lstm0.kernel"][FEATURES:])
-        # sigmoid(logit / T) > u  ⇔  logit > T · logit(u); T = 0 gives the 0.5 threshold. Drawn for all steps at once.
-        noise = tf.random.stateless_uniform([STEPS_PER_BAR, tf.shape(condition)[0], NUM_CLASSES],
-                                            seed=tf.stack([seed, bar]), minval=1e-7, maxval=1.0 - 1e-7)
-        thresholds = temperature * (tf.math.log(noise) - tf.math.log1p(-noise))
-        # velocities = sigmoid(v), offsets = tanh(o) = 2 sigmoid(2 o) - 1: one sigmoid for both
-        scale = tf.constant([1.0] * NUM_CLASSES + [2.0] * NUM_CLASSES)
-        shift = tf.constant([0.0] * NUM_CLASSES + [1.0] * NUM_CLASSES)
-        steps = tf.TensorArray(tf.float32, size=STEPS_PER_BAR)
-        for step in tf.range(STEPS_PER_BAR):
-            layer_input, new_states = previous, []
-            for (h, c), weights, bias in zip(states, stacked, biases, strict=True):
-                h, c = lstm_gates(tf.matmul(tf.concat([layer_input, h], axis=-1), weights) + bias, c)
-                new_states.append((h, c))
-                layer_input = h
-            states = new_states
-            logits = self._dense("decoder.output", layer_input)
-            hits = tf.cast(logits[:, :NUM_CLASSES] > thresholds[step], tf.float32)
-            previous = tf.concat([hits, tf.sigmoid(scale * logits[:, NUM_CLASSES:]) * scale - shift], axis=-1)
-            steps = steps.write(step, previous)
-        return tf.transpose(steps.stack(), [1, 0, 2]), states, previous
 
     # loss
 
@@ -340,32 +339,68 @@ class MusicVAE(keras.Model):
         return int(sum(np.prod(v.shape) for v in self.named.values()))
 
 
+def sampling_thresholds(batch: int, steps: int, temperature: float, seed: int) -> np.ndarray:
+    """[batch, steps, 9] logit thresholds of the hits: sigmoid(logit / T) > u  ⇔  logit > T · logit(u), with
+    u ~ U(0, 1) from `seed`; T = 0 gives the 0.5 threshold. Drawn here, in NumPy, because TensorFlow's and XLA's
+    Philox give different numbers for the same seed; batch-first, so a groove's noise does not depend on the batch
+    around it. The stream is salted apart from `generate`'s z draws with the same seed."""
+    if temperature == 0:
+        return np.zeros((batch, steps, NUM_CLASSES), np.float32)
+    noise = np.random.default_rng([seed, SAMPLING_SALT]).uniform(1e-7, 1.0 - 1e-7, (batch, steps, NUM_CLASSES))
+    return (temperature * (np.log(noise) - np.log1p(-noise))).astype(np.float32)
+
+
+SAMPLING_SALT = 1  # separates the hit noise from the z drawn with the same seed
+# Batches up to the largest of these run as XLA programs, padded up to the next size listed: a graph while-loop
+# spends most of a small batch's time on per-op overhead (one groove: decode ~18 → ~8 ms, encode ~16 → ~10 ms).
+# Larger batches are compute-bound and run as plain graphs, which need no compiling. XLA compiles each size once
+# per process (~1.5–2.5 s for the sampler; TensorFlow's persistent XLA cache fails to read back on CPU), so the
+# sizes are few: one groove, Generate's 4, and 16 for 4×4 blends and paths.
+XLA_BATCH_SIZES = (1, 4, 16)
+
+
 class CompiledModel:
-    """A MusicVAE with its inference functions traced once (fixed signatures): safe to share between threads."""
+    """A MusicVAE with its inference functions traced once per shape: safe to share between threads."""
 
     def __init__(self, vae: MusicVAE, info=None):
         self.vae = vae
         self.config = vae.config
         self.info = info  # the CheckpointInfo it was loaded from, if any
         steps, z_size = vae.config.steps, vae.config.z_size
-        self._encode = tf.function(
+        self._encode_graph = tf.function(
             lambda x: vae.encode_params(x),
             input_signature=[tf.TensorSpec([None, steps, FEATURES], tf.float32)])
-        # A graph while-loop, traced once for every batch size. XLA (jit_compile) runs one groove faster but
-        # compiles anew for each batch size, 6–9 s a time: the app's first click on each size would wait.
-        self._decode = tf.function(
+        self._decode_graph = tf.function(
             vae.decode_sampled,
-            input_signature=[tf.TensorSpec([None, z_size], tf.float32), tf.TensorSpec([], tf.float32),
-                             tf.TensorSpec([], tf.int32)])
+            input_signature=[tf.TensorSpec([None, z_size], tf.float32),
+                             tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32)])
+        self._encode_xla = tf.function(lambda x: vae.encode_params(x), jit_compile=True)
+        self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
 
     def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[B, 64, 27] → (mu, sigma), each [B, z]."""
-        mu, sigma = self._encode(tf.convert_to_tensor(np.asarray(tensors, np.float32)))
-        return mu.numpy(), sigma.numpy()
+        return tuple(self._run(self._encode_xla, self._encode_graph, np.asarray(tensors, np.float32)))
 
     def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
         """[B, z] → [B, 64, 27] activated outputs (hits 0/1)."""
         z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
-        out = self._decode(tf.convert_to_tensor(z), tf.constant(float(temperature)),
-                           tf.constant(int(seed) % (2**31 - 1), tf.int32))
-        return out.numpy()
+        thresholds = sampling_thresholds(len(z), self.config.steps, float(temperature), int(seed))
+        return self._run(self._decode_xla, self._decode_graph, z, thresholds)
+
+    def warm_up(self, batch_sizes=XLA_BATCH_SIZES) -> None:
+        """Compiles the encoder and the sampler for these batch sizes now rather than at a user's first click."""
+        for size in batch_sizes:
+            self.encode(np.zeros((size, self.config.steps, FEATURES), np.float32))
+            self.decode(np.zeros((size, self.config.z_size), np.float32))
+
+    @staticmethod
+    def _run(xla, graph, *batches: np.ndarray):
+        """Calls `xla` on the batches padded to the next XLA batch size, or `graph` when they are larger."""
+        count = len(batches[0])
+        size = next((size for size in XLA_BATCH_SIZES if size >= count), None)
+        if size is None:
+            outputs = graph(*batches)
+        else:
+            outputs = xla(*(np.concatenate([batch, np.zeros((size - count, *batch.shape[1:]), batch.dtype)])
+                            for batch in batches))
+        return tf.nest.map_structure(lambda output: output.numpy()[:count], outputs)

@@ -7,6 +7,7 @@ The first part is plain Python (tests call it directly); the Streamlit part belo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -23,7 +24,7 @@ import streamlit as st
 
 from explorer import audio, dataset, plots
 from explorer.errors import ExplorerError, MidiError
-from explorer.groove import FEATURES, WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
+from explorer.groove import WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
 
 DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
 BASKET_LIMIT = 24
@@ -180,14 +181,15 @@ def windows() -> dataset.WindowSet:
 _RENDERERS = ThreadPoolExecutor(audio.ENGINES, thread_name_prefix="audio")  # shared by every session
 _warm_up_lock = threading.Lock()
 _warm_up_thread: threading.Thread | None = None
+WARM_UP_BATCH_SIZES = (4, 1, 16)  # the XLA batch sizes, Generate's default count of 4 first
 WARM_UP_DELAY = 4.0  # seconds: importing TensorFlow holds Python's lock much of the time; let the first page finish
 
 
 def warm_up_in_background(checkpoint: str | None = None, delay: float = WARM_UP_DELAY) -> threading.Thread | None:
-    """Once per server process: import TensorFlow, load `checkpoint` (default: the first in the registry) and call
-    its compiled encoder and sampler once, in a background thread, while the user reads the first page. The first
-    model page then finds the model in `checkpoints.load_model`'s process cache, and its first click does not pay
-    for graph optimisation. Returns the thread when this call started it."""
+    """Once per server process: import TensorFlow, load `checkpoint` (default: the first in the registry) and
+    compile its encoder and sampler for small batches, in a background thread, while the user reads the first page.
+    The first model page then finds the model in `checkpoints.load_model`'s process cache, and its first click does
+    not wait for graph optimisation or XLA. Returns the thread when this call started it."""
     global _warm_up_thread
     with _warm_up_lock:
         if _warm_up_thread is not None:
@@ -202,12 +204,8 @@ def _warm_up(checkpoint: str | None, delay: float) -> None:
     from explorer.checkpoints import load_model
 
     time.sleep(delay)
-    try:
-        model = load_model(checkpoint)
-        model.encode(np.zeros((1, model.config.steps, FEATURES), np.float32))
-        model.decode(np.zeros((1, model.config.z_size), np.float32), temperature=0.5, seed=0)
-    except ExplorerError:
-        pass  # a page that needs the model loads it again and shows the message
+    with contextlib.suppress(ExplorerError):  # a page that needs the model loads it again and shows the message
+        load_model(checkpoint).warm_up(WARM_UP_BATCH_SIZES)
 
 
 def _skip_streamlit_keras_reset() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from explorer.model import PRESETS, CompiledModel, MusicVAE, get_config, lstm_sequence
+from explorer.model import PRESETS, XLA_BATCH_SIZES, CompiledModel, MusicVAE, get_config, lstm_sequence
 
 TINY = ["tiny_4bar", "tiny_hierdec_4bar"]
 
@@ -84,6 +84,24 @@ def test_sampling_is_deterministic_per_seed(tiny):
     assert not np.array_equal(first[..., :9], other[..., :9])
     # T = 0 ignores the seed.
     np.testing.assert_array_equal(compiled.decode(z, 0.0, 1), compiled.decode(z, 0.0, 2))
+
+
+def test_a_groove_comes_out_the_same_in_any_batch(tiny, test_windows):
+    """Small batches run as XLA programs padded to a fixed size, large ones as plain graphs: a groove's encoding
+    and its sample for a seed must not depend on which path ran it or on the batch around it."""
+    assert len(test_windows) > XLA_BATCH_SIZES[-1]
+    compiled = CompiledModel(tiny)
+    windows = test_windows.tensors[:XLA_BATCH_SIZES[-1] + 4]  # plain graph
+    mu, sigma = compiled.encode(windows)
+    for count in (1, 3):  # XLA, padded to 1 and to 4
+        alone = compiled.encode(windows[:count])
+        np.testing.assert_allclose(alone[0], mu[:count], atol=1e-5)
+        np.testing.assert_allclose(alone[1], sigma[:count], atol=1e-5)
+    together = compiled.decode(mu, temperature=1.0, seed=5)
+    for count in (1, 3):
+        alone = compiled.decode(mu[:count], temperature=1.0, seed=5)
+        np.testing.assert_array_equal(alone[..., :9], together[:count, :, :9])
+        np.testing.assert_allclose(alone, together[:count], atol=1e-4)
 
 
 def test_free_bits_and_beta(eight_windows):

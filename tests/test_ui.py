@@ -13,6 +13,7 @@ import pytest
 from explorer import dataset, ui
 from explorer.errors import InvalidMidiError, NoDrumsError
 from explorer.groove import Groove, midi_to_grooves, midi_to_performance
+from explorer.model import XLA_BATCH_SIZES
 from tests.test_plots import make_groove
 
 ROCK_FILE = "drummer3/session1/10_rock_105_beat_4-4.mid"  # 4 windows at hop 1
@@ -175,3 +176,8 @@ def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
     thread.join(timeout=300)
     info = checkpoints.read_info(checkpoints.resolve(None))
     assert called == [None] and list(checkpoints._loaded) == [(str(info.directory.resolve()), info.sha256)]
+    # every XLA program traced (and run, hence compiled) before a user's first click
+    model = next(iter(checkpoints._loaded.values()))
+    assert sorted(ui.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
+    assert model._encode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
+    assert model._decode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
