@@ -85,4 +85,19 @@ starts = window_set.meta.loc[rows, "start_bar"].tolist()
 start = st.select_slider("4-bar window starting at bar", [s + 1 for s in starts], key=f"window_{name}")
 row = int(rows[starts.index(start - 1)])
 groove = window_set.grooves(row)[0]
+
+
+def take_window_from_overview() -> None:
+    bars = ui.selected_rows(st.session_state[f"overview_{name}"].selection.points)
+    if bars:
+        st.session_state[f"window_{name}"] = ui.window_start_at(starts, bars[0]) + 1
+
+
+try:
+    whole = ui.performance(name)
+except ExplorerError as error:
+    st.warning(f"The whole performance cannot be drawn: {error}")
+else:
+    st.plotly_chart(plots.performance_roll(whole, start - 1), key=f"overview_{name}",
+                    on_select=take_window_from_overview, selection_mode="points")
 ui.groove_card(groove, key=f"dataset_{row}", title=ui.window_label(window_set.meta.iloc[row]))

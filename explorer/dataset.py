@@ -219,6 +219,14 @@ def load_info(root: Path | None = None) -> pd.DataFrame:
     return info
 
 
+def load_performance(midi_filename: str, root: Path | None = None) -> Groove:
+    """One GMD performance, whole, as a Groove at its own tempo. Only names listed in info.csv are read."""
+    root = Path(root) if root is not None else gmd_root()
+    if midi_filename not in set(load_info(root)["midi_filename"]):
+        raise DatasetError(f"'{midi_filename}' is not a performance of the Groove MIDI Dataset.")
+    return midi_to_performance(root / midi_filename, midi_filename).groove
+
+
 def filter_info(df: pd.DataFrame, genres: Iterable[str] | None = None, drummers: Iterable[str] | None = None,
                 bpm: tuple[float, float] | None = None, beat_types: Iterable[str] | None = None,
                 time_signatures: Iterable[str] | None = None, splits: Iterable[str] | None = None,

@@ -1,4 +1,5 @@
-"""Figures for the app: the drum roll of a groove (SVG), the dataset's distributions and the latent map (plotly).
+"""Figures for the app: the drum roll of a groove (SVG), a whole performance's drum roll, the dataset's
+distributions and the latent map (plotly).
 
 Plain functions from data to an SVG string or a `go.Figure` (and the projection behind the map), so tests call them
 directly.
@@ -15,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from explorer.groove import DRUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove, step_seconds
+from explorer.groove import DRUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, WINDOW_BARS, Groove, step_seconds
 
 VELOCITY_COLORSCALE = "Viridis"
 ROLL_WIDTH, ROLL_LANE_HEIGHT = 720, 20  # drum roll drawing units (pixels at its natural size) and per lane
@@ -103,8 +104,35 @@ def drum_roll_svg(groove: Groove, bpm: float | None = None, title: str = "") -> 
     return "".join(parts)
 
 
-def roll_hit_radius(velocity: int) -> float:
-    """Louder hits draw bigger: 2.5 to 7 units for MIDI velocities 1 to 127."""
+def performance_roll(groove: Groove, window_start_bar: int | None = None, window_bars: int = WINDOW_BARS) -> go.Figure:
+    """A whole performance as an interactive drum roll (plotly, to zoom along a long take): 9 lanes, x in bars with
+    the micro-timing, colour and size by velocity, each hit's drum, place, velocity and timing on hover; the 4-bar
+    window starting at `window_start_bar` (0-based) shaded. Each point's customdata is its bar (0-based), so that a
+    click can choose the window there."""
+    hits = drum_roll_frame(groove)
+    bars = hits["step"].to_numpy() // STEPS_PER_BAR
+    hover = [f"{hit.drum}, bar {bar + 1}, 16th {1 + hit.step % STEPS_PER_BAR}, velocity {hit.velocity}, "
+             f"{_timing_words(hit.offset_ms)}" for hit, bar in zip(hits.itertuples(), bars, strict=True)]
+    figure = go.Figure(go.Scatter(
+        x=hits["bar_position"], y=hits["lane"], mode="markers", customdata=bars, hovertext=hover,
+        hoverinfo="text", marker={"color": hits["velocity"], "cmin": 1, "cmax": 127,
+                                  "colorscale": VELOCITY_COLORSCALE, "size": 2 * roll_hit_radius(hits["velocity"]),
+                                  "colorbar": {"title": "velocity", "thickness": 10}, "line": {"width": 0}}))
+    if window_start_bar is not None:
+        figure.add_vrect(x0=1 + window_start_bar, x1=1 + window_start_bar + window_bars, fillcolor="gold",
+                         opacity=0.25, line_width=0, layer="below")
+    figure.update_layout(
+        height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False, clickmode="event+select",
+        title={"text": "The whole performance: click a hit to take the 4 bars from its bar", "font": {"size": 13}},
+        xaxis={"title": "bar", "range": [0.8, max(groove.bars, 1.0) + 1.2], "dtick": 1 if groove.bars <= 32 else 4,
+               "zeroline": False},
+        yaxis={"tickvals": list(range(len(DRUM_CLASSES))), "ticktext": list(DRUM_CLASSES),
+               "range": [-0.6, len(DRUM_CLASSES) - 0.4], "fixedrange": True})
+    return figure
+
+
+def roll_hit_radius(velocity):
+    """Louder hits draw bigger: 2.5 to 7 units for MIDI velocities 1 to 127 (a number or an array of them)."""
     return 2.5 + 4.5 * velocity / 127
 
 

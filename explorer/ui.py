@@ -98,8 +98,9 @@ def map_subset(meta: pd.DataFrame, mode: str, files: Sequence[str] | None = None
 
 
 def selected_rows(points: Sequence[dict]) -> list[int]:
-    """The `customdata` (a meta row) of each selected point of a `plots.latent_map`, sorted, once each; points of
-    traces without customdata (seeds, results) are left out. Plotly sends a scalar or a one-element list."""
+    """The `customdata` of each selected point (a meta row on `plots.latent_map`, a bar on `plots.performance_roll`),
+    sorted, once each; points of traces without customdata (seeds, results) are left out. Plotly sends a scalar or
+    a one-element list."""
     rows = set()
     for point in points:
         data = point.get("customdata")
@@ -108,6 +109,13 @@ def selected_rows(points: Sequence[dict]) -> list[int]:
         if data is not None:
             rows.add(int(data))
     return sorted(rows)
+
+
+def window_start_at(starts: Sequence[int], bar: int) -> int:
+    """The 4-bar window that a click on `bar` (0-based) of a whole performance chooses, by its start bar: the last
+    window starting at or before that bar (the one that holds it, where the performance has one)."""
+    before = [start for start in starts if start <= bar]
+    return max(before) if before else min(starts)
 
 
 def rows_key(rows: np.ndarray) -> str:
@@ -168,6 +176,11 @@ def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, re
 @st.cache_data(show_spinner="Reading the Groove MIDI Dataset…")
 def info() -> pd.DataFrame:
     return dataset.load_info()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def performance(midi_filename: str) -> Groove:
+    return dataset.load_performance(midi_filename)
 
 
 @st.cache_resource(show_spinner="Loading the 4-bar windows of the Groove MIDI Dataset…")

@@ -32,6 +32,9 @@ def open_app(page: str = "dataset") -> AppTest:
     return at
 
 
+OVERVIEW_TITLE = "The whole performance: click a hit to take the 4 bars from its bar"
+
+
 def chart_titles(at: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
 
@@ -84,17 +87,32 @@ def test_dataset_filters_update_counts_and_the_performance_list():
     assert f"**{len(expected):,}** of 1,150 performances" in at.markdown[0].value
     assert sorted(at.selectbox(key="keep_performance").options) == sorted(expected["midi_filename"])
     # the picked performance has a drum roll, a player and a MIDI download
-    assert chart_titles(at) == ["Performances per genre"]  # only the open tab's distribution chart is drawn
+    # only the open tab's distribution chart is drawn, then the picked performance, whole
+    assert chart_titles(at) == ["Performances per genre", OVERVIEW_TITLE]
     assert any(m.value.startswith('<svg class="drum-roll"') for m in at.markdown)  # the drum roll
     assert media(at, "audio")[0].proto.url
     assert media(at, "download_button")
     at.session_state["keep_chart_tab"] = "Tempo"
     at.run()
-    assert chart_titles(at) == ["Tempo (bpm)"]
+    assert chart_titles(at) == ["Tempo (bpm)", OVERVIEW_TITLE]
     at.text_input(key="keep_text").input("no such style").run()
     assert_ok(at)
     assert "**0** of 1,150" in at.markdown[0].value
     assert any("No performance matches" in i.value for i in at.info)
+
+
+def test_dataset_shows_the_whole_performance_with_the_chosen_window_shaded():
+    at = open_app()
+    name = at.selectbox(key="keep_performance").value
+    [overview] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.spec.count(OVERVIEW_TITLE)]
+    window = at.select_slider(key=f"window_{name}")
+    assert [(s["x0"], s["x1"]) for s in overview["layout"]["shapes"]] == [(window.value, window.value + 4)]
+    hits = dataset.load_performance(name).hits
+    assert len(overview["data"][0]["hovertext"]) == int(hits.sum())  # every hit of the take, not only the window's
+    window.set_value(window.options[3]).run()
+    assert_ok(at)
+    [overview] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.spec.count(OVERVIEW_TITLE)]
+    assert overview["layout"]["shapes"][0]["x0"] == int(window.options[3])
 
 
 def test_dataset_window_can_be_added_to_the_basket():

@@ -111,3 +111,29 @@ def test_uploads_in_chromium_refuse_a_bad_file_and_take_a_good_one(app_url, groo
             page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
         finally:
             browser.close()
+
+
+def test_a_click_on_the_whole_performance_chooses_its_window(app_url):
+    """On the Dataset page, clicking a late hit of the picked performance's plotly roll moves the 4-bar window there:
+    the window slider and the shaded band follow."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = new_page(browser, viewport={"width": 1440, "height": 1000})
+            page.goto(app_url)
+            page.get_by_role("heading", name="Listen to a performance").wait_for(timeout=MODEL_SECONDS * 1000)
+            wait_idle(page)
+            overview = page.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="whole performance"))
+            window = page.locator("[data-testid='stSlider']", has_text="4-bar window")
+            assert window.locator("[data-testid='stSliderThumbValue']").inner_text() == "1"
+            band_before = overview.locator(".shapelayer path").first.bounding_box()
+            overview.scroll_into_view_if_needed()
+            box = overview.locator(".scatterlayer path.point").last.bounding_box()
+            act_and_time(page, lambda: page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+            assert int(window.locator("[data-testid='stSliderThumbValue']").inner_text()) > 1
+            assert overview.locator(".shapelayer path").first.bounding_box()["x"] > band_before["x"] + 50
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            browser.close()

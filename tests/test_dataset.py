@@ -111,6 +111,17 @@ def test_load_info_rejects_files_that_are_not_gmd(tmp_path):
 # --- filters and summary -----------------------------------------------------------------------
 
 
+def test_load_performance_reads_a_whole_take_and_only_gmd_names(groove_dir, info, windows):
+    name = "drummer1/session1/1_funk_80_beat_4-4.mid"
+    whole = dataset.load_performance(name, groove_dir)
+    first = windows.grooves(int(windows.meta.index[windows.meta["midi_filename"] == name][0]))[0]
+    assert whole.bpm == pytest.approx(80.0) and whole.bars > 4
+    np.testing.assert_allclose(whole.tensor()[:64], first.tensor(), atol=1e-6)  # its first window, bar for bar
+    for name in ("../info.csv", "/etc/passwd", "drummer1/nope.mid"):
+        with pytest.raises(DatasetError, match="not a performance"):
+            dataset.load_performance(name, groove_dir)
+
+
 def test_filter_info_each_criterion(info):
     f = dataset.filter_info
     assert len(f(info, genres=["funk"])) == len(f(info, genres="funk")) == 160

@@ -173,3 +173,20 @@ def test_latent_map_draws_seeds_as_markers_and_paths_as_lines():
     overlays_3d = plots.overlay_frame(np.ones((1, 3)), ["x"], "seed")
     figure_3d = plots.latent_map(np.ones((4, 3)), META, "genre", overlays_3d)
     assert figure_3d.data[-1].marker.symbol == "diamond"  # a symbol 3-D plots have
+
+
+def test_performance_roll_places_hits_by_timing_and_bar_and_shades_the_chosen_window():
+    long = make_groove([(0, 0, 1.0, 0.0), (4, 1, 0.5, 0.5), (16 * 5 + 2, 2, 0.25, -0.5), (16 * 9, 8, 0.8, 0.0)],
+                       steps=16 * 10)
+    figure = plots.performance_roll(long, window_start_bar=5)
+    [trace] = figure.data
+    frame = plots.drum_roll_frame(long)
+    np.testing.assert_allclose(trace.x, frame["bar_position"])
+    assert list(trace.y) == [0, 1, 2, 8] and list(trace.customdata) == [0, 0, 5, 9]  # lanes; bars, 0-based
+    assert list(trace.marker.color) == [127, 64, 32, 102]
+    assert trace.marker.size[0] > trace.marker.size[1] > trace.marker.size[2]  # louder draws bigger
+    assert trace.hovertext[1] == "snare, bar 1, 16th 5, velocity 64, 31 ms early"
+    assert list(figure.layout.yaxis.ticktext) == list(DRUM_CLASSES)
+    [window] = figure.layout.shapes
+    assert (window.x0, window.x1) == (6, 10)  # bars 6 to 9, drawn 1-based
+    assert not plots.performance_roll(long).layout.shapes

@@ -181,3 +181,12 @@ def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
     assert sorted(ui.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
     assert model._encode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
     assert model._decode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
+
+
+def test_a_click_on_a_performance_chooses_the_window_that_holds_that_bar():
+    starts = [0, 1, 2, 3, 4, 5]  # a 9-bar performance: windows start at bars 0..5
+    assert ui.window_start_at(starts, 3) == 3
+    assert ui.window_start_at(starts, 8) == 5  # the last bars belong to the last window
+    assert ui.window_start_at([2, 3], 0) == 2  # before the first window: the first
+    points = [{"customdata": [7], "x": 8.1}, {"customdata": 7}, {"x": 1.0}]
+    assert ui.selected_rows(points) == [7]
