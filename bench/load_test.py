@@ -2,7 +2,7 @@
 real interactions for a few minutes. Counts errors, times every interaction and checks that no session ever sees
 another's seeds or results.
 
-    GROOVE_DIR=... python -m bench.load_test [--sessions 20] [--minutes 3] [--seed 0] [--arrival-seconds 60]
+    [GROOVE_DIR=...] python -m bench.load_test [--sessions 20] [--minutes 3] [--seed 0] [--arrival-seconds 60]
         [--think-seconds 0.5 2] [--write]
 
 Each session is a browser context (its own cookies, its own Streamlit session) with one page in one shared headless
@@ -45,6 +45,7 @@ from pathlib import Path
 
 from bench.report import publish
 from explorer import dataset
+from explorer.errors import DatasetError
 from explorer.groove import groove_to_midi
 from explorer.ui import default_seed_rows, file_stem, window_label
 from tests.browser_helpers import (
@@ -620,8 +621,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the sessions arrive one by one over this long (all at once: 0)")
     parser.add_argument("--write", action="store_true", help=f"update the '{SECTION}' section of {DOC.name}")
     args = parser.parse_args(argv)
-    if not os.environ.get("GROOVE_DIR"):
-        parser.error("set GROOVE_DIR to the Groove MIDI Dataset's folder (the app and this script read it)")
+    try:
+        dataset.gmd_root(download=False)  # where the app will find it: $GROOVE_DIR, else data/groove
+    except DatasetError as error:
+        parser.error(str(error))
     lines = markdown(measure(args.sessions, args.minutes, args.seed, args.arrival_seconds,
                            tuple(args.think_seconds)))
     publish(SECTION, lines, args.write, DOC)

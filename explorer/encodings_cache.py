@@ -4,21 +4,25 @@ Encoding every window for the latent map costs minutes on a CPU; this file makes
 One file per (checkpoint, window set), `encodings-<checkpoint sha256>-<window set key>.npz`, holds mu for every
 window of the set and which rows are filled in: the map asks for subsets, and each new one adds its rows.
 A file is used only when its format version, checkpoint sha256, window set key, shape and checksum all match what
-is asked; a truncated, garbled, foreign or stale file is rebuilt, never used.
+is asked; a truncated, garbled, foreign or stale file is rebuilt, never used. Files of checkpoints no longer in the
+registry, and temporary files of killed writes, are deleted when a file is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from explorer import dataset
-from explorer.files import write_npz
+from explorer.checkpoints import list_checkpoints
+from explorer.files import leftovers, write_npz
 from explorer.generate import Progress, encode_tensors
 
 FORMAT_VERSION = 1  # bump when the file's layout or what mu means changes
+LEFTOVER_SECONDS = 3600  # a write takes seconds: a temporary file this old is a killed one's
 
 
 def windows_key(tensors: np.ndarray) -> str:
@@ -64,6 +68,17 @@ def write_encodings(path: Path, mu: np.ndarray, known: np.ndarray, checkpoint_sh
     write_npz(path, fields)  # uncompressed: mu is dense floats, zlib would only cost time
 
 
+def prune(folder: Path, checkpoint_sha256s: Iterable[str]) -> list[Path]:
+    """Deletes from `folder` the encodings of checkpoints other than these (removed or replaced ones: ~20 MB each,
+    never read again) and the temporary files of writes killed over an hour ago. Returns what it deleted."""
+    keep = {sha256[:16] for sha256 in checkpoint_sha256s}
+    doomed = [path for path in Path(folder).glob("encodings-*-*.npz") if path.name.split("-")[1] not in keep]
+    doomed += leftovers(folder, older_than_seconds=LEFTOVER_SECONDS)
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
 def cached_mu(model, checkpoint_sha256: str, tensors: np.ndarray, rows: np.ndarray, batch_size: int = 256,
               progress: Progress | None = None) -> np.ndarray:
     """mu [len(rows), z] of `tensors[rows]` under the checkpoint with that sha256 (the one `model` was loaded from).
@@ -84,4 +99,5 @@ def cached_mu(model, checkpoint_sha256: str, tensors: np.ndarray, rows: np.ndarr
         mu[missing], _ = encode_tensors(model, tensors[missing], batch_size, progress)
         known[missing] = True
         write_encodings(path, mu, known, checkpoint_sha256, key)
+        prune(path.parent, [checkpoint_sha256] + [info.sha256 for info in list_checkpoints()])
     return mu[rows]

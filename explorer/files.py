@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -38,6 +39,15 @@ def write_text(path: Path, text: str) -> None:
     write_atomically(path, lambda out: out.write(text.encode()))
 
 
-def leftovers(folder: Path) -> list[Path]:
-    """The temporary files of writes a kill cut short in `folder`."""
-    return sorted(Path(folder).glob(".*.tmp"))
+def leftovers(folder: Path, older_than_seconds: float = 0.0) -> list[Path]:
+    """The temporary files of writes a kill cut short in `folder`; with `older_than_seconds`, only those last
+    touched that long ago (in a folder that other processes write to, a younger one may be a write in progress)."""
+    cutoff = time.time() - older_than_seconds
+    found = []
+    for path in Path(folder).glob(".*.tmp"):
+        try:
+            if not older_than_seconds or path.stat().st_mtime < cutoff:
+                found.append(path)
+        except FileNotFoundError:  # its write just finished
+            continue
+    return sorted(found)

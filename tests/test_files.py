@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import time
 
 import pytest
 
@@ -35,3 +37,12 @@ def test_leftovers_are_the_hidden_temporary_files_of_killed_writes(tmp_path):
     (tmp_path / ".weights.npz.x1y2.tmp").write_bytes(b"part")
     (tmp_path / "weights.npz").write_bytes(b"whole")
     assert [p.name for p in leftovers(tmp_path)] == [".weights.npz.x1y2.tmp"]
+
+
+def test_leftovers_by_age_leave_a_write_in_progress_alone(tmp_path):
+    old, young = tmp_path / ".a.npz.1.tmp", tmp_path / ".b.npz.2.tmp"
+    for path in (old, young):
+        path.write_bytes(b"part")
+    os.utime(old, (time.time() - 600, time.time() - 600))
+    assert leftovers(tmp_path, older_than_seconds=300) == [old]
+    assert leftovers(tmp_path) == [old, young]

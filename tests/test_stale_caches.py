@@ -4,6 +4,8 @@ served: they are detected and rebuilt. Figures: docs/RELIABILITY.md ("Being kill
 from __future__ import annotations
 
 import io
+import os
+import time
 import wave
 
 import numpy as np
@@ -164,3 +166,20 @@ def test_an_audio_entry_cannot_be_changed_or_half_made(test_windows, audio_cache
             audio.render_wav(groove, renderer="builtin")
     assert len(audio_cache) == 1  # nothing stored for the failed render
     assert audio.render_wav(groove, renderer="builtin") == audio.render(groove, renderer="builtin")
+
+
+def test_writing_encodings_deletes_removed_checkpoints_files_and_old_leftovers(model, tensors, cache):
+    path, sha256, key, calls = cache
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    removed = folder / f"encodings-{'ab' * 8}-{key[:16]}.npz"  # a checkpoint no longer in the registry
+    removed.write_bytes(b"old map")
+    old_leftover, fresh_leftover = folder / ".encodings-x.npz.k1.tmp", folder / ".gmd-windows-y.npz.k2.tmp"
+    for leftover in (old_leftover, fresh_leftover):
+        leftover.write_bytes(b"part")
+    two_hours_ago = time.time() - 7200
+    os.utime(old_leftover, (two_hours_ago, two_hours_ago))
+    windows_cache = folder / "gmd-windows-test-hop1-0123456789abcdef.npz"
+    windows_cache.write_bytes(b"not an encodings file")
+    _mu(model, sha256, tensors, np.arange(4), calls)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([path.name, fresh_leftover.name, windows_cache.name])
