@@ -54,7 +54,7 @@ with st.sidebar:
             name, remove = st.columns([5, 1], vertical_alignment="center")
             name.caption(f"{index + 1}. {seed.label}")
             remove.button(":material/close:", key=f"remove_seed_{index}", help="Remove from the basket",
-                          on_click=seeds.pop, args=(index,))
+                          type="tertiary", on_click=seeds.pop, args=(index,))  # tertiary: no padding to clip the icon
         if not seeds:
             st.caption("Empty. Add grooves from any page, upload a MIDI file below, or restore the defaults.")
         clear, restore = st.columns(2)
