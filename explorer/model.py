@@ -384,7 +384,7 @@ class CompiledModel:
     def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
         """[B, z] → [B, 64, 27] activated outputs (hits 0/1)."""
         z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
-        thresholds = sampling_thresholds(len(z), self.config.steps, float(temperature), int(seed))
+        thresholds = sampling_thresholds(len(z), self.config.steps, float(temperature), int(seed) % 2**63)
         return self._run(self._decode_xla, self._decode_graph, z, thresholds)
 
     def warm_up(self, batch_sizes=XLA_BATCH_SIZES) -> None:

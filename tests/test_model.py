@@ -82,6 +82,8 @@ def test_sampling_is_deterministic_per_seed(tiny):
     first, again, other = (compiled.decode(z, 1.0, seed) for seed in (11, 11, 12))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first[..., :9], other[..., :9])
+    # any integer is a seed (NumPy's generators take only non-negative ones)
+    assert compiled.decode(z, 1.0, -12).shape == first.shape
     # T = 0 ignores the seed.
     np.testing.assert_array_equal(compiled.decode(z, 0.0, 1), compiled.decode(z, 0.0, 2))
 
