@@ -7,9 +7,9 @@ another's seeds or results.
 
 Each session is a browser context (its own cookies, its own Streamlit session) with one page in one shared headless
 Chromium, driven from a thread of its own (Playwright's sync API is one instance per thread, each connected to the
-one browser that Playwright's browser server launched). After a warm-up visit (the model loads and its sampling
-loop compiles for 4 and 8 grooves), every session pauses `--think-seconds` (default 0.5-2 s) between interactions,
-drawn from its script:
+one browser that Playwright's browser server launched). After a warm-up visit (the model loads and the app's
+background warm-up compiles its small-batch programs), every session pauses `--think-seconds` (default 0.5-2 s)
+between interactions, drawn from its script:
 
 - filter: type one of the session's own "Style contains" texts, Enter; the count of performances must be that
   text's, and the performance shown the one the session expects;

@@ -339,6 +339,9 @@ class MusicVAE(keras.Model):
         return int(sum(np.prod(v.shape) for v in self.named.values()))
 
 
+SAMPLING_SALT = 1  # separates the hit noise from the z drawn with the same seed
+
+
 def sampling_thresholds(batch: int, steps: int, temperature: float, seed: int) -> np.ndarray:
     """[batch, steps, 9] logit thresholds of the hits: sigmoid(logit / T) > u  ⇔  logit > T · logit(u), with
     u ~ U(0, 1) from `seed`; T = 0 gives the 0.5 threshold. Drawn here, in NumPy, because TensorFlow's and XLA's
@@ -350,7 +353,6 @@ def sampling_thresholds(batch: int, steps: int, temperature: float, seed: int) -
     return (temperature * (np.log(noise) - np.log1p(-noise))).astype(np.float32)
 
 
-SAMPLING_SALT = 1  # separates the hit noise from the z drawn with the same seed
 # Batches up to the largest of these run as XLA programs, padded up to the next size listed: a graph while-loop
 # spends most of a small batch's time on per-op overhead (one groove: decode ~18 → ~8 ms, encode ~16 → ~10 ms).
 # Larger batches are compute-bound and run as plain graphs, which need no compiling. XLA compiles each size once

@@ -35,6 +35,12 @@ def open_app(page: str = "dataset") -> AppTest:
 OVERVIEW_TITLE = "The whole performance: click a hit to take the 4 bars from its bar"
 
 
+def overview_figure(at: AppTest) -> dict:
+    """The Dataset page's plotly drum roll of the whole picked performance, as its figure spec."""
+    [overview] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if OVERVIEW_TITLE in c.proto.spec]
+    return overview
+
+
 def chart_titles(at: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
 
@@ -104,14 +110,14 @@ def test_dataset_filters_update_counts_and_the_performance_list():
 def test_dataset_shows_the_whole_performance_with_the_chosen_window_shaded():
     at = open_app()
     name = at.selectbox(key="keep_performance").value
-    [overview] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.spec.count(OVERVIEW_TITLE)]
+    overview = overview_figure(at)
     window = at.select_slider(key=f"window_{name}")
     assert [(s["x0"], s["x1"]) for s in overview["layout"]["shapes"]] == [(window.value, window.value + 4)]
     hits = dataset.load_performance(name).hits
     assert len(overview["data"][0]["hovertext"]) == int(hits.sum())  # every hit of the take, not only the window's
     window.set_value(window.options[3]).run()
     assert_ok(at)
-    [overview] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.spec.count(OVERVIEW_TITLE)]
+    overview = overview_figure(at)
     assert overview["layout"]["shapes"][0]["x0"] == int(window.options[3])
 
 
