@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from explorer.augment import swap_drums
 from explorer.evaluate import evaluate
 from explorer.files import leftovers, write_npz, write_text
 from explorer.groove import NUM_CLASSES
@@ -47,6 +48,7 @@ class TrainOptions:
     validate_every_epochs: int = 1
     strategy: str = "default"  # default | mirrored | multiworker
     init_from: str | None = None  # a registry checkpoint whose weights start a new run (fresh optimizer)
+    augment: bool = False  # swap hi-hat/ride and mirror toms in some training windows (explorer/augment.py)
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -200,11 +202,14 @@ class Trainer:
     def _make_train_step(self):
         model, optimizer, strategy = self.model, self.optimizer, self.strategy
         global_batch = self.config.batch_size
+        augment = self.options.augment
 
         def replica_step(x, seed):
             # Each replica draws its own noise: fold its id into the step's seed.
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             seed = tf.random.experimental.stateless_fold_in(seed, replica)
+            if augment:  # salted apart from the model's noise, which uses the seed itself
+                x = swap_drums(x, tf.random.experimental.stateless_fold_in(seed, -1))
             with tf.GradientTape() as tape:
                 per_example, reconstruction, kl, logits = model.losses_for(x, seed)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)

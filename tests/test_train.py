@@ -142,3 +142,19 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, groove_dir):
     assert [r["step"] for r in training] == [4, 8]
     assert all(np.isfinite(r["loss"]) for r in training)
     assert training[-1]["loss"] < training[0]["loss"] * 1.5
+
+
+def test_augmented_training_sees_swapped_drums_and_says_so(eight_windows, tmp_path):
+    """--augment reaches the training step: the same run with and without it ends with different weights, and
+    its config.json records it."""
+    args = build_parser().parse_args(["train", "--out", str(tmp_path), "--augment"])
+    assert args.augment
+    plain = Trainer(_options(steps=3), tmp_path / "plain", eight_windows, eight_windows)
+    plain.run()
+    augmented = Trainer(_options(steps=3, augment=args.augment), tmp_path / "augmented", eight_windows,
+                        eight_windows)
+    augmented.run()
+    assert json.loads((tmp_path / "augmented" / "config.json").read_text())["training"]["augment"] is True
+    changed = [name for name, value in plain.model.weights_dict().items()
+               if not np.allclose(augmented.model.weights_dict()[name], value)]
+    assert "decoder.output.kernel" in changed
