@@ -64,7 +64,7 @@ def plot(points: list[dict], path: Path) -> None:
 
 
 def report(points: list[dict], args) -> list[str]:
-    checkpoints = sorted({round(p["minutes"] / args.every) for p in points})
+    rows = sorted({round(p["minutes"] / args.every) for p in points})
     batch_sizes = sorted({p["batch_size"] for p in points})
     lines = [f"`python -m bench.batch_sweep --config {args.config} --batch-sizes "
              f"{' '.join(map(str, args.batch_sizes))} --minutes {args.minutes:g} --every {args.every:g}"
@@ -73,7 +73,7 @@ def report(points: list[dict], args) -> list[str]:
              "training time (validation not counted), then scored on all validation windows (hit F1; steps in "
              "brackets).", "", "| minutes | " + " | ".join(f"batch {b}" for b in batch_sizes) + " |",
              "|---:|" + "---:|" * len(batch_sizes)]
-    for index in checkpoints:
+    for index in rows:
         cells = []
         for batch_size in batch_sizes:
             match = [p for p in points if p["batch_size"] == batch_size and round(p["minutes"] / args.every) == index]
