@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm
 TEST_SYSTEM_PACKAGES := chromium
 
-.PHONY: run test setup setup-dev system-deps test-system-deps lint bench clean
+.PHONY: run test setup setup-dev system-deps test-system-deps lint bench screenshots clean
 
 run: setup system-deps
 	$(BIN)/streamlit run streamlit_app.py
@@ -41,6 +41,10 @@ lint: setup-dev
 
 bench: setup-dev
 	$(BIN)/python -m bench
+
+# Retakes the README's screenshots: the UI test, writing them into docs/ instead of a temporary folder.
+screenshots: setup-dev system-deps test-system-deps
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -k every_page
 
 clean:
 	rm -rf $(VENV) data/cache

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from explorer.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from explorer.errors import ExplorerError
 
 
@@ -47,13 +48,20 @@ def cmd_render(args) -> int:
     return 0
 
 
+def chosen_augmentations(named: list[str] | None) -> tuple[str, ...]:
+    """`--augment` absent: none; alone: the default ones; with names: those."""
+    if named is None:
+        return ()
+    return tuple(named) or DEFAULT_AUGMENTATIONS
+
+
 def cmd_train(args) -> int:
     from explorer.train import TrainOptions, train
 
     options = TrainOptions(config=args.config, steps=args.steps, time_budget_minutes=args.time_budget,
                            batch_size=args.batch_size, dropout_keep=args.dropout_keep,
                            learning_rate=args.learning_rate, free_bits=args.free_bits, beta=args.beta,
-                           seed=args.seed, init_from=args.init_from, augment=args.augment,
+                           seed=args.seed, init_from=args.init_from, augment=chosen_augmentations(args.augment),
                            strategy=args.strategy,
                            checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every)
     print(json.dumps(train(options, args.out, resume=args.resume)))
@@ -190,9 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="save the resumable state every this many steps; default: 200")
     train.add_argument("--init-from", metavar="CHECKPOINT",
                        help="start from a registry checkpoint's weights (e.g. gmd_hierdec_4bar) with a fresh optimizer")
-    train.add_argument("--augment", action="store_true",
-                       help="swap hi-hat and ride, and mirror the toms, each in a quarter of the windows "
-                            "(explorer/augment.py)")
+    train.add_argument("--augment", nargs="*", choices=AUGMENTATIONS, metavar="NAME",
+                       help="augment training windows, each named way in a quarter of them: "
+                            f"{', '.join(AUGMENTATIONS)} (explorer/augment.py); alone: "
+                            f"{' '.join(DEFAULT_AUGMENTATIONS)}")
     train.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
                        help="tf.distribute strategy: mirrored = all local devices, multiworker = hosts in TF_CONFIG")
     train.set_defaults(run=cmd_train)

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from explorer.augment import swap_drums
+from explorer.augment import augment
 from explorer.evaluate import evaluate
 from explorer.files import leftovers, write_npz, write_text
 from explorer.groove import NUM_CLASSES
@@ -48,7 +48,11 @@ class TrainOptions:
     validate_every_epochs: int = 1
     strategy: str = "default"  # default | mirrored | multiworker
     init_from: str | None = None  # a registry checkpoint whose weights start a new run (fresh optimizer)
-    augment: bool = False  # swap hi-hat/ride and mirror toms in some training windows (explorer/augment.py)
+    augment: tuple[str, ...] = ()  # augmentations of training windows by name (explorer/augment.py)
+
+
+# Training options a resumed run must share with its start, beside the model config: they decide what it sees.
+RESUMED_AS_STARTED = ("seed", "augment", "validation_windows")
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -139,9 +143,12 @@ class Trainer:
 
     def _restore(self) -> None:
         """The run's state, after checking that this run is configured as it was started (flags are not saved)."""
-        started = json.loads((self.out_dir / "config.json").read_text())["model"]
+        started = json.loads((self.out_dir / "config.json").read_text())
         now = self.config.to_dict()
-        changed = [f"{k} {v} (now {now.get(k)})" for k, v in started.items() if now.get(k) != v]
+        changed = [f"{k} {v} (now {now.get(k)})" for k, v in started["model"].items() if now.get(k) != v]
+        options = json.loads(json.dumps(dataclasses.asdict(self.options)))  # as config.json holds them
+        changed += [f"{k} {started['training'].get(k)} (now {options[k]})" for k in RESUMED_AS_STARTED
+                    if started["training"].get(k) != options[k]]
         if changed:
             listed = ", ".join(changed)
             raise ValueError(f"{self.out_dir} was started with {listed}: resume it with the flags it started with.")
@@ -202,14 +209,14 @@ class Trainer:
     def _make_train_step(self):
         model, optimizer, strategy = self.model, self.optimizer, self.strategy
         global_batch = self.config.batch_size
-        augment = self.options.augment
+        augmentations = tuple(self.options.augment)
 
         def replica_step(x, seed):
             # Each replica draws its own noise: fold its id into the step's seed.
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             seed = tf.random.experimental.stateless_fold_in(seed, replica)
-            if augment:  # salted apart from the model's noise, which uses the seed itself
-                x = swap_drums(x, tf.random.experimental.stateless_fold_in(seed, -1))
+            if augmentations:  # salted apart from the model's noise, which uses the seed itself
+                x = augment(x, tf.random.experimental.stateless_fold_in(seed, -1), augmentations)
             with tf.GradientTape() as tape:
                 per_example, reconstruction, kl, logits = model.losses_for(x, seed)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from explorer.checkpoints import read_weights
-from explorer.cli import build_parser
+from explorer.cli import build_parser, chosen_augmentations
 from explorer.evaluate import evaluate
 from explorer.model import CompiledModel
 from explorer.train import Trainer, TrainOptions, export_run, read_metrics
@@ -144,17 +145,33 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, groove_dir):
     assert training[-1]["loss"] < training[0]["loss"] * 1.5
 
 
-def test_augmented_training_sees_swapped_drums_and_says_so(eight_windows, tmp_path):
+@pytest.mark.parametrize("flags, named", [(["--augment"], ["timekeepers", "toms"]),
+                                          (["--augment", "cymbals", "dynamics"], ["cymbals", "dynamics"])])
+def test_augmented_training_sees_changed_grooves_and_says_so(eight_windows, tmp_path, flags, named):
     """--augment reaches the training step: the same run with and without it ends with different weights, and
-    its config.json records it."""
-    args = build_parser().parse_args(["train", "--out", str(tmp_path), "--augment"])
-    assert args.augment
+    its config.json records which augmentations it used."""
+    args = build_parser().parse_args(["train", "--out", str(tmp_path), *flags])
+    augmentations = chosen_augmentations(args.augment)
+    assert list(augmentations) == named and chosen_augmentations(None) == ()
     plain = Trainer(_options(steps=3), tmp_path / "plain", eight_windows, eight_windows)
     plain.run()
-    augmented = Trainer(_options(steps=3, augment=args.augment), tmp_path / "augmented", eight_windows,
+    augmented = Trainer(_options(steps=3, augment=augmentations), tmp_path / "augmented", eight_windows,
                         eight_windows)
     augmented.run()
-    assert json.loads((tmp_path / "augmented" / "config.json").read_text())["training"]["augment"] is True
+    assert json.loads((tmp_path / "augmented" / "config.json").read_text())["training"]["augment"] == named
     changed = [name for name, value in plain.model.weights_dict().items()
                if not np.allclose(augmented.model.weights_dict()[name], value)]
     assert "decoder.output.kernel" in changed
+
+
+@pytest.mark.parametrize("changes, named", [(dict(batch_size=4), "batch_size 8 (now 4)"),
+                                            (dict(augment=()), "augment ['toms'] (now [])"),
+                                            (dict(seed=1), "seed 0 (now 1)")])
+def test_resume_refuses_a_run_configured_otherwise(eight_windows, tmp_path, changes, named):
+    """A resumed run must see what it started seeing: the error names the flag that differs."""
+    Trainer(_options(steps=2, augment=("toms",)), tmp_path, eight_windows, eight_windows).run()
+    with pytest.raises(ValueError, match=re.escape(named)):
+        Trainer(_options(steps=4, **{"augment": ("toms",), **changes}), tmp_path, eight_windows, eight_windows,
+                resume=True)
+    resumed = Trainer(_options(steps=4, augment=("toms",)), tmp_path, eight_windows, eight_windows, resume=True)
+    assert resumed.step == 2
