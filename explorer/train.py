@@ -142,7 +142,8 @@ class Trainer:
         self.model.load_weights_dict(read_weights(info))
 
     def _restore(self) -> None:
-        """The run's state, after checking that this run is configured as it was started (flags are not saved)."""
+        """The run's state, after checking that it is resumed with the model config and the training options it
+        started with (RESUMED_AS_STARTED; the command line is not read back from config.json)."""
         started = json.loads((self.out_dir / "config.json").read_text())
         now = self.config.to_dict()
         changed = [f"{k} {v} (now {now.get(k)})" for k, v in started["model"].items() if now.get(k) != v]
