@@ -35,9 +35,16 @@ class CheckpointInfo:
     metrics: dict
 
     @property
+    def heads(self) -> str:
+        """Its velocity and offset heads: 'magenta' (one deterministic value per cell, as Magenta's GrooVAE; every
+        imported checkpoint) or 'distributions' (a distribution per hit; explorer/model.py)."""
+        return "distributions" if self.config.get("velocity_bins", 0) else "magenta"
+
+    @property
     def label(self) -> str:
         f1 = self.metrics.get("hit_f1")
-        return f"{self.name} ({self.config.get('name', '?')}" + (f", test hit F1 {f1:.2f})" if f1 else ")")
+        heads = "per-hit distributions" if self.heads == "distributions" else "Magenta heads"
+        return f"{self.name} ({self.config.get('name', '?')}, {heads}" + (f", test hit F1 {f1:.2f})" if f1 else ")")
 
 
 def sha256_of(path: Path) -> str:

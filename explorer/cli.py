@@ -9,6 +9,7 @@ from pathlib import Path
 
 from explorer.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from explorer.errors import ExplorerError
+from explorer.precision import PRECISIONS
 
 
 def _print_json_or_text(data: dict, as_json: bool) -> None:
@@ -28,6 +29,21 @@ def cmd_info(args) -> int:
                 for key, value in info.items()}
         info["credit"] = dataset.GMD_CREDIT
     _print_json_or_text(info, args.json)
+    return 0
+
+
+def cmd_checkpoints(args) -> int:
+    from explorer import checkpoints
+
+    rows = [{"name": info.name, "config": info.config.get("name"), "heads": info.heads, "source": info.source,
+             "test_hit_f1": info.metrics.get("hit_f1"), "sha256": info.sha256}
+            for info in checkpoints.list_checkpoints()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            f1 = f"test hit F1 {row['test_hit_f1']:.3f}" if row["test_hit_f1"] else "not evaluated"
+            print(f"{row['name']}: {row['config']}, {row['heads']} heads, {f1}, from {row['source']}")
     return 0
 
 
@@ -62,7 +78,7 @@ def cmd_train(args) -> int:
                            batch_size=args.batch_size, dropout_keep=args.dropout_keep,
                            learning_rate=args.learning_rate, free_bits=args.free_bits, beta=args.beta,
                            seed=args.seed, init_from=args.init_from, augment=chosen_augmentations(args.augment),
-                           strategy=args.strategy,
+                           strategy=args.strategy, precision=args.precision,
                            checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every)
     print(json.dumps(train(options, args.out, resume=args.resume)))
     return 0
@@ -182,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="summary of the Groove MIDI Dataset")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=cmd_info)
+    listing = commands.add_parser("checkpoints", help="the checkpoint registry: each one's preset and heads")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(run=cmd_checkpoints)
     train = commands.add_parser("train", help="train a MusicVAE on the GMD train split")
     train.add_argument("--config", default="groovae_4bar", help="model preset (see explorer/model.py)")
     train.add_argument("--out", type=Path, required=True, help="run directory")
@@ -202,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="augment training windows, each named way in a quarter of them: "
                             f"{', '.join(AUGMENTATIONS)} (explorer/augment.py); alone: "
                             f"{' '.join(DEFAULT_AUGMENTATIONS)}")
+    train.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="training matmuls: bfloat16 where the CPU has bf16 instructions and measures faster "
+                            "(auto), or forced")
     train.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
                        help="tf.distribute strategy: mirrored = all local devices, multiworker = hosts in TF_CONFIG")
     train.set_defaults(run=cmd_train)

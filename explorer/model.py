@@ -6,7 +6,12 @@ Encoder: a bidirectional LSTM over the [64, 27] groove tensor; its two final h s
   whose input each step is [previous output (27), z];
 - hierarchical (the MusicVAE paper's): a conductor LSTM emits one embedding per bar from z; each bar is
   decoded by the 2-layer LSTM, initialised from and conditioned on its bar's embedding.
-The output Dense(27) splits into hit logits (sigmoid), velocities (sigmoid) and offsets (tanh).
+The output Dense splits into hit logits (sigmoid) and, per drum, one of two kinds of velocity and offset head:
+- Magenta's (`velocity_bins = offset_bins = 0`, as in `groovae_4bar`): one value each, velocity = sigmoid,
+  offset = tanh, trained by MSE on all 9 × 64 cells, hit or not; deterministic when sampled. Output width 27.
+- per-hit distributions (the presets this project trains): logits over equal bins of [0, 1] (velocity) and
+  [-1, 1] (offset), a piecewise-uniform density; trained by cross-entropy on the cells that hold a hit only (a
+  cell without a hit has no velocity), and drawn at the hits' temperature, T = 0 giving the median.
 
 The LSTMs are written out here rather than taken from keras.layers.LSTM so that the input projections
 (teacher-forced inputs, z) are one matmul over all steps, outside the recurrence; the weights keep the
@@ -44,6 +49,19 @@ class ModelConfig:
     clip_norm: float = 1.0
     batch_size: int = 512
     bars: int = WINDOW_BARS
+    velocity_bins: int = 0  # 0: Magenta's heads (MSE, deterministic); > 0: a distribution per hit over these bins
+    offset_bins: int = 0
+
+    @property
+    def distributional(self) -> bool:
+        """Per-hit velocity and offset distributions (else Magenta's deterministic heads)."""
+        return self.velocity_bins > 0
+
+    @property
+    def output_size(self) -> int:
+        if not self.distributional:
+            return FEATURES
+        return NUM_CLASSES * (1 + self.velocity_bins + self.offset_bins)
 
     @property
     def hierarchical(self) -> bool:
@@ -69,6 +87,10 @@ class ModelConfig:
 PRESETS = {config.name: config for config in (
     ModelConfig("groovae_4bar"),  # Magenta's config exactly
     ModelConfig("hierdec_4bar", conductor_units=256),
+    # hierdec_4bar with per-hit velocity and offset distributions (32 bins: 4 MIDI velocities, 1/32 of a step),
+    # trained with the shipped checkpoint's measured settings: batch 128, input keep 0.7.
+    ModelConfig("hierdec_dist_4bar", conductor_units=256, velocity_bins=32, offset_bins=32, batch_size=128,
+                dropout_keep=0.7, learning_rate=5e-4),
     # Magenta's 2-bar GrooVAE variants, for importing their published checkpoints (explorer/magenta_import.py):
     # groovae_4bar's layout over 2 bars; they differ only in what their encoder was trained to see.
     ModelConfig("groovae_2bar_humanize", bars=2),
@@ -80,6 +102,10 @@ PRESETS = {config.name: config for config in (
     ModelConfig("small_4bar", encoder_units=64, z_size=32, decoder_units=64, batch_size=32, decay_rate=0.998),
     ModelConfig("tiny_hierdec_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32),
+    ModelConfig("tiny_dist_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
+                batch_size=32, velocity_bins=8, offset_bins=8),
+    ModelConfig("small_dist_4bar", encoder_units=64, z_size=32, decoder_units=64, batch_size=32, decay_rate=0.998,
+                velocity_bins=16, offset_bins=16),
 )}
 
 
@@ -93,8 +119,10 @@ def get_config(name: str) -> ModelConfig:
 
 
 def lstm_step(projected_input, h, c, recurrent_kernel):
-    """One LSTM step given the input's projection x·W + b (gates i, f, c, o)."""
-    return lstm_gates(projected_input + tf.matmul(h, recurrent_kernel), c)
+    """One LSTM step given the input's projection x·W + b (gates i, f, c, o); h is multiplied in the kernel's
+    dtype (bf16 in bf16 training), the sum and the cell state stay float32."""
+    recurrent = tf.matmul(tf.cast(h, recurrent_kernel.dtype), recurrent_kernel)
+    return lstm_gates(projected_input + tf.cast(recurrent, tf.float32), c)
 
 
 def lstm_gates(gates, c):
@@ -122,6 +150,65 @@ def input_dropout(x, keep: float, seed, salt: int):
         seed, salt))
 
 
+# --- the velocity and offset heads -----------------------------------------------------------
+
+VELOCITY_RANGE = (0.0, 1.0)  # the tensor's velocity: MIDI velocity / 127
+OFFSET_RANGE = (-1.0, 1.0)  # the tensor's offset: ±1 = half a step
+
+
+def split_outputs(logits, config: ModelConfig):
+    """Output logits [..., output_size] → hit logits [..., 9] and the velocity and offset heads: [..., 9] each
+    (Magenta's), or [..., 9, bins] each (distributions)."""
+    hit_logits = logits[..., :NUM_CLASSES]
+    if not config.distributional:
+        return hit_logits, logits[..., NUM_CLASSES:2 * NUM_CLASSES], logits[..., 2 * NUM_CLASSES:]
+    lead = tf.shape(logits)[:-1]
+    velocity_end = NUM_CLASSES * (1 + config.velocity_bins)
+    velocity = tf.reshape(logits[..., NUM_CLASSES:velocity_end],
+                          tf.concat([lead, [NUM_CLASSES, config.velocity_bins]], 0))
+    offset = tf.reshape(logits[..., velocity_end:], tf.concat([lead, [NUM_CLASSES, config.offset_bins]], 0))
+    return hit_logits, velocity, offset
+
+
+def value_bins(values, bins: int, low: float, high: float):
+    """The bin of [low, high] (of `bins` equal ones) that each value falls in; the ends fall in the end bins."""
+    index = tf.cast(tf.floor((values - low) / (high - low) * bins), tf.int32)
+    return tf.clip_by_value(index, 0, bins - 1)
+
+
+def head_cross_entropy(logits, values, low: float, high: float):
+    """−log p(the value's bin) per cell: logits [..., 9, bins], values [..., 9]."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=value_bins(values, logits.shape[-1], low, high), logits=logits)
+
+
+def reconstruction_terms(x, logits, config: ModelConfig):
+    """Each cell's reconstruction loss [B, T, 9] of targets x [B, T, 27] under the output logits: BCE(hits), plus
+    Magenta's MSE(velocity) + MSE(offset) on every cell, or, for distributions, the cross-entropy of the true
+    velocity's and offset's bins on the cells that hold a hit (a cell without a hit has no velocity)."""
+    hits, velocities, offsets = tf.split(x, 3, axis=-1)
+    hit_logits, velocity_logits, offset_logits = split_outputs(logits, config)
+    terms = tf.nn.sigmoid_cross_entropy_with_logits(labels=hits, logits=hit_logits)
+    if config.distributional:
+        return terms + hits * (head_cross_entropy(velocity_logits, velocities, *VELOCITY_RANGE)
+                               + head_cross_entropy(offset_logits, offsets, *OFFSET_RANGE))
+    return terms + tf.square(velocities - tf.sigmoid(velocity_logits)) + tf.square(offsets - tf.tanh(offset_logits))
+
+
+def head_quantile(logits, u, low: float, high: float):
+    """The u-quantile of the piecewise-uniform density on [low, high] whose equal bins hold softmax(logits):
+    u ~ U(0, 1) draws from it, u = 0.5 is its median. logits [..., bins], u [...] → values [...]."""
+    bins = logits.shape[-1]
+    probabilities = tf.nn.softmax(logits, axis=-1)
+    cdf = tf.cumsum(probabilities, axis=-1)
+    index = tf.minimum(tf.reduce_sum(tf.cast(cdf < u[..., None], tf.int32), axis=-1), bins - 1)
+    chosen = tf.one_hot(index, bins, dtype=probabilities.dtype)  # one-hot sums, not gathers: cheap under XLA
+    mass = tf.reduce_sum(chosen * probabilities, axis=-1)
+    below = tf.reduce_sum(chosen * cdf, axis=-1) - mass
+    fraction = tf.clip_by_value((u - below) / tf.maximum(mass, 1e-12), 0.0, 1.0)
+    return low + (high - low) * (tf.cast(index, probabilities.dtype) + fraction) / bins
+
+
 # --- the model ----------------------------------------------------------------------------------
 
 
@@ -131,6 +218,7 @@ class MusicVAE(keras.Model):
     def __init__(self, config: ModelConfig):
         super().__init__(name=config.name)
         self.config = config
+        self._compute_dtype = tf.float32  # of the matmuls; bf16 only while `losses_for` traces a bf16 train step
         self.named: dict[str, keras.Variable] = {}
         e, z, d = config.encoder_units, config.z_size, config.decoder_units
         for direction in ("fw", "bw"):
@@ -148,7 +236,7 @@ class MusicVAE(keras.Model):
         self._dense_weights("decoder.initial_state", condition, 2 * d * config.decoder_layers)
         for layer in range(config.decoder_layers):
             self._lstm_weights(f"decoder.lstm{layer}", FEATURES + condition if layer == 0 else d, d)
-        self._dense_weights("decoder.output", d, FEATURES)
+        self._dense_weights("decoder.output", d, config.output_size)
         self.built = True
 
     def _add(self, name, shape, initializer):
@@ -166,12 +254,18 @@ class MusicVAE(keras.Model):
         self._add(f"{name}.kernel", (input_size, units), "glorot_uniform")
         self._add(f"{name}.bias", (units,), "zeros")
 
+    def _kernel(self, name):
+        """A weight matrix in the compute dtype (its float32 variable stays the master copy)."""
+        return tf.cast(self.named[name], self._compute_dtype)
+
     def _dense(self, name, x):
-        return tf.matmul(x, self.named[f"{name}.kernel"]) + self.named[f"{name}.bias"]
+        product = tf.matmul(tf.cast(x, self._compute_dtype), self._kernel(f"{name}.kernel"))
+        return tf.cast(product, tf.float32) + self.named[f"{name}.bias"]
 
     def _project(self, name, x):
         """The LSTM's input projection x·W + b, for x of any leading shape."""
-        return tf.tensordot(x, self.named[f"{name}.kernel"], axes=1) + self.named[f"{name}.bias"]
+        product = tf.tensordot(tf.cast(x, self._compute_dtype), self._kernel(f"{name}.kernel"), axes=1)
+        return tf.cast(product, tf.float32) + self.named[f"{name}.bias"]
 
     def _initial_states(self, name, condition, layers, units):
         """Dense(tanh) on the condition, split in Magenta's order c0, h0, c1, h1, …"""
@@ -189,7 +283,7 @@ class MusicVAE(keras.Model):
         finals = []
         for direction in ("fw", "bw"):
             projected = self._project(f"encoder.{direction}", time_major)
-            _, (h, _) = lstm_sequence(projected, zeros, zeros, self.named[f"encoder.{direction}.recurrent_kernel"],
+            _, (h, _) = lstm_sequence(projected, zeros, zeros, self._kernel(f"encoder.{direction}.recurrent_kernel"),
                                       reverse=direction == "bw")
             finals.append(h)
         encoded = tf.concat(finals, axis=-1)
@@ -206,11 +300,11 @@ class MusicVAE(keras.Model):
         for layer, (h, c) in enumerate(states):
             name = f"conductor.lstm{layer}"
             projected = inputs + self.named[f"{name}.bias"] if layer == 0 else self._project(name, outputs)
-            outputs, _ = lstm_sequence(projected, h, c, self.named[f"{name}.recurrent_kernel"])
+            outputs, _ = lstm_sequence(projected, h, c, self._kernel(f"{name}.recurrent_kernel"))
         return outputs
 
     def decode_teacher_forced(self, z, targets, seed=None):
-        """Output logits/pre-activations [B, T, 27] given the true previous outputs."""
+        """Output logits/pre-activations [B, T, output_size] given the true previous outputs."""
         config = self.config
         batch = tf.shape(targets)[0]
         previous = tf.concat([tf.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
@@ -222,7 +316,7 @@ class MusicVAE(keras.Model):
         else:
             conditions = z
         logits = self._decode_sequences(conditions, previous, seed)
-        return tf.reshape(logits, [batch, config.steps, FEATURES])
+        return tf.reshape(logits, [batch, config.steps, config.output_size])
 
     def _decode_sequences(self, conditions, previous, seed):
         config = self.config
@@ -234,15 +328,15 @@ class MusicVAE(keras.Model):
         for layer, (h, c) in enumerate(states):
             name = f"decoder.lstm{layer}"
             projected = self._project(name, input_dropout(layer_input, config.dropout_keep, seed, salt=2 + layer))
-            layer_input, _ = lstm_sequence(projected, h, c, self.named[f"{name}.recurrent_kernel"])
+            layer_input, _ = lstm_sequence(projected, h, c, self._kernel(f"{name}.recurrent_kernel"))
         return tf.transpose(self._project("decoder.output", layer_input), [1, 0, 2])
 
     # decoder, autoregressive (sampling)
 
-    def decode_sampled(self, z, thresholds):
+    def decode_sampled(self, z, thresholds, head_noise, head_temperature):
         """Autoregressive decoding: a hit where its logit exceeds its threshold ([B, T, 9]; see
-        `sampling_thresholds`); velocities and offsets deterministic; the activated sample is fed back.
-        Returns [B, T, 27]."""
+        `sampling_thresholds`); velocities and offsets from `activate` (head_noise [B, T, 18], see
+        `head_uniforms`); the activated sample is fed back. Returns [B, T, 27]."""
         config = self.config
         batch = tf.shape(z)[0]
         # [bars, B, condition]: the conductor's bar embeddings, or z for every bar
@@ -258,9 +352,7 @@ class MusicVAE(keras.Model):
         biases = [self.named[f"decoder.lstm{layer}.bias"] for layer in range(config.decoder_layers)]
         stacked = self._stacked_decoder_kernels()
         thresholds = tf.transpose(thresholds, [1, 0, 2])
-        # velocities = sigmoid(v), offsets = tanh(o) = 2 sigmoid(2 o) - 1: one sigmoid for both
-        scale = tf.constant([1.0] * NUM_CLASSES + [2.0] * NUM_CLASSES)
-        shift = tf.constant([0.0] * NUM_CLASSES + [1.0] * NUM_CLASSES)
+        head_noise = tf.transpose(head_noise, [1, 0, 2])
         previous = tf.zeros([batch, FEATURES])
         outputs = tf.TensorArray(tf.float32, size=config.steps)
         for step in tf.range(config.steps):
@@ -278,9 +370,24 @@ class MusicVAE(keras.Model):
             states = new_states
             logits = self._dense("decoder.output", layer_input)
             hits = tf.cast(logits[:, :NUM_CLASSES] > thresholds[step], tf.float32)
-            previous = tf.concat([hits, tf.sigmoid(scale * logits[:, NUM_CLASSES:]) * scale - shift], axis=-1)
+            previous = self.activate(logits, hits, head_noise[step], head_temperature)
             outputs = outputs.write(step, previous)
         return tf.transpose(outputs.stack(), [1, 0, 2])
+
+    def activate(self, logits, hits, head_noise, head_temperature):
+        """One step's [hits | velocities | offsets] (27) from its output logits and its drawn hits.
+        Magenta's heads: sigmoid / tanh, deterministic, on every cell as Magenta feeds them back. Distributions:
+        each hit's velocity and offset is the `head_noise` quantile of softmax(logits / head_temperature); a cell
+        without a hit gets 0, as in the data."""
+        if not self.config.distributional:
+            # velocities = sigmoid(v), offsets = tanh(o) = 2 sigmoid(2 o) - 1: one sigmoid for both
+            scale = tf.constant([1.0] * NUM_CLASSES + [2.0] * NUM_CLASSES)
+            shift = tf.constant([0.0] * NUM_CLASSES + [1.0] * NUM_CLASSES)
+            return tf.concat([hits, tf.sigmoid(scale * logits[..., NUM_CLASSES:]) * scale - shift], axis=-1)
+        _, velocity_logits, offset_logits = split_outputs(logits, self.config)
+        velocities = head_quantile(velocity_logits / head_temperature, head_noise[..., :NUM_CLASSES], *VELOCITY_RANGE)
+        offsets = head_quantile(offset_logits / head_temperature, head_noise[..., NUM_CLASSES:], *OFFSET_RANGE)
+        return tf.concat([hits, hits * velocities, hits * offsets], axis=-1)
 
     def _stacked_decoder_kernels(self):
         """Per decoder layer [input kernel; recurrent kernel], so that a sampling step multiplies [input, h] once
@@ -295,23 +402,22 @@ class MusicVAE(keras.Model):
 
     # loss
 
-    def losses_for(self, x, seed=None):
-        """Magenta's loss per example: Σ_steps Σ_classes [BCE(hits) + MSE(velocities) + MSE(offsets)]
-        + beta · max(KL − free nats, 0); its batch mean is what is minimised.
+    def losses_for(self, x, seed=None, compute_dtype=tf.float32):
+        """The loss per example: Σ_steps Σ_classes `reconstruction_terms` + beta · max(KL − free nats, 0); its
+        batch mean is what is minimised.
         `seed` ([2] int32, e.g. [run seed, step]) draws z and the dropout masks; None evaluates without dropout
-        and with z = mu. Returns per-example (loss, reconstruction, kl) and the logits."""
+        and with z = mu. `compute_dtype` bf16 multiplies in bf16 (explorer/precision.py); sums, states and the
+        loss stay float32. Returns per-example (loss, reconstruction, kl) and the logits."""
         config = self.config
-        mu, sigma = self.encode_params(x, seed)
-        z = mu if seed is None else mu + sigma * tf.random.stateless_normal(
-            tf.shape(mu), seed=tf.random.experimental.stateless_fold_in(seed, 0))
-        logits = self.decode_teacher_forced(z, x, seed)
-        hits, velocities, offsets = tf.split(x, 3, axis=-1)
-        hit_logits, velocity_logits, offset_logits = tf.split(logits, 3, axis=-1)
-        reconstruction = (
-            tf.nn.sigmoid_cross_entropy_with_logits(labels=hits, logits=hit_logits)
-            + tf.square(velocities - tf.sigmoid(velocity_logits))
-            + tf.square(offsets - tf.tanh(offset_logits)))
-        reconstruction = tf.reduce_sum(reconstruction, axis=[1, 2])
+        self._compute_dtype = compute_dtype
+        try:
+            mu, sigma = self.encode_params(x, seed)
+            z = mu if seed is None else mu + sigma * tf.random.stateless_normal(
+                tf.shape(mu), seed=tf.random.experimental.stateless_fold_in(seed, 0))
+            logits = self.decode_teacher_forced(z, x, seed)
+        finally:
+            self._compute_dtype = tf.float32
+        reconstruction = tf.reduce_sum(reconstruction_terms(x, logits, config), axis=[1, 2])
         kl = tf.reduce_sum(-tf.math.log(sigma) + 0.5 * (tf.square(sigma) + tf.square(mu) - 1.0), axis=-1)
         loss = reconstruction + config.beta * tf.maximum(kl - config.free_nats, 0.0)
         return loss, reconstruction, kl, logits
@@ -335,11 +441,31 @@ class MusicVAE(keras.Model):
                 raise ValueError(f"{name}: checkpoint shape {value.shape} != model shape {tuple(variable.shape)}")
             variable.assign(value)
 
+    def warm_start(self, weights: dict[str, np.ndarray]) -> None:
+        """Starts from another model's weights whose layout differs only in the velocity and offset heads (e.g. a
+        Magenta-head checkpoint for a distributional preset): every other weight must match by name and shape;
+        of the output layer only the hit columns (the first 9) carry over, the heads keep their initial values."""
+        output_names = {"decoder.output.kernel", "decoder.output.bias"}
+        transferred = {}
+        for name, variable in self.named.items():
+            value = np.asarray(weights.get(name, np.zeros(0)), np.float32)
+            if name in output_names:
+                fresh = variable.numpy()
+                assert value.shape[:-1] == fresh.shape[:-1] and value.shape[-1] >= NUM_CLASSES, (name, value.shape)
+                fresh[..., :NUM_CLASSES] = value[..., :NUM_CLASSES]
+                value = fresh
+            elif value.shape != tuple(variable.shape):
+                raise ValueError(f"{name}: the warm-start weights have {value.shape}, "
+                                 f"the model {tuple(variable.shape)}")
+            transferred[name] = value
+        self.load_weights_dict(transferred)
+
     def parameter_count(self) -> int:
         return int(sum(np.prod(v.shape) for v in self.named.values()))
 
 
 SAMPLING_SALT = 1  # separates the hit noise from the z drawn with the same seed
+HEAD_SALT = 2  # and the heads' noise from both
 
 
 def sampling_thresholds(batch: int, steps: int, temperature: float, seed: int) -> np.ndarray:
@@ -351,6 +477,15 @@ def sampling_thresholds(batch: int, steps: int, temperature: float, seed: int) -
         return np.zeros((batch, steps, NUM_CLASSES), np.float32)
     noise = np.random.default_rng([seed, SAMPLING_SALT]).uniform(1e-7, 1.0 - 1e-7, (batch, steps, NUM_CLASSES))
     return (temperature * (np.log(noise) - np.log1p(-noise))).astype(np.float32)
+
+
+def head_uniforms(batch: int, steps: int, temperature: float, seed: int) -> np.ndarray:
+    """[batch, steps, 18] quantiles at which the distribution heads draw each cell's velocity (9) and offset (9):
+    U(0, 1) from `seed`, batch-first and in NumPy as the hits' thresholds; T = 0 gives 0.5, the median."""
+    if temperature == 0:
+        return np.full((batch, steps, 2 * NUM_CLASSES), 0.5, np.float32)
+    rng = np.random.default_rng([seed, HEAD_SALT])
+    return rng.uniform(0.0, 1.0, (batch, steps, 2 * NUM_CLASSES)).astype(np.float32)
 
 
 # Batches up to the largest of these run as XLA programs, padded up to the next size listed: a graph while-loop
@@ -375,19 +510,24 @@ class CompiledModel:
         self._decode_graph = tf.function(
             vae.decode_sampled,
             input_signature=[tf.TensorSpec([None, z_size], tf.float32),
-                             tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32)])
+                             tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32),
+                             tf.TensorSpec([None, steps, 2 * NUM_CLASSES], tf.float32),
+                             tf.TensorSpec([], tf.float32)])
         self._encode_xla = tf.function(lambda x: vae.encode_params(x), jit_compile=True)
         self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
 
     def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[B, 64, 27] → (mu, sigma), each [B, z]."""
-        return tuple(self._run(self._encode_xla, self._encode_graph, np.asarray(tensors, np.float32)))
+        return tuple(self._run(self._encode_xla, self._encode_graph, (np.asarray(tensors, np.float32),)))
 
     def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
         """[B, z] → [B, 64, 27] activated outputs (hits 0/1)."""
         z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
-        thresholds = sampling_thresholds(len(z), self.config.steps, float(temperature), int(seed) % 2**63)
-        return self._run(self._decode_xla, self._decode_graph, z, thresholds)
+        temperature, seed, steps = float(temperature), int(seed) % 2**63, self.config.steps
+        noise = (sampling_thresholds(len(z), steps, temperature, seed), head_uniforms(len(z), steps, temperature, seed))
+        # the heads' softmax temperature: T itself, or 1 at T = 0, where the median is taken
+        head_temperature = np.float32(temperature if temperature > 0 else 1.0)
+        return self._run(self._decode_xla, self._decode_graph, (z, *noise), head_temperature)
 
     def warm_up(self, batch_sizes=XLA_BATCH_SIZES) -> None:
         """Compiles the encoder and the sampler for these batch sizes now rather than at a user's first click."""
@@ -396,13 +536,14 @@ class CompiledModel:
             self.decode(np.zeros((size, self.config.z_size), np.float32))
 
     @staticmethod
-    def _run(xla, graph, *batches: np.ndarray):
-        """Calls `xla` on the batches padded to the next XLA batch size, or `graph` when they are larger."""
+    def _run(xla, graph, batches: tuple[np.ndarray, ...], *scalars):
+        """Calls `xla` on the batches padded to the next XLA batch size, or `graph` when they are larger; the
+        scalars follow them unpadded."""
         count = len(batches[0])
         size = next((size for size in XLA_BATCH_SIZES if size >= count), None)
         if size is None:
-            outputs = graph(*batches)
+            outputs = graph(*batches, *scalars)
         else:
             outputs = xla(*(np.concatenate([batch, np.zeros((size - count, *batch.shape[1:]), batch.dtype)])
-                            for batch in batches))
+                            for batch in batches), *scalars)
         return tf.nest.map_structure(lambda output: output.numpy()[:count], outputs)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from explorer.evaluate import evaluate
 from explorer.files import leftovers, write_npz, write_text
 from explorer.groove import NUM_CLASSES
 from explorer.model import CompiledModel, ModelConfig, MusicVAE, get_config
+from explorer.precision import training_dtype
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class TrainOptions:
     strategy: str = "default"  # default | mirrored | multiworker
     init_from: str | None = None  # a registry checkpoint whose weights start a new run (fresh optimizer)
     augment: tuple[str, ...] = ()  # augmentations of training windows by name (explorer/augment.py)
+    precision: str = "auto"  # of the training matmuls: auto | float32 | bfloat16 (explorer/precision.py)
 
 
 # Training options a resumed run must share with its start, beside the model config: they decide what it sees.
@@ -107,6 +111,7 @@ class Trainer:
         subset = rng.permutation(len(validation_tensors))[:options.validation_windows]
         self.validation_tensors = np.asarray(validation_tensors, np.float32)[np.sort(subset)]
         self.strategy = make_strategy(options.strategy)
+        self.compute_dtype = training_dtype(options.precision)  # may change on resume: a new machine's CPU
         with self.strategy.scope():
             keras.utils.set_random_seed(options.seed)
             self.model = MusicVAE(self.config)
@@ -137,9 +142,15 @@ class Trainer:
         from explorer.checkpoints import read_info, read_weights, resolve
 
         info = read_info(resolve(name_or_dir))
-        if info.config.get("name") != self.config.name:
-            raise ValueError(f"checkpoint '{info.name}' is a {info.config.get('name')}, not a {self.config.name}")
-        self.model.load_weights_dict(read_weights(info))
+        if info.config.get("name") == self.config.name:
+            self.model.load_weights_dict(read_weights(info))
+            return
+        # Another preset: its weights start this one only where the layouts agree (all but the heads).
+        try:
+            self.model.warm_start(read_weights(info))
+        except ValueError as error:
+            raise ValueError(f"checkpoint '{info.name}' (a {info.config.get('name')}) cannot start a "
+                             f"{self.config.name}: {error}") from None
 
     def _restore(self) -> None:
         """The run's state, after checking that it is resumed with the model config and the training options it
@@ -211,6 +222,7 @@ class Trainer:
         model, optimizer, strategy = self.model, self.optimizer, self.strategy
         global_batch = self.config.batch_size
         augmentations = tuple(self.options.augment)
+        compute_dtype = tf.as_dtype(self.compute_dtype)
 
         def replica_step(x, seed):
             # Each replica draws its own noise: fold its id into the step's seed.
@@ -219,7 +231,7 @@ class Trainer:
             if augmentations:  # salted apart from the model's noise, which uses the seed itself
                 x = augment(x, tf.random.experimental.stateless_fold_in(seed, -1), augmentations)
             with tf.GradientTape() as tape:
-                per_example, reconstruction, kl, logits = model.losses_for(x, seed)
+                per_example, reconstruction, kl, logits = model.losses_for(x, seed, compute_dtype)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
@@ -246,6 +258,10 @@ class Trainer:
         started = time.time()
         elapsed_at_start = self.elapsed
         last_save = self.step
+        if threading.current_thread() is threading.main_thread():
+            # `kill` (or the end of a session) stops a run as Ctrl-C does, saving first; a run in the background of
+            # a non-interactive shell ignores SIGINT.
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
         bar = tqdm(total=None if target == float("inf") else target, initial=self.step, unit="step",
                    dynamic_ncols=True, mininterval=2.0)
         window_start, window_examples = time.time(), 0
@@ -266,7 +282,7 @@ class Trainer:
                         self._log({"step": self.step, "loss": loss, "reconstruction": reconstruction, "kl": kl,
                                    "hit_f1_teacher_forced": f1, "examples_per_second": rate,
                                    "learning_rate": float(self.optimizer.learning_rate),
-                                   "elapsed_seconds": self.elapsed})
+                                   "elapsed_seconds": self.elapsed, "precision": self.compute_dtype})
                         window_start, window_examples = time.time(), 0
                     # Validate before any stop, so a run stopped at an epoch's end (by --steps, a budget or a
                     # kill after the save) is never left unvalidated there; the validation saves too.
@@ -309,7 +325,8 @@ def train(options: TrainOptions, out_dir: Path, resume: bool = False) -> dict:
     validation_set = load_windows("validation")
     trainer = Trainer(options, out_dir, train_set.tensors, validation_set.tensors, resume=resume)
     print(f"{trainer.config.name}: {trainer.model.parameter_count():,} parameters, {len(train_set):,} training "
-          f"windows, batch {trainer.config.batch_size}, starting at step {trainer.step}")
+          f"windows, batch {trainer.config.batch_size}, {trainer.compute_dtype} matmuls, "
+          f"starting at step {trainer.step}")
     return trainer.run()
 
 

@@ -34,6 +34,23 @@ def test_save_list_load_round_trip(registry, eight_windows):
     assert checkpoints.load_model(root / "tiny", root) is loaded, "loaded once per process"
 
 
+def test_the_registry_says_which_heads_a_checkpoint_has(registry, capsys, monkeypatch):
+    root, _ = registry
+    dist = MusicVAE(get_config("tiny_dist_4bar"))
+    checkpoints.save_checkpoint(dist.weights_dict(), dist.config.to_dict(), root / "dist", source="test")
+    kinds = {info.name: (info.heads, info.label) for info in checkpoints.list_checkpoints(root)}
+    assert kinds["tiny"][0] == "magenta" and "Magenta heads" in kinds["tiny"][1]
+    assert kinds["dist"][0] == "distributions" and "per-hit distributions" in kinds["dist"][1]
+    assert checkpoints.load_model("dist", root).config.distributional
+    monkeypatch.setattr(checkpoints, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(checkpoints.list_checkpoints, "__defaults__", (root,))
+    from explorer.cli import main
+
+    assert main(["checkpoints", "--json"]) == 0
+    listed = {row["name"]: row["heads"] for row in json.loads(capsys.readouterr().out)}
+    assert listed == {"tiny": "magenta", "dist": "distributions"}
+
+
 def test_unknown_name_lists_the_known_ones(registry):
     root, _ = registry
     with pytest.raises(CheckpointError, match="Known checkpoints: tiny"):

@@ -9,9 +9,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from explorer.model import PRESETS, XLA_BATCH_SIZES, CompiledModel, MusicVAE, get_config, lstm_sequence
+from explorer.model import (
+    PRESETS,
+    XLA_BATCH_SIZES,
+    CompiledModel,
+    MusicVAE,
+    get_config,
+    head_quantile,
+    lstm_sequence,
+    reconstruction_terms,
+)
 
-TINY = ["tiny_4bar", "tiny_hierdec_4bar"]
+TINY = ["tiny_4bar", "tiny_hierdec_4bar", "tiny_dist_4bar"]  # Magenta's heads, flat and hierarchical; distributions
 
 
 @pytest.fixture(scope="module", params=TINY)
@@ -58,7 +67,7 @@ def test_shapes(tiny, eight_windows):
     assert mu.shape == sigma.shape == (8, tiny.config.z_size)
     assert (sigma > 0).all()
     logits = tiny.decode_teacher_forced(tf.constant(mu), tf.constant(eight_windows))
-    assert logits.shape == (8, 64, 27)
+    assert logits.shape == (8, 64, tiny.config.output_size)
     decoded = compiled.decode(mu, temperature=0.5, seed=1)
     assert decoded.shape == (8, 64, 27)
     assert set(np.unique(decoded[..., :9])) <= {0.0, 1.0}
@@ -71,9 +80,17 @@ def test_sampler_is_the_training_decoder(tiny):
     z = np.random.default_rng(3).standard_normal((4, tiny.config.z_size)).astype(np.float32) * 2
     decoded = compiled.decode(z, temperature=0.0)
     logits = tiny.decode_teacher_forced(tf.constant(z), tf.constant(decoded)).numpy()
-    np.testing.assert_array_equal(decoded[..., :9], (logits[..., :9] > 0).astype(np.float32))
-    np.testing.assert_allclose(decoded[..., 9:18], tf.sigmoid(logits[..., 9:18]), atol=1e-5)
-    np.testing.assert_allclose(decoded[..., 18:], np.tanh(logits[..., 18:]), atol=1e-5)
+    hits = (logits[..., :9] > 0).astype(np.float32)
+    np.testing.assert_array_equal(decoded[..., :9], hits)
+    if tiny.config.distributional:  # the median of each hit's distributions; 0 where no hit
+        medians = [head_quantile(tf.reshape(logits[..., start:end], (4, 64, 9, -1)), np.full((4, 64, 9), 0.5), *span)
+                   for start, end, span in ((9, 9 + 9 * tiny.config.velocity_bins, (0, 1)),
+                                            (9 + 9 * tiny.config.velocity_bins, None, (-1, 1)))]
+        np.testing.assert_allclose(decoded[..., 9:18], hits * medians[0], atol=1e-5)
+        np.testing.assert_allclose(decoded[..., 18:], hits * medians[1], atol=1e-5)
+    else:  # Magenta's deterministic heads, on every cell
+        np.testing.assert_allclose(decoded[..., 9:18], tf.sigmoid(logits[..., 9:18]), atol=1e-5)
+        np.testing.assert_allclose(decoded[..., 18:], np.tanh(logits[..., 18:]), atol=1e-5)
 
 
 def test_sampling_is_deterministic_per_seed(tiny):
@@ -160,3 +177,127 @@ def test_weights_round_trip_and_shape_checks():
     del weights["decoder.output.bias"]
     with pytest.raises(ValueError, match="missing"):
         other.load_weights_dict(weights)
+
+
+# --- the per-hit velocity and offset distributions ----------------------------------------------------------------
+
+
+def test_a_cell_without_a_hit_adds_nothing_to_the_head_loss(eight_windows):
+    """Distributions: only cells that hold a hit pay for their velocity and offset; Magenta's heads pay on all."""
+    rng = np.random.default_rng(0)
+    for name, moved_by_empty_cells in (("tiny_dist_4bar", False), ("tiny_4bar", True)):
+        config = get_config(name)
+        logits = tf.constant(rng.standard_normal((8, 64, config.output_size)).astype(np.float32))
+        x = eight_windows.copy()
+        empty = x[..., :9] == 0
+        moved = x.copy()
+        moved[..., 9:18][empty], moved[..., 18:][empty] = 0.9, -0.7  # velocities and offsets where nothing is hit
+        base, other = (reconstruction_terms(tf.constant(t), logits, config).numpy() for t in (x, moved))
+        assert not np.allclose(base, other) if moved_by_empty_cells else np.array_equal(base, other), name
+        hit_moved = x.copy()
+        hit_moved[..., 9:18][~empty] = 1.0 - hit_moved[..., 9:18][~empty]  # the hits' own velocities do count
+        assert not np.allclose(reconstruction_terms(tf.constant(hit_moved), logits, config).numpy(), base)
+
+
+def test_head_loss_is_the_true_bins_cross_entropy():
+    """One hit cell, in NumPy: −log softmax(velocity logits)[its bin] − log softmax(offset logits)[its bin]."""
+    config = get_config("tiny_dist_4bar")
+    bins = config.velocity_bins
+    rng = np.random.default_rng(1)
+    logits = rng.standard_normal((1, 1, config.output_size)).astype(np.float32)
+    x = np.zeros((1, 1, 27), np.float32)
+    x[0, 0, 2], x[0, 0, 11], x[0, 0, 20] = 1.0, 0.70, -0.30  # closed hi-hat, velocity 89, played a bit late
+    terms = reconstruction_terms(tf.constant(x), tf.constant(logits), config).numpy()[0, 0]
+
+    def log_softmax(v):
+        return v - np.log(np.exp(v - v.max()).sum()) - v.max()
+
+    velocity = logits[0, 0, 9:9 + 9 * bins].reshape(9, bins)[2]
+    offset = logits[0, 0, 9 + 9 * bins:].reshape(9, bins)[2]
+    bce = np.log1p(np.exp(-logits[0, 0, 2]))
+    expected = bce - log_softmax(velocity)[int(0.70 * bins)] - log_softmax(offset)[int((-0.30 + 1) / 2 * bins)]
+    assert terms[2] == pytest.approx(expected, rel=1e-5)
+    others = np.log1p(np.exp(np.delete(logits[0, 0, :9], 2)))  # no hit: BCE of 0 only
+    np.testing.assert_allclose(np.delete(terms, 2), others, rtol=1e-5)
+
+
+def test_head_quantile_draws_from_the_bins_masses():
+    """u → value is the inverse CDF of the piecewise-uniform density: u = 0.5 is its median, uniform u reproduce
+    each bin's mass, and every value lies in its range."""
+    logits = np.log(np.array([[0.1, 0.2, 0.4, 0.3]], np.float32))  # 4 bins of [0, 1]
+    assert float(head_quantile(tf.constant(logits), tf.constant([0.5]), 0.0, 1.0)[0]) == pytest.approx(0.625)
+    u = np.random.default_rng(2).uniform(size=20000).astype(np.float32)
+    values = head_quantile(tf.constant(np.repeat(logits, len(u), 0)), tf.constant(u), 0.0, 1.0).numpy()
+    masses = np.histogram(values, bins=4, range=(0, 1))[0] / len(u)
+    np.testing.assert_allclose(masses, [0.1, 0.2, 0.4, 0.3], atol=0.015)
+    assert np.all(np.diff(values[np.argsort(u)]) >= -1e-6), "monotone in u"
+    ends = head_quantile(tf.constant(np.repeat(logits, 2, 0)), tf.constant([0.0, 1.0]), -1.0, 1.0).numpy()
+    np.testing.assert_allclose(ends, [-1.0, 1.0], atol=1e-6)
+
+
+def _peaked_dist_model() -> CompiledModel:
+    """tiny_dist_4bar that plays every cell, each velocity and offset peaked at its middle bins."""
+    model = MusicVAE(get_config("tiny_dist_4bar"))
+    bins = model.config.velocity_bins
+    profile = -0.5 * ((np.arange(bins) - bins / 2 + 0.5) / 1.5) ** 2
+    model.named["decoder.output.bias"].assign(np.r_[np.full(9, 8.0), np.tile(profile, 18)].astype(np.float32))
+    model.named["decoder.output.kernel"].assign(np.zeros_like(model.named["decoder.output.kernel"].numpy()))
+    return CompiledModel(model)
+
+
+def test_distribution_heads_sample_wider_at_a_higher_temperature():
+    model = _peaked_dist_model()
+    z = np.zeros((4, model.config.z_size), np.float32)
+    spreads = []
+    for temperature in (0.0, 0.5, 1.0, 2.0):
+        decoded = model.decode(z, temperature, seed=3)
+        spreads.append((decoded[..., 9:18].std(), decoded[..., 18:].std()))
+    spreads = np.array(spreads)
+    assert np.all(spreads[0] < 1e-6), "T = 0: every hit gets its median"
+    assert np.all(np.diff(spreads, axis=0) > 0), spreads  # velocity and timing spread grow with T
+    np.testing.assert_array_equal(model.decode(z, 0.0, seed=1), model.decode(z, 0.0, seed=2))
+    np.testing.assert_array_equal(model.decode(z, 1.0, seed=5), model.decode(z, 1.0, seed=5))
+    assert not np.array_equal(model.decode(z, 1.0, seed=5), model.decode(z, 1.0, seed=6))
+
+
+def test_a_magenta_head_checkpoint_warm_starts_a_distribution_preset():
+    source = MusicVAE(get_config("tiny_hierdec_4bar"))
+    target = MusicVAE(get_config("tiny_dist_4bar"))
+    fresh_heads = target.named["decoder.output.kernel"].numpy()[:, 9:]
+    target.warm_start(source.weights_dict())
+    for name, value in source.weights_dict().items():
+        if not name.startswith("decoder.output"):
+            np.testing.assert_array_equal(target.named[name].numpy(), value, err_msg=name)
+    np.testing.assert_array_equal(target.named["decoder.output.kernel"].numpy()[:, :9],
+                                  source.named["decoder.output.kernel"].numpy()[:, :9])
+    np.testing.assert_array_equal(target.named["decoder.output.kernel"].numpy()[:, 9:], fresh_heads)
+    with pytest.raises(ValueError, match="conductor"):  # a flat model lacks the conductor: refused
+        target.warm_start(MusicVAE(get_config("tiny_4bar")).weights_dict())
+
+
+# bf16 rounds every matmul's inputs to 8 mantissa bits (relative error 2^-9 each). Measured on these windows (AMD
+# EPYC with AVX512-BF16): the loss moved by 4e-6 to 7e-6 of itself and the gradient kept a cosine of 0.99999 to
+# float32's (0.9999 for the trained hierdec_dist_4bar); where bf16 is emulated it rounds the same way. The
+# tolerances are 100× those.
+BF16_LOSS_RTOL = 1e-3
+BF16_GRADIENT_COSINE = 0.99
+
+
+@pytest.mark.parametrize("name", ["tiny_hierdec_4bar", "tiny_dist_4bar"])
+def test_bf16_training_matches_float32(name, eight_windows):
+    keras.utils.set_random_seed(3)
+    model = MusicVAE(get_config(name))
+    x, seed = tf.constant(eight_windows), tf.constant([0, 1], tf.int64)
+    results = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model.losses_for(x, seed, dtype)[0])
+        gradient = tape.gradient(loss, model.trainable_variables)
+        results[dtype] = float(loss), np.concatenate([g.numpy().ravel() for g in gradient])
+    (loss32, grad32), (loss16, grad16) = results[tf.float32], results[tf.bfloat16]
+    assert loss16 != loss32, "bf16 really multiplied in bf16"
+    assert loss16 == pytest.approx(loss32, rel=BF16_LOSS_RTOL)
+    cosine = grad16 @ grad32 / np.linalg.norm(grad16) / np.linalg.norm(grad32)
+    assert cosine >= BF16_GRADIENT_COSINE
+    # and inference is float32 still, after a bf16 trace
+    assert model.losses_for(x)[0].dtype == tf.float32 and model._compute_dtype == tf.float32

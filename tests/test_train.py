@@ -30,9 +30,12 @@ def _options(**changes) -> TrainOptions:
 
 @pytest.mark.slow
 def test_tiny_model_overfits_eight_real_windows(eight_windows, tmp_path):
-    """Learning really happens: eight GMD windows are reconstructed (from mu, T = 0) with hit F1 ≥ 0.99.
+    """Learning really happens: eight GMD windows, reconstructed (from mu, T = 0) with hit F1 < 0.5 before
+    training, reach F1 ≥ 0.95 after 1,200 steps.
 
-    Measured: 0.955 at step 600, 0.989 at 900, 0.996 at 1200."""
+    Float results differ in the last bits between CPUs (AVX2, AVX-512, AMX) and oneDNN's paths, and 1,200 steps
+    add them up to different runs. Measured at step 1,200 over seeds 0–2, with oneDNN on and off, on an AVX2 Xeon,
+    an AMX Xeon and an AVX512-BF16 EPYC: hit F1 0.968–0.999 (0.95–0.96 at step 600), velocity MAE 0.065–0.072."""
     # Some input dropout makes the autoregressive decoder robust to its own slips (measured: keep 0.7 reaches
     # F1 0.99 by step 900, keep 1.0 stalls near 0.95).
     trainer = Trainer(_options(config="small_4bar", steps=1200, dropout_keep=0.7, learning_rate=0.01,
@@ -42,7 +45,7 @@ def test_tiny_model_overfits_eight_real_windows(eight_windows, tmp_path):
     trainer.run()
     after = evaluate(CompiledModel(trainer.model), eight_windows)
     assert before < 0.5
-    assert after["hit_f1"] >= 0.99, after
+    assert after["hit_f1"] >= 0.95, after
     assert after["velocity_mae"] < 0.1
 
 
@@ -73,6 +76,17 @@ def test_a_run_stopped_at_an_epoch_end_is_validated_there_once(eight_windows, tm
     assert [r["step"] for r in read_metrics(tmp_path)[1]] == [3, 6]
     Trainer(_options(steps=9), tmp_path, windows, eight_windows, resume=True).run()
     assert [r["step"] for r in read_metrics(tmp_path)[1]] == [3, 6, 9]
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_run_trains_and_logs_in_the_precision_it_was_given(eight_windows, tmp_path, precision):
+    trainer = Trainer(_options(steps=5, precision=precision), tmp_path, eight_windows, eight_windows)
+    before = trainer.model.weights_dict()
+    trainer.run()
+    training, _ = read_metrics(tmp_path)
+    assert {r["precision"] for r in training} == {precision}
+    assert not np.array_equal(trainer.model.weights_dict()["encoder.fw.kernel"], before["encoder.fw.kernel"])
+    assert build_parser().parse_args(["train", "--out", "x", "--precision", precision]).precision == precision
 
 
 def test_free_bits_and_beta_can_be_set_for_a_run(eight_windows, tmp_path):
@@ -114,9 +128,25 @@ def test_a_new_run_can_start_from_a_registry_checkpoint(eight_windows, tmp_path)
     for name, value in read_weights(exported).items():
         np.testing.assert_array_equal(second.model.weights_dict()[name], value, err_msg=name)
     assert second.step == 0
-    with pytest.raises(ValueError, match="not a small_4bar"):
+    with pytest.raises(ValueError, match=r"cannot start a small_4bar: encoder\.fw\.kernel"):  # other widths
         Trainer(_options(config="small_4bar", init_from=str(exported.directory)), tmp_path / "third",
                 eight_windows, eight_windows)
+
+
+def test_a_distribution_preset_warm_starts_from_a_magenta_head_checkpoint(eight_windows, tmp_path):
+    """Heads aside, the layout is the same: the encoder, conductor and decoder carry over, and the hit columns."""
+    first = Trainer(_options(config="tiny_hierdec_4bar", steps=2), tmp_path / "first", eight_windows, eight_windows)
+    first.run()
+    exported = export_run(tmp_path / "first", tmp_path / "checkpoints" / "hierdec", eight_windows)
+    second = Trainer(_options(config="tiny_dist_4bar", steps=2, init_from=str(exported.directory)),
+                     tmp_path / "second", eight_windows, eight_windows)
+    weights = read_weights(exported)
+    np.testing.assert_array_equal(second.model.weights_dict()["conductor.lstm1.kernel"],
+                                  weights["conductor.lstm1.kernel"])
+    np.testing.assert_array_equal(second.model.weights_dict()["decoder.output.bias"][:9],
+                                  weights["decoder.output.bias"][:9])
+    second.run()
+    assert np.isfinite(read_metrics(tmp_path / "second")[1][-1]["velocity_mae"])
 
 
 @pytest.mark.slow
