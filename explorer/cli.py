@@ -101,9 +101,15 @@ def cmd_evaluate(args) -> int:
     from explorer.evaluate import evaluate
 
     model = checkpoints.load_model(args.checkpoint)
-    tensors = dataset.load_windows(args.split).tensors[: args.limit]
+    windows = dataset.load_windows(args.split)
+    tensors = windows.tensors[: args.limit]
     metrics = evaluate(model, tensors)
     metrics.update(checkpoint=model.info.name, split=args.split)
+    if args.samples:
+        from explorer.realism import realism_report
+
+        metrics["realism"] = realism_report(model, tensors, windows.meta["midi_filename"][: args.limit],
+                                            args.samples, args.temperatures, args.seed)
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
@@ -114,7 +120,22 @@ def cmd_evaluate(args) -> int:
     for name, row in metrics["per_class"].items():
         print(f"  {name:14s} P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  "
               f"({row['support']:,} hits)")
+    if args.samples:
+        _print_realism(metrics["realism"], args.split)
     return 0
+
+
+def _print_realism(report: dict, split: str) -> None:
+    columns = {f"GMD {split}": report["real"]} | {f"T = {t}": s for t, s in report["temperatures"].items()}
+    print(f"\n{report['samples']} prior samples per temperature against the {split} windows (hits only)")
+    rows = [("hits per window", "hits_per_window", ".1f"), ("velocity mean (MIDI)", "velocity_mean", ".1f"),
+            ("velocity sd (MIDI)", "velocity_sd", ".1f"), ("timing mean (16ths)", "timing_mean", "+.3f"),
+            ("timing sd (16ths)", "timing_sd", ".3f"), ("bar-to-bar repetition", "repetition", ".2f"),
+            ("classes used", "classes_used", ".1f"), ("real-vs-generated accuracy", "classifier_accuracy", ".2f")]
+    print(f"  {'':28s}" + "".join(f"{name:>12s}" for name in columns))
+    for label, key, spec in rows:
+        cells = [format(stats[key], spec) if key in stats else "" for stats in columns.values()]
+        print(f"  {label:28s}" + "".join(f"{cell:>12s}" for cell in cells))
 
 
 def cmd_sample(args) -> int:
@@ -240,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=["train", "validation", "test"])
     evaluate.add_argument("--limit", type=int, help="only the first N windows")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.add_argument("--samples", type=int, default=0, metavar="N",
+                          help="also judge N prior samples per temperature against the split's windows")
+    evaluate.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.8], metavar="T",
+                          help="with --samples (default: 1 and the app's default, 0.8)")
+    evaluate.add_argument("--seed", type=int, default=0, help="with --samples")
     evaluate.set_defaults(run=cmd_evaluate)
 
     sample = commands.add_parser("sample", help="random grooves from the prior, as MIDI files")

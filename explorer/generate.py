@@ -54,10 +54,19 @@ def decode(model, z: np.ndarray, temperature: float = 0.0, seed: int = 0, bpm: f
             for i, (tensor, tempo) in enumerate(zip(tensors, tempos, strict=True))]
 
 
+def prior_z(model, n: int, seed: int = 0) -> np.ndarray:
+    """n draws of z ~ N(0, I)."""
+    return np.random.default_rng(seed).standard_normal((n, model.config.z_size)).astype(np.float32)
+
+
 def sample(model, n: int, temperature: float = 1.0, seed: int = 0, bpm: float = 120.0) -> list[Groove]:
     """n grooves from z ~ N(0, I)."""
-    z = np.random.default_rng(seed).standard_normal((n, model.config.z_size)).astype(np.float32)
-    return decode(model, z, temperature, seed, bpm, source="sample")
+    return decode(model, prior_z(model, n, seed), temperature, seed, bpm, source="sample")
+
+
+def sample_tensors(model, n: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+    """The tensors [n, steps, 27] of `sample`'s grooves, without making Grooves of them (for statistics)."""
+    return model.decode(prior_z(model, n, seed), temperature, seed)
 
 
 def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed: int = 0) -> list[Groove]:
