@@ -26,7 +26,8 @@ OFFSET_TO_STEPS = 0.5  # the tensor's offset ±1 is half a step
 def _split(tensors: np.ndarray):
     tensors = np.asarray(tensors, np.float64)
     hits = tensors[..., :NUM_CLASSES] > 0.5
-    return hits, tensors[..., NUM_CLASSES:2 * NUM_CLASSES] * MIDI_VELOCITY, tensors[..., 2 * NUM_CLASSES:] * OFFSET_TO_STEPS
+    velocities = tensors[..., NUM_CLASSES:2 * NUM_CLASSES] * MIDI_VELOCITY
+    return hits, velocities, tensors[..., 2 * NUM_CLASSES:] * OFFSET_TO_STEPS
 
 
 def bar_repetition(hits: np.ndarray) -> np.ndarray:
