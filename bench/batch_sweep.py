@@ -12,12 +12,10 @@ quality per minute.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 from pathlib import Path
 
-from bench.report import DOC, publish
+from bench.report import DOC, machine, publish
 from explorer import dataset
 from explorer.train import Trainer, TrainOptions
 
@@ -69,7 +67,7 @@ def report(points: list[dict], args) -> list[str]:
     lines = [f"`python -m bench.batch_sweep --config {args.config} --batch-sizes "
              f"{' '.join(map(str, args.batch_sizes))} --minutes {args.minutes:g} --every {args.every:g}"
              + (f" --dropout-keep {args.dropout_keep:g}" if args.dropout_keep is not None else "") + "` on "
-             f"{platform.machine()}, {os.cpu_count()} cores: each batch size trained from scratch for the same "
+             f"{machine()}: each batch size trained from scratch for the same "
              "training time (validation not counted), then scored on all validation windows (hit F1; steps in "
              "brackets).", "", "| minutes | " + " | ".join(f"batch {b}" for b in batch_sizes) + " |",
              "|---:|" + "---:|" * len(batch_sizes)]

@@ -23,7 +23,7 @@ import platform
 import statistics
 import time
 
-from bench.report import publish
+from bench.report import machine, publish
 from explorer.checkpoints import list_checkpoints
 from tests.browser_helpers import (
     click_and_time,
@@ -100,7 +100,7 @@ def markdown(results: dict, repeats: int) -> list[str]:
         return "yes" if seconds <= target else "**no**"
 
     checkpoint = list_checkpoints()[0]
-    lines = [f"`python -m bench.bench_app --repeats {repeats}` on {platform.machine()}, {os.cpu_count()} cores (shared "
+    lines = [f"`python -m bench.bench_app --repeats {repeats}` on {machine()} (shared "
              f"with other jobs: load average {os.getloadavg()[0]:.1f} at the end of the run), Python "
              f"{platform.python_version()}; Debian's Chromium, headless, through Playwright. Times run from the "
              "click to the end of the script run it starts, measured in the page (Streamlit's end-of-run message "

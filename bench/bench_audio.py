@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from bench.report import publish
+from bench.report import machine, publish
 from explorer import audio, dataset
 from explorer.groove import midi_to_grooves
 
@@ -78,7 +78,7 @@ def run(grooves: list) -> list[dict]:
 
 
 def markdown(results: list[dict], count: int, mean_seconds: float) -> list[str]:
-    lines = [f"`python -m bench.bench_audio --grooves {count}` on {platform.machine()}, {os.cpu_count()} cores "
+    lines = [f"`python -m bench.bench_audio --grooves {count}` on {machine()} "
              f"(shared with other jobs: load average {os.getloadavg()[0]:.1f} at the end of the run), Python "
              f"{platform.python_version()}. One 4-bar GMD test-split groove "
              "per render (first window of each of the first 4/4 beats), 44.1 kHz stereo, loops=1, "

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bench.report import publish
+from bench.report import machine, publish
 from explorer import checkpoints, dataset, generate
 from explorer.model import XLA_BATCH_SIZES
 from explorer.train import Trainer, TrainOptions
@@ -73,7 +73,7 @@ def run(checkpoint: str | None, train_steps: int, batch_sizes: list[int]) -> lis
     encoder_share = 2 * config.steps * (27 + config.encoder_units) * 4 * config.encoder_units * 2 / flops
 
     lines = [
-        f"`python -m bench.bench_model` on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"`python -m bench.bench_model` on {machine()}, Python "
         f"{platform.python_version()}, TensorFlow {tf.__version__}; checkpoint `{model.info.name}` "
         f"({config.name}); load average {os.getloadavg()[0]:.1f} at the start of the timing. "
         f"One 2048² float32 matmul reaches {flops_per_second / 1e9:.0f} GFLOP/s: the compute bound below is "

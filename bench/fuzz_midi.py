@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import odd_midi
-from bench.report import publish
+from bench.report import machine, publish
 from explorer.errors import ExplorerError
 from explorer.groove import DEFAULT_LIMITS, Groove, groove_to_midi, midi_to_performance
 
@@ -176,8 +176,7 @@ def markdown(outcomes: list[Outcome], args, elapsed: float, rss: tuple[float, fl
     seconds = np.array([o.seconds for o in outcomes])
     lines = [
         f"`python -m bench.fuzz_midi --n {args.n} --seed {args.seed} --full-every {args.full_every}` "
-        f"(bench/odd_midi.py makes the inputs; {elapsed / 60:.0f} min) on {platform.machine()}, {os.cpu_count()} "
-        "cores, "
+        f"(bench/odd_midi.py makes the inputs; {elapsed / 60:.0f} min) on {machine()}, "
         f"Python {platform.python_version()} (load average {os.getloadavg()[0]:.1f} at the end; wall-clock times "
         "grow with other jobs, so CPU time (`time.process_time`) is given beside them).", "",
         "| figure | result | target |", "|---|---|---|",

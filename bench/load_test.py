@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import statistics
@@ -43,7 +42,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report import publish
+from bench.report import machine, publish
 from explorer import dataset
 from explorer.errors import DatasetError
 from explorer.groove import groove_to_midi
@@ -585,8 +584,8 @@ def markdown(results: dict) -> list[str]:
         "arriving one by one "
         f"over {results['arrival']:g} s, then each playing a seeded random script for {results['minutes']:g} min "
         "(filter the table, add a seed, generate, interpolate, download a MIDI file; "
-        f"{results['think'][0]:g}–{results['think'][1]:g} s between interactions). {platform.machine()}, "
-        f"{os.cpu_count()} cores shared by the server and the browser, the browser at `nice 19` so that the server "
+        f"{results['think'][0]:g}–{results['think'][1]:g} s between interactions). {machine()}, "
+        "shared by the server and the browser, the browser at `nice 19` so that the server "
         "runs first, as if its users had their own computers "
         f"(load average {results['load'][0]:.1f} at the end of the run, {results['load'][2]:.1f} over 15 min). "
         f"The server used {results['server_cpu']:.0f} CPU-seconds in {results['wall']:.0f} s "

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
+from explorer.precision import cpu_description
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    """The machine a report ran on: figures from CPUs with and without AVX-512, AVX512-BF16 or AMX differ."""
+    return f"{platform.machine()}, {os.cpu_count()} cores of {cpu_description()}"
 
 
 def write_section(title: str, lines: list[str], path: Path = DOC) -> None:
