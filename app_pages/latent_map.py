@@ -12,7 +12,7 @@ MAX_SELECTED = 12  # selected points listed below the map (the rest are counted)
 
 st.title("Latent map")
 st.caption("Each point is a 4-bar window of the dataset, placed by what the model hears in it. Close points "
-           "sound alike. Click or lasso points to hear them and add them to the basket.")
+           "sound alike. Click a point to hear it; the lasso in the chart's toolbar selects several.")
 model = ui.model()
 checkpoint = ui.active_checkpoint()
 try:
@@ -49,23 +49,25 @@ projection = ui.projection(checkpoint.name, checkpoint.sha256, key, method, dims
 overlays = ui.map_overlays(model, projection, show_seeds, show_results)
 st.caption(f"{len(rows):,} windows · {checkpoint.name} · {method} {dims}-D")
 figure = plots.latent_map(projection.points, meta.iloc[rows].reset_index(drop=True), color_by, overlays)
-if dims == 2:
-    event = st.plotly_chart(figure, key=f"map_{key}_{method}", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"))
-    picked = ui.selected_rows(event.selection.points)
-else:
+if dims == 3:
     st.plotly_chart(figure, key=f"map3d_{key}_{method}")
-    st.caption("Selecting works on the 2-D map.")
-    picked = []
+    st.info("Drag to turn the 3-D map. To hear points, switch **Dimensions** to 2-D and click one.")
+    st.stop()
+event = st.plotly_chart(figure, key=f"map_{key}_{method}", on_select="rerun", selection_mode=("points", "box", "lasso"))
+selection = ui.kept_selection(st.session_state.get("map_selection"), ui.selected_rows(event.selection.points),
+                              (key, method), color_by)
+st.session_state["map_selection"] = selection
+picked = selection["rows"]
 
 if not picked:
-    st.info("Click a point, or drag a lasso around several, to hear them here.")
+    st.info("Click a point to hear it here, or choose the lasso in the chart's toolbar and draw around several.")
     st.stop()
 chosen_rows = [int(rows[p]) for p in picked]
-st.markdown(f"**{len(chosen_rows)} selected**" + (f" (showing {MAX_SELECTED})" if len(chosen_rows) > MAX_SELECTED
+shown = ui.spread_selection(chosen_rows, meta, MAX_SELECTED)
+st.markdown(f"**{len(chosen_rows)} selected**" + (f" — showing {len(shown)}, from as many performances as "
+                                                    "possible across the selection" if len(shown) < len(chosen_rows)
                                                     else ""))
-shown = chosen_rows[:MAX_SELECTED]
-labels = [ui.window_label(meta.iloc[r]) for r in shown]
+labels = ui.unique_labels([ui.window_label(meta.iloc[r]) for r in shown])
 st.button(f"Add {len(shown)} to the basket", icon=":material/add:", key="map_add_all", on_click=ui.add_all_to_basket,
           args=(list(zip(labels, window_set.grooves(shown), strict=True)),))
 row = st.selectbox("Listen to", shown, key="map_listen", format_func=lambda r: labels[shown.index(r)])

@@ -7,6 +7,7 @@ directly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -27,7 +28,15 @@ PROJECTIONS = ("PCA", "t-SNE", "UMAP")
 # at the mean position of their nearest dataset windows in latent space.
 PLACEMENT_NEIGHBOURS = 5
 OVERLAY_SYMBOLS = {"seed": "star", "generated": "diamond", "path": "circle-open"}
-OVERLAY_COLORS = {"seed": "gold", "generated": "crimson", "path": "deepskyblue"}
+# Seeds, results and paths stand out in black, dark grey and blue-black, outlined in white; no category colour is
+# that dark (CATEGORY_COLORS).
+OVERLAY_COLORS = {"seed": "#000000", "generated": "#4d4d4d", "path": "#102a43"}
+# One colour per category of a map's "Colour by" (GMD: 18 genres, 10 drummers): plotly's 26-colour Alphabet
+# palette less its near-black, so that every genre has its own colour and none looks like an overlay.
+CATEGORY_COLORS = ("#AA0DFE", "#3283FE", "#85660D", "#782AB6", "#565656", "#1C8356", "#16FF32", "#F7E1A0",
+                   "#E2E2E2", "#1CBE4F", "#C4451C", "#DEA0FD", "#FE00FA", "#325A9B", "#FEAF16", "#F8A19F",
+                   "#90AD1C", "#F6222E", "#1CFFCE", "#2ED9FF", "#B10DA1", "#C075A6", "#FC1CBF", "#B00068",
+                   "#FBE426", "#FA0087")
 OVERLAY_SYMBOLS_3D = {"seed": "diamond", "generated": "square", "path": "circle-open"}  # 3-D has fewer symbols
 
 
@@ -259,23 +268,35 @@ def latent_map(points: np.ndarray, meta: pd.DataFrame, color_by: str,
         figure.add_trace(scatter(
             **coords(slice(None)), mode="markers", name="windows", customdata=rows, hovertext=hover,
             hoverinfo="text", marker={"size": size, "color": meta["bpm"], "colorscale": "Turbo", "opacity": 0.8,
-                                      "colorbar": {"title": {"text": "bpm"}}}))
+                                      # left of the plot, so that it never covers the legend on the right
+                                      "colorbar": {"title": {"text": "bpm"}, "x": -0.08, "thickness": 14}}))
     else:
         labels = meta[color_by].astype(str)
-        for value in sorted(labels.unique()):
+        for index, value in enumerate(sorted(labels.unique(), key=natural_key)):
             mask = (labels == value).to_numpy()
+            color = CATEGORY_COLORS[index % len(CATEGORY_COLORS)]
             figure.add_trace(scatter(**coords(mask), mode="markers", name=value, customdata=rows[mask],
                                      hovertext=[h for h, m in zip(hover, mask, strict=True) if m],
-                                     hoverinfo="text", marker={"size": size, "opacity": 0.75}))
+                                     hoverinfo="text", marker={"size": size, "opacity": 0.75, "color": color}))
     if overlays is not None and len(overlays):
         _add_overlays(figure, overlays, dims)
-    figure.update_layout(height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend={"itemsizing": "constant"},
-                         dragmode="lasso" if dims == 2 else "orbit")
+    # Zoom by dragging, so that a click selects the point under it (in lasso mode a click selects nothing); the
+    # lasso and box are in the toolbar. The legend starts below the toolbar.
+    figure.update_layout(height=height, margin={"l": 0, "r": 0, "t": 36, "b": 0},
+                         legend={"itemsizing": "constant", "y": 1.0, "yanchor": "top"},
+                         dragmode="zoom" if dims == 2 else "orbit")
     return figure
 
 
+def natural_key(text: str) -> tuple:
+    """Sorts 'drummer2' before 'drummer10': digit runs compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text)))
+
+
 def _add_overlays(figure: go.Figure, overlays: pd.DataFrame, dims: int) -> None:
-    scatter = go.Scatter3d if dims == 3 else go.Scatter
+    # WebGL like the dataset's points, and after them: plotly draws its WebGL canvas over SVG traces, so SVG seeds
+    # hid under dense maps' points.
+    scatter = go.Scatter3d if dims == 3 else go.Scattergl
     symbols = OVERLAY_SYMBOLS_3D if dims == 3 else OVERLAY_SYMBOLS
     for (kind, name), part in overlays.groupby(["kind", "group"], sort=False):
         texts = "text" in part and kind != "path" and bool(part["text"].astype(bool).any())

@@ -79,6 +79,42 @@ def window_label(row: pd.Series) -> str:
     return f"{row['genre']} · {row['drummer']} · {row['bpm']} bpm · {row['beat_type']} · bars {start}-{start + 3}"
 
 
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """The labels, with ' #2', ' #3', … after repeats, so that a list of them names each item once."""
+    seen: dict[str, int] = {}
+    unique = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return unique
+
+
+def spread_selection(rows: Sequence[int], meta: pd.DataFrame, limit: int) -> list[int]:
+    """Up to `limit` of the selected window rows that show the selection's range: one window per performance
+    (its first selected), spread evenly over the performances in the order of the selection; with fewer
+    performances than `limit`, further windows of theirs, spread likewise."""
+    rows = list(rows)
+    if len(rows) <= limit:
+        return rows
+    files = meta["midi_filename"].to_numpy()[rows]
+    _, first = np.unique(files, return_index=True)
+    firsts = [rows[i] for i in sorted(first)]
+    if len(firsts) >= limit:
+        return [firsts[i] for i in np.linspace(0, len(firsts) - 1, limit).round().astype(int)]
+    others = [r for r in rows if r not in set(firsts)]
+    extra = [others[i] for i in np.linspace(0, len(others) - 1, limit - len(firsts)).round().astype(int)]
+    return sorted(firsts + extra, key=rows.index)
+
+
+def kept_selection(previous: dict | None, picked: list[int], context: tuple, color_by: str) -> dict:
+    """The map's selection to show, across reruns: a new selection replaces the old; an empty one clears it, except
+    right after "Colour by" changed, whose redraw empties the chart's selection without the user asking (the same
+    map in another colour keeps its selection). `context` names the map (its windows, projection, dimensions)."""
+    if picked or not previous or previous["context"] != context or previous["color_by"] == color_by:
+        return {"rows": list(picked), "context": context, "color_by": color_by}
+    return {**previous, "color_by": color_by}
+
+
 def map_subset(meta: pd.DataFrame, mode: str, files: Sequence[str] | None = None) -> np.ndarray:
     """Row numbers of the windows the latent map shows: of the performances in `files` (None = all), per MAP_SUBSETS.
 
@@ -339,9 +375,22 @@ def add_to_basket(label: str, groove: Groove) -> None:
 def add_all_to_basket(items: Sequence[tuple[str, Groove]]) -> None:
     """A button callback: add several, one toast."""
     messages = [add_seed(basket(), Seed(label, groove)) for label, groove in items]
+    st.toast(added_message(messages, len(basket())))
+
+
+def added_message(messages: Sequence[str], basket_size: int, limit: int = BASKET_LIMIT) -> str:
+    """One line for several `add_seed` results: how many went in, and why the others did not."""
     added = sum(m.startswith("Added") for m in messages)
-    st.toast(f"Added {added} of {len(items)} to the basket." if added < len(items) or not added
-             else f"Added {added} to the basket.")
+    if added == len(messages):
+        return f"Added {added} to the basket."
+    reasons = []
+    if basket_size >= limit:
+        reasons.append(f"the basket holds {limit} at most")
+    if any("already" in m for m in messages):
+        reasons.append("some were in it already")
+    if any(m.startswith("Only 4-bar") for m in messages):
+        reasons.append("only 4-bar grooves can be seeds")
+    return f"Added {added} of {len(messages)} to the basket: {' and '.join(reasons) or 'see each one'}."
 
 
 def results(page: str) -> list[tuple[str, Groove]]:
@@ -413,10 +462,11 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
 
 def fill_audio(deferred: Sequence[tuple]) -> None:
     """Render and show the players `groove_card` left places for, `audio.ENGINES` renders at a time."""
-    renders = [_RENDERERS.submit(audio.render_wav, groove, bpm=bpm) for _, groove, bpm in deferred]
+    loop = bool(st.session_state.get("keep_loop"))  # a looping player gets a file exactly its bars long
+    renders = [_RENDERERS.submit(audio.render_wav, groove, bpm=bpm, loop=loop) for _, groove, bpm in deferred]
     for (slot, _, _), render in zip(deferred, renders, strict=True):
         try:
-            slot.audio(render.result(), format="audio/wav", loop=bool(st.session_state.get("keep_loop")))
+            slot.audio(render.result(), format="audio/wav", loop=loop)
         except ExplorerError as error:
             slot.warning(str(error))
 

@@ -138,3 +138,32 @@ def test_a_click_on_the_whole_performance_chooses_its_window(app_url):
             assert page.locator("[data-testid='stException']").count() == 0
         finally:
             browser.close()
+
+
+# Where the map's first dataset point is drawn, from plotly's own axes (its WebGL points have no DOM element).
+FIRST_POINT_JS = """plot => {
+    const trace = plot._fullData[0], x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis;
+    return {x: x._offset + x.l2p(trace.x[0]), y: y._offset + y.l2p(trace.y[0])};
+}"""
+
+
+def test_a_click_on_the_latent_map_selects_the_window_under_it(app_url):
+    """The map opens in zoom mode, where a click selects (in lasso mode it selected nothing)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = new_page(browser, viewport={"width": 1440, "height": 1000})
+            page.goto(app_url)
+            wait_idle(page)
+            open_page(page, MAP_PAGE)
+            plot = page.locator(".js-plotly-plot").first
+            plot.wait_for(timeout=MODEL_SECONDS * 1000)
+            spot, box = plot.evaluate(FIRST_POINT_JS), plot.bounding_box()
+            act_and_time(page, lambda: page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"]))
+            page.get_by_text("1 selected", exact=True).wait_for(timeout=MODEL_SECONDS * 1000)
+            assert page.get_by_role("button", name="Add 1 to the basket").count() == 1
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            browser.close()

@@ -145,7 +145,23 @@ def test_latent_map_has_one_trace_per_label_whose_customdata_names_meta_rows():
     assert list(by_name["rock"].customdata) == [0, 2]
     np.testing.assert_array_equal(by_name["rock"].x, POINTS[[0, 2], 0])
     assert "b.mid<br>bar 4" in by_name["jazz"].hovertext[0]
-    assert figure.layout.dragmode == "lasso"
+    assert figure.layout.dragmode == "zoom", "a click selects a point only outside lasso mode"
+
+
+def test_every_genre_has_its_own_colour_and_none_is_an_overlays():
+    genres = [f"genre{i}" for i in range(18)]  # GMD has 18
+    meta = pd.DataFrame({"midi_filename": [f"{g}.mid" for g in genres], "start_bar": 0, "genre": genres,
+                         "drummer": "d1", "bpm": 100, "beat_type": "beat"})
+    figure = plots.latent_map(np.zeros((18, 2)), meta, "genre")
+    colours = [t.marker.color for t in figure.data]
+    assert len(set(colours)) == 18
+    assert not set(colours) & set(plots.OVERLAY_COLORS.values())
+    assert [t.name for t in figure.data][:3] == ["genre0", "genre1", "genre2"] and figure.data[10].name == "genre10"
+
+
+def test_categories_sort_by_number_within_their_names():
+    assert sorted(["drummer10", "drummer2", "drummer1"], key=plots.natural_key) == ["drummer1", "drummer2",
+                                                                                   "drummer10"]
 
 
 def test_latent_map_by_bpm_is_one_coloured_trace_and_3d_uses_scatter3d():
@@ -170,6 +186,9 @@ def test_latent_map_draws_seeds_as_markers_and_paths_as_lines():
     generated = next(t for t in figure.data if t.name == "generate")
     assert generated.mode == "markers" and generated.marker.symbol == "diamond"
     assert walk.mode == "lines+markers" and list(walk.x) == [0.0, 1.0, 2.0]
+    # drawn last and on the dataset's WebGL canvas, so that no dataset point covers them
+    assert [t.name for t in figure.data][-3:] == ["seeds", "generate", "walk"]
+    assert all(isinstance(t, go.Scattergl) for t in figure.data)
     overlays_3d = plots.overlay_frame(np.ones((1, 3)), ["x"], "seed")
     figure_3d = plots.latent_map(np.ones((4, 3)), META, "genre", overlays_3d)
     assert figure_3d.data[-1].marker.symbol == "diamond"  # a symbol 3-D plots have

@@ -8,6 +8,7 @@ import zipfile
 
 import mido
 import numpy as np
+import pandas as pd
 import pytest
 
 from explorer import dataset, ui
@@ -190,3 +191,31 @@ def test_a_click_on_a_performance_chooses_the_window_that_holds_that_bar():
     assert ui.window_start_at([2, 3], 0) == 2  # before the first window: the first
     points = [{"customdata": [7], "x": 8.1}, {"customdata": 7}, {"x": 1.0}]
     assert ui.selected_rows(points) == [7]
+
+
+def test_a_large_selection_shows_a_spread_of_performances_with_unique_labels():
+    meta = pd.DataFrame({"midi_filename": [f"file{i // 10}.mid" for i in range(200)]})  # 20 files × 10 windows
+    shown = ui.spread_selection(list(range(200)), meta, 12)
+    assert len(shown) == 12 and len({meta["midi_filename"][r] for r in shown}) == 12
+    assert shown[0] == 0 and shown[-1] == 190, "from the start of the selection to its end"
+    few_files = ui.spread_selection(list(range(30)), meta, 12)  # 3 files: each once, then more of theirs
+    assert len(few_files) == 12 and {0, 10, 20} <= set(few_files) and few_files == sorted(few_files)
+    assert ui.spread_selection([5, 3], meta, 12) == [5, 3]
+    assert ui.unique_labels(["rock · d1", "jazz", "rock · d1", "rock · d1"]) == ["rock · d1", "jazz", "rock · d1 #2",
+                                                                               "rock · d1 #3"]
+
+
+def test_the_map_keeps_its_selection_when_only_the_colours_change():
+    picked = ui.kept_selection(None, [3, 4], ("map", "pca"), "genre")
+    recoloured = ui.kept_selection(picked, [], ("map", "pca"), "drummer")  # the redraw emptied the chart's selection
+    assert recoloured["rows"] == [3, 4]
+    assert ui.kept_selection(recoloured, [], ("map", "pca"), "drummer")["rows"] == [], "a click on nothing clears"
+    assert ui.kept_selection(picked, [], ("other map", "pca"), "drummer")["rows"] == [], "another map: not kept"
+    assert ui.kept_selection(picked, [7], ("map", "pca"), "genre")["rows"] == [7]
+
+
+def test_adding_several_says_why_some_did_not_go_in():
+    full = ui.added_message(["Added 'a'", "The basket holds 24 seeds at most; remove one first."] * 1, basket_size=24)
+    assert full == "Added 1 of 2 to the basket: the basket holds 24 at most."
+    assert "in it already" in ui.added_message(["Added 'a'", "'b' is already in the basket."], basket_size=3)
+    assert ui.added_message(["Added 'a'", "Added 'b'"], basket_size=2) == "Added 2 to the basket."
