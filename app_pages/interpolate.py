@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import generate, ui
 from explorer.errors import ExplorerError
+from explorer.groove import chain
 
 PAGE = "interpolate"
 
@@ -50,10 +51,11 @@ items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interp
 
 generation = st.session_state.get(f"generation_{PAGE}", 0)
 grooves = [g for _, g in items]
-bpm = ui.playback_bpm(grooves[0])
 st.subheader("The whole path")
+st.caption("Each step plays at its own tempo, gliding from one seed's to the other's (unless **Fixed tempo** is on); "
+           "the MIDI file holds the same tempo changes.")
 deferred: list = []  # both drum rolls first, then the audio (the whole path takes longest to render)
-ui.groove_card(ui.chain(grooves, bpm, f"interpolation in {len(grooves)} steps"), key=f"{PAGE}_{generation}_all",
+ui.groove_card(chain(grooves, f"interpolation in {len(grooves)} steps"), key=f"{PAGE}_{generation}_all",
                basket_button=False, deferred_audio=deferred)
 st.subheader("One step")
 step = st.select_slider("Step", list(range(1, len(items) + 1)), key=f"interp_step_{generation}")

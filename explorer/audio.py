@@ -477,7 +477,7 @@ def _check(groove: Groove, bpm: float, loops: int, sample_rate: int, channels: i
         raise AudioError(f"Sample rate must be a whole number of Hz from 8000 to 192000, not {sample_rate!r}.")
     if channels not in (1, 2):
         raise AudioError(f"Audio is rendered in mono (1 channel) or stereo (2), not {channels!r} channels.")
-    seconds = loops * groove.with_bpm(bpm).seconds
+    seconds = loops * groove.played_at(bpm).seconds
     if seconds > MAX_AUDIO_SECONDS:
         raise AudioError(f"{loops} × this groove would last {seconds / 60:.0f} minutes; up to "
                          f"{MAX_AUDIO_SECONDS // 60} minutes are rendered at a time.")
@@ -488,10 +488,8 @@ def note_frames(groove: Groove, bpm: float, loops: int, sample_rate: int) -> lis
 
     The passes are one continuous groove, so early hits of a pass land before its bar line.
     """
-    repeated = Groove(*(np.tile(array, (loops, 1)) for array in (groove.hits, groove.velocities, groove.offsets)),
-                      bpm, groove.source)
     return sorted((round(start * sample_rate), drum_class, velocity)
-                  for start, drum_class, velocity in groove_notes(repeated, bpm))
+                  for start, drum_class, velocity in groove_notes(groove.played_at(bpm).repeated(loops)))
 
 
 def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, loops: int = 1,
@@ -508,7 +506,7 @@ def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, 
     bpm = float(bpm or groove.bpm)
     _check(groove, bpm, loops, sample_rate, channels)
     choice = choose_renderer(renderer)
-    passes = round(loops * groove.with_bpm(bpm).seconds * sample_rate)
+    passes = round(loops * groove.played_at(bpm).seconds * sample_rate)
     frames = passes + round(TAIL_SECONDS * sample_rate)
     notes = note_frames(groove, bpm, loops, sample_rate)
     if not notes:  # nothing to play

@@ -14,6 +14,7 @@ import io
 import math
 import struct
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,13 +104,16 @@ DEFAULT_LIMITS = MidiLimits()
 
 @dataclass(frozen=True, eq=False)
 class Groove:
-    """hits / velocities / offsets, each float32 [steps, 9], plus the tempo it is played at."""
+    """hits / velocities / offsets, each float32 [steps, 9], plus the tempo it is played at: `bpm` from the
+    first step, and `tempo_changes` ((step, bpm), …) from later steps on, in step order (a path of grooves played as
+    one track, each part at its own tempo)."""
 
     hits: np.ndarray
     velocities: np.ndarray
     offsets: np.ndarray
     bpm: float = 120.0
     source: str = ""
+    tempo_changes: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self):
         for name in ("hits", "velocities", "offsets"):
@@ -123,6 +127,13 @@ class Groove:
         if not np.isfinite(self.bpm) or self.bpm <= 0:
             raise ValueError(f"bpm must be positive, got {self.bpm}")
         object.__setattr__(self, "bpm", float(self.bpm))
+        changes = tuple((int(step), float(bpm)) for step, bpm in self.tempo_changes)
+        steps = [step for step, _ in changes]
+        if steps != sorted(set(steps)) or any(not 0 < s < self.steps for s in steps):
+            raise ValueError(f"tempo changes must be at increasing steps inside the groove, got {steps}")
+        if any(not np.isfinite(bpm) or bpm <= 0 for _, bpm in changes):
+            raise ValueError("every tempo change must be to a positive bpm")
+        object.__setattr__(self, "tempo_changes", changes)
 
     @classmethod
     def from_tensor(cls, tensor: np.ndarray, bpm: float = 120.0, source: str = "") -> Groove:
@@ -146,31 +157,74 @@ class Groove:
     @property
     def seconds(self) -> float:
         """Length of the groove's grid at its tempo."""
-        return self.steps * step_seconds(self.bpm)
+        return float(self.step_times()[-1])
+
+    def step_tempos(self) -> np.ndarray:
+        """The bpm of each step [steps]."""
+        tempos = np.full(self.steps, self.bpm)
+        for step, bpm in self.tempo_changes:
+            tempos[step:] = bpm
+        return tempos
+
+    def step_times(self) -> np.ndarray:
+        """When each step starts, in seconds, and when the last one ends: [steps + 1]."""
+        return np.concatenate([[0.0], np.cumsum(60.0 / self.step_tempos() / STEPS_PER_QUARTER)])
+
+    def played_at(self, bpm: float | None) -> Groove:
+        """The groove at the playback tempo `bpm`: itself (tempo changes and all) for None or its own bpm; else all
+        of it at `bpm`."""
+        return self if bpm is None or float(bpm) == self.bpm else self.with_bpm(bpm)
+
+    def repeated(self, times: int) -> Groove:
+        """`times` passes one after another, each with the groove's tempo changes."""
+        starts = [(self.steps * k, self.bpm) for k in range(1, times)] if self.tempo_changes else []
+        changes = sorted([(self.steps * k + step, bpm) for k in range(times) for step, bpm in self.tempo_changes]
+                         + starts)
+        return Groove(*(np.tile(array, (times, 1)) for array in (self.hits, self.velocities, self.offsets)),
+                      self.bpm, self.source, tuple(changes))
 
     def tensor(self) -> np.ndarray:
         """The model's input: float32 [steps, 27] = [hits | velocities | offsets]."""
         return np.concatenate([self.hits, self.velocities, self.offsets], axis=1)
 
     def with_bpm(self, bpm: float) -> Groove:
-        return dataclasses.replace(self, bpm=bpm)
+        """All of the groove at one tempo."""
+        return dataclasses.replace(self, bpm=bpm, tempo_changes=())
 
     def window(self, start_bar: int, bars: int = WINDOW_BARS) -> Groove:
         start, stop = start_bar * STEPS_PER_BAR, (start_bar + bars) * STEPS_PER_BAR
         if start < 0 or stop > self.steps:
             raise ValueError(f"bars {start_bar}..{start_bar + bars} lie outside a {self.bars:g}-bar groove")
+        tempos = self.step_tempos()
+        changes = tuple((step - start, bpm) for step, bpm in self.tempo_changes if start < step < stop)
         return Groove(self.hits[start:stop], self.velocities[start:stop], self.offsets[start:stop],
-                      self.bpm, f"{self.source}@bar{start_bar + 1}" if self.source else f"bar{start_bar + 1}")
+                      float(tempos[start]), f"{self.source}@bar{start_bar + 1}" if self.source else
+                      f"bar{start_bar + 1}", changes)
 
     def content_key(self) -> str:
         """A hash of what the groove sounds like (tensor and tempo), for caches."""
         digest = hashlib.sha1(self.tensor().tobytes())
         digest.update(np.float64(self.bpm).tobytes())
+        digest.update(repr(self.tempo_changes).encode())
         return digest.hexdigest()
 
     def same_as(self, other: Groove, atol: float = 0.0) -> bool:
-        return (self.bpm == other.bpm and self.hits.shape == other.hits.shape
+        return (self.bpm == other.bpm and self.tempo_changes == other.tempo_changes
+                and self.hits.shape == other.hits.shape
                 and np.allclose(self.tensor(), other.tensor(), rtol=0.0, atol=atol))
+
+
+def chain(grooves: Sequence[Groove], source: str = "path") -> Groove:
+    """Grooves one after another as one long groove, each part at its own tempo (tempo changes between them)."""
+    steps = np.cumsum([0] + [g.steps for g in grooves[:-1]])
+    changes = []
+    for start, groove in zip(steps, grooves, strict=True):
+        parts = [(0, groove.bpm), *groove.tempo_changes]
+        changes += [(int(start + step), bpm) for step, bpm in parts if start + step > 0]
+    kept = [(step, bpm) for k, (step, bpm) in enumerate(changes)
+            if bpm != (changes[k - 1][1] if k else grooves[0].bpm)]  # no change to the tempo already playing
+    return Groove(*(np.concatenate([getattr(g, a) for g in grooves]) for a in ("hits", "velocities", "offsets")),
+                  grooves[0].bpm, source, tuple(kept))
 
 
 @dataclass(frozen=True)
@@ -529,37 +583,50 @@ def midi_to_grooves(data: bytes | str | Path, name: str = "", hop_bars: int = 1,
     return midi_to_performance(data, name, limits).windows(hop_bars=hop_bars)
 
 
-def groove_notes(groove: Groove, bpm: float | None = None) -> list[tuple[float, int, int]]:
-    """(start in seconds, drum class, MIDI velocity) of every hit at `bpm` (default: the groove's own tempo).
-
-    Notes played early on the very first step would start before time zero; they start at zero. A note a full half
-    step off (|offset| = 1) starts one tick (at 480 per quarter) inside its step: note-seq reads a note on the
-    nearest step, rounding half up, so on the boundary it would come back on the next step (and lose to a note
-    already there).
-    """
-    bpm = groove.bpm if bpm is None else float(bpm)
-    if not np.isfinite(bpm) or bpm <= 0:
-        raise ValueError(f"bpm must be positive, got {bpm}")
-    step = step_seconds(bpm)
+def _note_positions(groove: Groove) -> list[tuple[float, int, int]]:
+    """(start in steps, drum class, MIDI velocity) of every hit, as `groove_notes` explains."""
     notes = []
     for step_index, drum_class in zip(*np.nonzero(groove.hits > 0.5), strict=True):
         shift = np.clip(groove.offsets[step_index, drum_class] / 2.0, -MAX_WRITTEN_SHIFT, MAX_WRITTEN_SHIFT)
         velocity = int(np.clip(round(float(groove.velocities[step_index, drum_class]) * 127), 1, 127))
-        notes.append((max(0.0, float(step_index - shift) * step), int(drum_class), velocity))
+        notes.append((max(0.0, float(step_index - shift)), int(drum_class), velocity))
+    return notes
+
+
+def groove_notes(groove: Groove, bpm: float | None = None) -> list[tuple[float, int, int]]:
+    """(start in seconds, drum class, MIDI velocity) of every hit at `bpm` (default: the groove's own tempo, with
+    its tempo changes; see `Groove.played_at`).
+
+    Notes played early on the very first step would start before time zero; they start at zero. A note a full half
+    step off (|offset| = 1) starts one tick (at 480 per quarter) inside its step: note-seq reads a note on the
+    nearest step, rounding half up, so on the boundary it would come back on the next step (and lose to a note
+    already there). A note played early across a tempo change moves at the tempo of its own step.
+    """
+    if bpm is not None and (not np.isfinite(bpm) or bpm <= 0):
+        raise ValueError(f"bpm must be positive, got {bpm}")
+    groove = groove.played_at(bpm)
+    times, durations = groove.step_times(), 60.0 / groove.step_tempos() / STEPS_PER_QUARTER
+    notes = []
+    for position, drum_class, velocity in _note_positions(groove):
+        step = min(int(np.floor(position + 0.5)), groove.steps - 1)  # the step the note belongs to
+        notes.append((max(0.0, float(times[step] + (position - step) * durations[step])), drum_class, velocity))
     return notes
 
 
 def groove_to_sequence(groove: Groove, bpm: float | None = None):
     """A NoteSequence of one-step drum notes at `bpm` (default: the groove's own tempo), as `groove_notes`."""
-    bpm = groove.bpm if bpm is None else float(bpm)
-    notes = groove_notes(groove, bpm)
-    step = step_seconds(bpm)
+    groove = groove.played_at(bpm)
+    times = groove.step_times()
     sequence = _note_seq().NoteSequence(ticks_per_quarter=TICKS_PER_QUARTER)
-    sequence.tempos.add(qpm=bpm, time=0.0)
+    sequence.tempos.add(qpm=groove.bpm, time=0.0)
+    for step, tempo in groove.tempo_changes:
+        sequence.tempos.add(qpm=tempo, time=float(times[step]))
     sequence.time_signatures.add(numerator=4, denominator=4, time=0.0)
-    for start, drum_class, velocity in notes:
+    durations = np.diff(times)
+    for start, drum_class, velocity in groove_notes(groove):
+        step = min(int(np.searchsorted(times, start, side="right")) - 1, groove.steps - 1)
         sequence.notes.add(pitch=OUTPUT_PITCHES[drum_class], velocity=velocity, start_time=start,
-                           end_time=start + step, is_drum=True, instrument=9)
+                           end_time=start + float(durations[step]), is_drum=True, instrument=9)
     sequence.total_time = max([n.end_time for n in sequence.notes], default=0.0)
     return sequence
 
@@ -570,19 +637,19 @@ def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
     Written with mido rather than pretty_midi, which truncates the tempo (545455 µs per quarter became
     545454, so a groove read back had another bpm and notes on a half-step boundary changed step).
     """
-    qpm = groove.bpm if bpm is None else float(bpm)
-    notes = groove_notes(groove, qpm)
-    ticks_per_second = qpm / 60.0 * TICKS_PER_QUARTER
-    length = step_seconds(qpm) * ticks_per_second  # notes last one step
-    events = []  # (tick, note-offs before note-ons at one tick so a repeated drum is not cut short, message)
-    for start, drum_class, velocity in notes:
+    groove = groove.played_at(bpm)
+    ticks_per_step = TICKS_PER_QUARTER / STEPS_PER_QUARTER  # ticks count quarters: one step is 120 at any tempo
+    events = []  # (tick, order at one tick: note-offs, tempo, note-ons so a repeated drum is not cut short, message)
+    for position, drum_class, velocity in _note_positions(groove):
         pitch = OUTPUT_PITCHES[drum_class]
-        events.append((round(start * ticks_per_second), 1,
+        events.append((round(position * ticks_per_step), 2,
                        mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))
-        events.append((round(start * ticks_per_second + length), 0,
+        events.append((round((position + 1) * ticks_per_step), 0,  # notes last one step
                        mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch)))
+    events += [(round(step * ticks_per_step), 1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo)))
+               for step, tempo in groove.tempo_changes]
     events.sort(key=lambda event: event[:2])
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm)),
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(groove.bpm)),
                             mido.MetaMessage("time_signature", numerator=4, denominator=4)])
     previous = 0
     for tick, _, message in events:

@@ -167,12 +167,6 @@ def upload_windows(data: bytes, name: str) -> list[Groove]:
     return found
 
 
-def chain(grooves: Sequence[Groove], bpm: float, source: str = "path") -> Groove:
-    """Grooves one after another as one long groove at `bpm` (to play a whole interpolation as one track)."""
-    return Groove(*(np.concatenate([getattr(g, a) for g in grooves]) for a in ("hits", "velocities", "offsets")),
-                  bpm, source)
-
-
 def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
     """The groove's mu moved by amount × vector for each named attribute vector, decoded (temperature 0)."""
     from explorer.generate import apply_vector, decode, encode

@@ -52,6 +52,7 @@ from explorer.groove import (
     WINDOW_STEPS,
     Groove,
     MidiLimits,
+    groove_notes,
     groove_to_midi,
     groove_to_sequence,
     midi_to_grooves,
@@ -865,3 +866,25 @@ def test_damaged_gmd_files_raise_only_midi_errors(fuzz_log, fuzz_bases, base, ch
     grooves = fuzz_log.grooves(data)
     if grooves is not None:
         assert_valid(grooves)
+
+
+def test_a_tempo_change_moves_the_notes_after_it_and_survives_windows_and_repeats():
+    hits = np.zeros((128, NUM_CLASSES), np.float32)
+    hits[[0, 64, 72], 0] = 1
+    offsets = np.zeros_like(hits)
+    offsets[72, 0] = 0.5  # a quarter step early, at the new tempo
+    groove = Groove(hits, hits, offsets, 120.0, "two tempos", ((64, 60.0),))
+    starts = [start for start, _, _ in groove_notes(groove)]
+    assert starts == pytest.approx([0.0, 64 * 0.125, 64 * 0.125 + 7.75 * 0.25])
+    assert groove.seconds == pytest.approx(64 * 0.125 + 64 * 0.25)
+    later = groove.window(4)
+    assert later.bpm == 60.0 and later.tempo_changes == ()
+    across = groove.window(2)
+    assert across.bpm == 120.0 and across.tempo_changes == ((32, 60.0),)
+    twice = groove.repeated(2)
+    assert twice.tempo_changes == ((64, 60.0), (128, 120.0), (192, 60.0))
+    assert twice.seconds == pytest.approx(2 * groove.seconds)
+    assert groove.with_bpm(90.0).tempo_changes == () and groove.content_key() != groove.with_bpm(120.0).content_key()
+    for changes in (((0, 90.0),), ((200, 90.0),), ((70, 90.0), (64, 80.0)), ((64, -1.0),)):
+        with pytest.raises(ValueError, match="tempo change"):
+            Groove(hits, hits, offsets, 120.0, "", changes)

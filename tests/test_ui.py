@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer import dataset, ui
+from explorer import audio, dataset, ui
 from explorer.errors import InvalidMidiError, NoDrumsError
-from explorer.groove import Groove, midi_to_grooves, midi_to_performance
+from explorer.groove import Groove, chain, groove_notes, groove_to_midi, midi_to_grooves, midi_to_performance
 from explorer.model import XLA_BATCH_SIZES
 from tests.test_plots import make_groove
 
@@ -36,7 +36,7 @@ def test_add_seed_refuses_duplicates_and_a_full_basket():
     assert ui.add_seed(basket, ui.Seed("b", B), limit=2).startswith("Added")
     assert "at most" in ui.add_seed(basket, ui.Seed("c", A.with_bpm(90)), limit=2)
     assert [s.label for s in basket] == ["a", "b"]
-    assert "4-bar" in ui.add_seed([], ui.Seed("whole path", ui.chain([A, B], 120.0)))
+    assert "4-bar" in ui.add_seed([], ui.Seed("whole path", chain([A, B])))
 
 
 def test_default_seeds_are_test_split_beats_of_four_genres(window_set):
@@ -100,11 +100,30 @@ def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_dir):
         ui.upload_windows(buffer.getvalue(), "piano.mid")
 
 
-def test_chain_plays_grooves_back_to_back():
-    chained = ui.chain([A, B], 120.0, "path")
-    assert chained.steps == 128 and chained.bpm == 120.0 and chained.source == "path"
-    assert chained.window(0).same_as(A.with_bpm(120.0).window(0))
+def test_chain_plays_grooves_back_to_back_each_at_its_own_tempo():
+    """A path from a 100 bpm seed to a 140 bpm one glides: each part keeps its tempo, in the audio, the MIDI file and
+    the windows alike (a whole path played at the first seed's tempo put the far end at the wrong speed)."""
+    chained = chain([A, B], "path")
+    assert chained.steps == 128 and chained.bpm == 100.0 and chained.tempo_changes == ((64, 140.0),)
+    assert chained.window(0).same_as(A) and chained.window(4).same_as(B)
+    assert chained.seconds == pytest.approx(A.seconds + B.seconds)
     np.testing.assert_array_equal(chained.hits[64:], B.hits)
+    read = mido.MidiFile(file=io.BytesIO(groove_to_midi(chained)))
+    tempos = [(sum(m.time for m in read.tracks[0][:i + 1]), mido.tempo2bpm(m.tempo))
+              for i, m in enumerate(read.tracks[0]) if m.type == "set_tempo"]
+    assert [(tick, round(bpm, 3)) for tick, bpm in tempos] == [(0, 100.0), (64 * 120, 140.0)]
+    now, played = 0.0, []
+    for message in read:  # mido turns ticks into seconds through the file's tempo changes
+        now += message.time
+        if message.type == "note_on":
+            played.append(now)
+    assert played == pytest.approx([start for start, _, _ in groove_notes(chained)], abs=1e-3)
+    assert played[2] == pytest.approx(A.seconds)  # B's first kick, on its downbeat after A's 9.6 s
+    heard = audio.render_array(chained, renderer="builtin", loop=True)
+    assert len(heard) == round(chained.seconds * audio.SAMPLE_RATE)
+    # fixed tempo: all of it at one tempo
+    assert chained.played_at(120.0).tempo_changes == () and chained.played_at(100.0) is chained
+    assert chain([A, A]).tempo_changes == (), "no change where the tempo stays"
 
 
 def test_file_stem_keeps_only_safe_characters():
