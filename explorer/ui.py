@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ import streamlit as st
 
 from explorer import audio, dataset, plots
 from explorer.errors import ExplorerError, MidiError
-from explorer.groove import WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
+from explorer.groove import WINDOW_BARS, WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
 
 DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
 BASKET_LIMIT = 24
@@ -74,9 +75,13 @@ def default_seed_rows(meta: pd.DataFrame, genres: Sequence[str] = DEFAULT_SEED_G
 
 
 def window_label(row: pd.Series) -> str:
-    """'funk · drummer1 · 80 bpm · bars 5-8' for a window's meta row."""
+    """'funk · drummer1 · 80 bpm · beat · bars 5-8' for a window's meta row; a performance shorter than 4 bars (GMD's
+    short fills) says that it is repeated to fill them."""
     start = int(row["start_bar"]) + 1
-    return f"{row['genre']} · {row['drummer']} · {row['bpm']} bpm · {row['beat_type']} · bars {start}-{start + 3}"
+    bars = round(float(row["duration"]) * float(row["bpm"]) / 240 * 2) / 2  # its length in bars, to the half bar
+    where = (f"{short_loop(bars)}, repeated to fill 4" if bars < WINDOW_BARS and start == 1
+             else f"bars {start}-{start + 3}")
+    return f"{row['genre']} · {row['drummer']} · {row['bpm']} bpm · {row['beat_type']} · {where}"
 
 
 def unique_labels(labels: Sequence[str]) -> list[str]:
@@ -159,12 +164,28 @@ def rows_key(rows: np.ndarray) -> str:
     return hashlib.sha1(np.asarray(rows, np.int64).tobytes()).hexdigest()[:16]
 
 
-def upload_windows(data: bytes, name: str) -> list[Groove]:
-    """The 4-bar windows of an uploaded MIDI file. Raises a MidiError a musician understands."""
-    found = midi_to_performance(data, name).windows()
+def upload_windows(data: bytes, name: str) -> list[Seed]:
+    """The 4-bar windows of an uploaded MIDI file, each named 'stem · bpm · bars'. A file shorter than 4 bars is
+    repeated to fill them, and its name says so. Raises a MidiError a musician understands."""
+    performance = midi_to_performance(data, name)
+    found = performance.windows()
     if not found:
         raise MidiError(f"'{name}' has no 4-bar stretch with drum hits on the kit's General MIDI pitches.")
-    return found
+    stem, bars = Path(name).stem, performance.groove.bars
+    seeds = []
+    for groove in found:
+        if bars < WINDOW_BARS:
+            where = f"{short_loop(bars)}, repeated to fill 4 bars"
+        else:
+            start = int(groove.source.rsplit("@bar", 1)[1])
+            where = f"bars {start}–{start + WINDOW_BARS - 1}"
+        seeds.append(Seed(f"{stem} · {groove.bpm:.0f} bpm · {where}", groove))
+    return seeds
+
+
+def short_loop(bars: float) -> str:
+    """'1 bar', '2 bars', '2.5 bars'."""
+    return f"{bars:g} bar" + ("" if bars == 1 else "s")
 
 
 def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
@@ -333,7 +354,7 @@ def attribute_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _upload_windows(data: bytes, name: str) -> list[Groove]:
+def _upload_windows(data: bytes, name: str) -> list[Seed]:
     return upload_windows(data, name)
 
 
@@ -476,21 +497,30 @@ def zip_button(items: Sequence[tuple[str, Groove]], name: str, key: str) -> None
 
 
 def upload_seed() -> None:
-    """Upload a MIDI file, pick a 4-bar window, add it to the basket. Bad files get a message; nothing breaks."""
-    uploaded = st.file_uploader("Your own MIDI file", type=["mid", "midi"], key="upload",
+    """Upload a MIDI file, preview a 4-bar window (drum roll and player), add it to the basket. A refused file's
+    message shows once, where it was dropped, and the uploader is emptied for the next try."""
+    state = st.session_state
+    refused = state.pop("upload_refused", None)
+    if refused:
+        st.error(refused)
+    uploaded = st.file_uploader("Your own MIDI file", type=["mid", "midi"], key=f"upload_{state.get('uploads', 0)}",
                                 help="Drums on channel 10, 4/4, one tempo; up to 2 MB.")
     if uploaded is None:
         return
     try:
         found = _upload_windows(uploaded.getvalue(), uploaded.name)
     except ExplorerError as error:
-        st.error(str(error))
-        return
+        state["upload_refused"] = str(error)
+        state["uploads"] = state.get("uploads", 0) + 1  # a new, empty uploader
+        st.rerun()
     start = st.selectbox("Window", range(len(found)), key="upload_window",
-                         format_func=lambda i: found[i].source.rsplit("@", 1)[-1].replace("bar", "from bar "))
+                         format_func=lambda i: found[i].label.split(" · ", 2)[-1])
     choice = found[min(start, len(found) - 1)]
+    bpm = playback_bpm(choice.groove)
+    st.markdown(plots.drum_roll_svg(choice.groove, bpm, choice.label), unsafe_allow_html=True)
+    fill_audio([(st.empty(), choice.groove, bpm)])
     st.button("Add to basket", icon=":material/add:", key="upload_add", on_click=add_to_basket,
-              args=(choice.source, choice))
+              args=(choice.label, choice.groove))
 
 
 # --- latent map overlays -----------------------------------------------------------------------

@@ -87,8 +87,8 @@ def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_dir):
     found = ui.upload_windows(data, "my groove.mid")
     expected = midi_to_grooves(data, "my groove.mid")
     assert len(found) == len(expected) == 4
-    assert all(f.same_as(e) for f, e in zip(found, expected, strict=True))
-    assert found[1].source == "my groove.mid@bar2"
+    assert all(f.groove.same_as(e) for f, e in zip(found, expected, strict=True))
+    assert found[1].label == f"my groove · {expected[1].bpm:.0f} bpm · bars 2–5"  # names its tempo
     with pytest.raises(InvalidMidiError):
         ui.upload_windows(b"not a midi file", "junk.mid")
     piano = mido.MidiFile()
@@ -98,6 +98,18 @@ def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_dir):
     piano.save(file=buffer)
     with pytest.raises(NoDrumsError):
         ui.upload_windows(buffer.getvalue(), "piano.mid")
+
+
+def test_a_short_loop_says_it_is_repeated_to_fill_four_bars(window_set):
+    two_bars = make_groove([(0, 0, 1.0, 0.0), (20, 1, 0.7, 0.0)], bpm=96).window(0, bars=2)
+    [seed] = ui.upload_windows(groove_to_midi(two_bars), "072_Funk6.mid")
+    assert seed.label == "072_Funk6 · 96 bpm · 2 bars, repeated to fill 4 bars"
+    assert seed.groove.steps == 64 and seed.groove.hits[32:].tolist() == seed.groove.hits[:32].tolist()
+    # GMD's short fills, in the dataset's own labels
+    meta = window_set.meta
+    short = meta[meta["duration"] * meta["bpm"] / 240 < 3].iloc[0]
+    assert "repeated to fill 4" in ui.window_label(short)
+    assert "bars 1-4" in ui.window_label(meta[meta["duration"] * meta["bpm"] / 240 > 8].iloc[0])
 
 
 def test_chain_plays_grooves_back_to_back_each_at_its_own_tempo():
