@@ -75,4 +75,5 @@ with st.sidebar:
 try:
     page.run()
 finally:  # after the first page is drawn, so that loading the model does not slow it down
+    ui.save_to_address()
     ui.warm_up_in_background(st.session_state.get("keep_checkpoint"))

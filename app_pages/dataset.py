@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from explorer import dataset, plots, ui
@@ -19,8 +17,8 @@ except ExplorerError as error:
     st.error(str(error))
     st.stop()
 
-bpm_range = (int(info["bpm"].min()), int(info["bpm"].max()))
-duration_range = (0.0, float(5 * math.ceil(info["duration"].max() / 5)))
+ranges = st.session_state["filter_ranges"] = ui.filter_ranges(info)
+bpm_range, duration_range = ranges["keep_bpm"], ranges["keep_duration"]
 with st.container(border=True):
     first, second, third = st.columns(3)
     genres = first.multiselect("Genre", sorted(info["genre"].unique()), key="keep_genres",

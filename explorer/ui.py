@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import re
 import threading
 import time
@@ -362,10 +363,51 @@ def _upload_windows(data: bytes, name: str) -> list[Seed]:
 
 
 def init_state() -> None:
-    """The seed basket (pre-filled with four GMD beats of different genres) and the results of every page."""
+    """The seed basket and the Dataset filters of the page's address (a reload or a shared link), else the basket
+    pre-filled with four GMD beats of different genres; the results of every page."""
     if STATE_KEYS["basket"] not in st.session_state:
-        st.session_state[STATE_KEYS["basket"]] = default_seeds()
+        seeds = restore_from_address()
+        st.session_state[STATE_KEYS["basket"]] = seeds if seeds is not None else default_seeds()
     st.session_state.setdefault(STATE_KEYS["results"], {})
+
+
+def filter_ranges(info_table: pd.DataFrame) -> dict[str, tuple]:
+    """The full range of the Dataset page's tempo and duration sliders."""
+    return {"keep_bpm": (int(info_table["bpm"].min()), int(info_table["bpm"].max())),
+            "keep_duration": (0.0, float(5 * math.ceil(info_table["duration"].max() / 5)))}
+
+
+def restore_from_address() -> list[Seed] | None:
+    """Sets the filters the address names; returns its GMD seeds (None when it names none)."""
+    from explorer import share
+
+    query = st.query_params.to_dict()
+    if not query:
+        return None
+    try:
+        info_table, window_set = info(), windows()
+    except ExplorerError:
+        return None
+    widgets, rows = share.from_query(query, info_table, window_set.meta, filter_ranges(info_table))
+    st.session_state.update(widgets)
+    if not rows:
+        return None
+    return [Seed(window_label(window_set.meta.iloc[r]), g) for r, g in zip(rows, window_set.grooves(rows), strict=True)]
+
+
+def save_to_address() -> None:
+    """Writes the filters and the basket's GMD seeds into the page's address (after every run)."""
+    from explorer import share
+
+    widgets = {key: st.session_state.get(key) for key in (*share.LIST_FILTERS, *share.RANGE_FILTERS,
+                                                          share.TEXT_FILTER[0])}
+    ranges = st.session_state.get("filter_ranges", {})
+    for key, full in ranges.items():  # a slider at its full range filters nothing: the address stays short
+        if widgets.get(key) is not None and tuple(widgets[key]) == tuple(full):
+            widgets[key] = None
+    query = share.to_query(widgets, [seed.groove.source for seed in st.session_state.get(STATE_KEYS["basket"], [])])
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
 
 
 def default_seeds() -> list[Seed]:

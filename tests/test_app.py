@@ -233,3 +233,21 @@ def test_latent_map_shows_one_point_per_performance_and_the_seeds():
     at.selectbox(key="keep_map_color").set_value("bpm").run()
     assert_ok(at)
     assert np.isfinite(len(at.get("plotly_chart")))
+
+
+def test_a_reload_keeps_the_filters_and_the_gmd_seeds_through_the_address():
+    """The basket's GMD seeds and the Dataset filters are written into the page's address after each run, and a
+    new session opened on that address (a reload, or a shared link) starts with them."""
+    at = open_app()
+    at.multiselect(key="keep_genres").set_value(["funk"]).run()
+    basket = [seed.groove.source for seed in at.session_state["basket"]]
+    query = {key: at.query_params[key][0] if isinstance(at.query_params[key], list) else at.query_params[key]
+             for key in at.query_params}
+    assert query["genre"] == "funk" and query["seeds"].count(":") == len(basket) == 4
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        reloaded.query_params[key] = value
+    reloaded.run()
+    assert_ok(reloaded)
+    assert [seed.groove.source for seed in reloaded.session_state["basket"]] == basket
+    assert reloaded.multiselect(key="keep_genres").value == ["funk"]
