@@ -137,5 +137,5 @@ def load_model(name_or_dir: str | Path | None = None, root: Path = CHECKPOINTS_D
                 model.load_weights_dict(read_weights(info))
             except ValueError as error:
                 raise CheckpointError(f"Checkpoint '{info.name}' does not fit its config: {error}") from None
-            _loaded[key] = CompiledModel(model, info)
+            _loaded[key] = CompiledModel(model, info, cache_encodings=True)
         return _loaded[key]

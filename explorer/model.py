@@ -21,7 +21,10 @@ Keras layout (kernel, recurrent_kernel, bias; gates i, f, c, o; forget bias insi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import keras
@@ -494,15 +497,22 @@ def head_uniforms(batch: int, steps: int, temperature: float, seed: int) -> np.n
 # per process (~1.5–2.5 s for the sampler; TensorFlow's persistent XLA cache fails to read back on CPU), so the
 # sizes are few: one groove, Generate's 4, and 16 for 4×4 blends and paths.
 XLA_BATCH_SIZES = (1, 4, 16)
+# Small batches' encodings are kept (by the tensor's bytes): the basket's seeds are encoded again on every click of
+# Interpolate, Blend or Attributes, and the encoder, memory-bound, is most of such a click's model time.
+ENCODING_CACHE_SIZE = 256
 
 
 class CompiledModel:
     """A MusicVAE with its inference functions traced once per shape: safe to share between threads."""
 
-    def __init__(self, vae: MusicVAE, info=None):
+    def __init__(self, vae: MusicVAE, info=None, cache_encodings: bool = False):
+        """`cache_encodings` only for weights that no longer change (a loaded checkpoint, not a training run)."""
         self.vae = vae
         self.config = vae.config
         self.info = info  # the CheckpointInfo it was loaded from, if any
+        self._cache_encodings = cache_encodings
+        self._encodings: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._encodings_lock = threading.Lock()
         steps, z_size = vae.config.steps, vae.config.z_size
         self._encode_graph = tf.function(
             lambda x: vae.encode_params(x),
@@ -517,8 +527,23 @@ class CompiledModel:
         self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
 
     def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[B, 64, 27] → (mu, sigma), each [B, z]."""
-        return tuple(self._run(self._encode_xla, self._encode_graph, (np.asarray(tensors, np.float32),)))
+        """[B, 64, 27] → (mu, sigma), each [B, z]. With `cache_encodings`, batches up to the largest XLA size are
+        served from and added to a cache of recent encodings; larger (bulk) ones are always computed."""
+        tensors = np.asarray(tensors, np.float32)
+        if not self._cache_encodings or len(tensors) > XLA_BATCH_SIZES[-1]:
+            return tuple(self._run(self._encode_xla, self._encode_graph, (tensors,)))
+        keys = [hashlib.sha1(tensor.tobytes()).digest() for tensor in tensors]
+        with self._encodings_lock:
+            found = [self._encodings.get(key) for key in keys]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        if missing:
+            mu, sigma = self._run(self._encode_xla, self._encode_graph, (tensors[missing],))
+            with self._encodings_lock:
+                for j, i in enumerate(missing):
+                    found[i] = self._encodings[keys[i]] = (mu[j], sigma[j])
+                while len(self._encodings) > ENCODING_CACHE_SIZE:
+                    self._encodings.popitem(last=False)
+        return np.stack([entry[0] for entry in found]), np.stack([entry[1] for entry in found])
 
     def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
         """[B, z] → [B, 64, 27] activated outputs (hits 0/1)."""

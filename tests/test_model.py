@@ -301,3 +301,21 @@ def test_bf16_training_matches_float32(name, eight_windows):
     assert cosine >= BF16_GRADIENT_COSINE
     # and inference is float32 still, after a bf16 trace
     assert model.losses_for(x)[0].dtype == tf.float32 and model._compute_dtype == tf.float32
+
+
+def test_a_loaded_checkpoint_encodes_each_seed_once(eight_windows, monkeypatch):
+    """Seeds are encoded again on every click; a checkpoint's model keeps their encodings (weights fixed), a
+    training run's does not (its weights change)."""
+    model = CompiledModel(MusicVAE(get_config("tiny_hierdec_4bar")), cache_encodings=True)
+    calls = []
+    run = CompiledModel._run
+    monkeypatch.setattr(CompiledModel, "_run", staticmethod(lambda *args: calls.append(len(args[2][0])) or run(*args)))
+    first = model.encode(eight_windows[:3])
+    again = model.encode(eight_windows[[2, 0, 5]])  # two cached, one new
+    assert calls == [3, 1]
+    np.testing.assert_array_equal(again[0][:2], first[0][[2, 0]])
+    np.testing.assert_allclose(again[0][2], model.encode(eight_windows[5:6])[0][0], atol=1e-6)
+    live = CompiledModel(model.vae)
+    live.encode(eight_windows[:3])
+    live.encode(eight_windows[:3])
+    assert calls[-2:] == [3, 3]
