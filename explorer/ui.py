@@ -207,18 +207,23 @@ def file_stem(label: str) -> str:
 
 
 def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, renderer: str = "auto",
-               render: Callable[..., bytes] = audio.render_wav) -> bytes:
-    """A ZIP with `<label>.mid` and `<label>.wav` for each (label, groove), at `bpm` (None: each groove's own)."""
+               render: Callable[..., bytes] = audio.render_wav, progress: Callable[[int, int], None] | None = None,
+               ) -> bytes:
+    """A ZIP with `<label>.mid` and `<label>.wav` for each (label, groove), at `bpm` (None: each groove's own);
+    the WAVs render `audio.ENGINES` at a time, and `progress(done, total)` hears of each."""
     buffer = io.BytesIO()
     used: set[str] = set()
+    renders = [_RENDERERS.submit(render, groove, bpm=bpm, renderer=renderer) for _, groove in items]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, (label, groove) in enumerate(items, 1):
+        for number, ((label, groove), wav) in enumerate(zip(items, renders, strict=True), 1):
             stem = file_stem(label)
             if stem in used:
                 stem = f"{stem}_{number}"
             used.add(stem)
             archive.writestr(f"{stem}.mid", groove_to_midi(groove, bpm))
-            archive.writestr(f"{stem}.wav", render(groove, bpm=bpm, renderer=renderer))
+            archive.writestr(f"{stem}.wav", wav.result())
+            if progress:
+                progress(number, len(items))
     return buffer.getvalue()
 
 
@@ -529,13 +534,25 @@ def fill_audio(deferred: Sequence[tuple]) -> None:
 
 
 def zip_button(items: Sequence[tuple[str, Groove]], name: str, key: str) -> None:
-    """Download every result of a page as one ZIP of MIDI + WAV files (rendered when clicked)."""
+    """Every result of a page as one ZIP of MIDI + WAV files: built when asked for, with a progress bar, then
+    offered for download (until the results or the tempo change)."""
     if not items:
         return
     fixed = float(st.session_state["keep_tempo"]) if st.session_state.get("keep_fixed_tempo") else None
-    st.download_button(f"All {len(items)} as ZIP (MIDI + WAV)", lambda: export_zip(list(items), fixed),
+    signature = hashlib.sha1(repr([(label, groove.content_key()) for label, groove in items] + [fixed]).encode())
+    built = st.session_state.get(f"zip_{key}")
+    if not (built and built[0] == signature.hexdigest()):
+        if not st.button(f"Prepare all {len(items)} as ZIP (MIDI + WAV)", key=f"{key}_prepare",
+                         icon=":material/folder_zip:"):
+            return
+        bar = st.progress(0.0, text=f"Rendering {len(items)} grooves…")
+        data = export_zip(list(items), fixed, progress=lambda done, total: bar.progress(
+            done / total, text=f"Rendered {done} of {total}…"))
+        bar.empty()
+        built = st.session_state[f"zip_{key}"] = (signature.hexdigest(), data)
+    st.download_button(f"Download the ZIP ({len(items)} grooves, {len(built[1]) / 2**20:.1f} MB)", built[1],
                        file_name=f"{name}.zip", mime="application/zip", key=key, on_click="ignore",
-                       icon=":material/folder_zip:")
+                       icon=":material/download:")
 
 
 def upload_seed() -> None:

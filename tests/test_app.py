@@ -162,6 +162,12 @@ def test_generate_samples_each_click_sounds_new():
     at.button(key="generate_run").click().run()
     second = results(at, "generate")
     assert not any(a.same_as(b) for (_, a), (_, b) in zip(first, second, strict=True))
+    # the page's ZIP is built only when asked for, then offered
+    assert "zip_generate_zip" not in at.session_state
+    at.button(key="generate_zip_prepare").click().run()
+    assert_ok(at)
+    signature, data = at.session_state["zip_generate_zip"]
+    assert data[:2] == b"PK" and any("Download the ZIP (4 grooves" in b.proto.label for b in media(at, "download_button"))
     at.button(key="generate_clear").click().run()
     assert results(at, "generate") == []
 

@@ -158,8 +158,11 @@ def test_export_zip_holds_midi_and_wav_of_every_groove():
     assert seconds == pytest.approx(A.seconds + 1.5, abs=0.01)  # one pass plus the render's tail
 
 
-def test_export_zip_writes_at_the_chosen_tempo():
-    data = ui.export_zip([("a", A)], bpm=90.0, render=lambda groove, bpm, renderer: b"RIFF")
+def test_export_zip_writes_at_the_chosen_tempo_and_reports_progress():
+    heard = []
+    data = ui.export_zip([("a", A), ("b", B)], bpm=90.0, render=lambda groove, bpm, renderer: b"RIFF",
+                         progress=lambda done, total: heard.append((done, total)))
+    assert heard == [(1, 2), (2, 2)]
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert midi_to_performance(archive.read("a.mid"), "a").groove.bpm == pytest.approx(90.0, rel=1e-5)
         assert archive.read("a.wav") == b"RIFF"
