@@ -166,8 +166,9 @@ def test_generate_samples_each_click_sounds_new():
     assert "zip_generate_zip" not in at.session_state
     at.button(key="generate_zip_prepare").click().run()
     assert_ok(at)
-    signature, data = at.session_state["zip_generate_zip"]
-    assert data[:2] == b"PK" and any("Download the ZIP (4 grooves" in b.proto.label for b in media(at, "download_button"))
+    _, data = at.session_state["zip_generate_zip"]
+    assert data[:2] == b"PK"
+    assert any("Download the ZIP (4 grooves" in button.proto.label for button in media(at, "download_button"))
     at.button(key="generate_clear").click().run()
     assert results(at, "generate") == []
 
