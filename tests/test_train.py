@@ -34,8 +34,9 @@ def test_tiny_model_overfits_eight_real_windows(eight_windows, tmp_path):
     training, reach F1 ≥ 0.95 after 1,200 steps.
 
     Float results differ in the last bits between CPUs (AVX2, AVX-512, AMX) and oneDNN's paths, and 1,200 steps
-    add them up to different runs. Measured at step 1,200 over seeds 0–2, with oneDNN on and off, on an AVX2 Xeon,
-    an AMX Xeon and an AVX512-BF16 EPYC: hit F1 0.968–0.999 (0.95–0.96 at step 600), velocity MAE 0.065–0.072."""
+    add them up to different runs. Measured at step 1,200: seed 0 on an AVX2 Xeon 0.996 and on an AMX Xeon 0.986;
+    on an AVX512-BF16 EPYC, seeds 0–2 with oneDNN on (float32) and off (bf16 matmuls): 0.968–0.999, velocity MAE
+    0.060–0.072 (at step 600 F1 0.92–0.96)."""
     # Some input dropout makes the autoregressive decoder robust to its own slips (measured: keep 0.7 reaches
     # F1 0.99 by step 900, keep 1.0 stalls near 0.95).
     trainer = Trainer(_options(config="small_4bar", steps=1200, dropout_keep=0.7, learning_rate=0.01,
