@@ -9,6 +9,7 @@ from pathlib import Path
 
 from explorer.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from explorer.errors import ExplorerError
+from explorer.groove import DRUM_CLASSES
 from explorer.precision import PRECISIONS
 
 
@@ -184,6 +185,49 @@ def cmd_interpolate(args) -> int:
     return 0
 
 
+def cmd_humanize(args) -> int:
+    from explorer import checkpoints, humanize
+    from explorer.errors import DatasetError
+    from explorer.groove import groove_to_midi, midi_to_performance
+
+    if args.input.is_dir():
+        pairs = [(path, args.out / path.name) for path in sorted(args.input.glob("*.mid"))]
+        if not pairs:
+            print(f"error: '{args.input}' holds no .mid file.", file=sys.stderr)
+            return 2
+    elif args.input.is_file():
+        pairs = [(args.input, args.out)]
+    else:
+        print(f"error: '{args.input}' does not exist.", file=sys.stderr)
+        return 2
+    try:
+        options = humanize.HumanizeOptions(temperature=args.temperature, seed=args.seed, amount=args.amount,
+                                           keep_velocities=args.keep_velocities, keep_timing=args.keep_timing,
+                                           untouched=tuple(args.untouched), feel_weight=args.feel_weight)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    model = checkpoints.load_model(args.checkpoint)
+    feel = midi_to_performance(args.feel).groove if args.feel else None
+    direction = humanize.direction_for(model)
+    if direction is None:
+        print("note: the Groove MIDI Dataset is not here, so the beats' own feel is not moved towards real "
+              "playing (see docs/HUMANIZE.md).", file=sys.stderr)
+    failed = 0
+    for source, target in pairs:
+        try:
+            beat = midi_to_performance(source).groove
+            played = humanize.humanize(model, beat, feel, options, direction)
+        except (ExplorerError, DatasetError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(groove_to_midi(played))
+        print(f"{target}: {played.bars:g} bars at {played.bpm:g} bpm")
+    return 2 if failed else 0
+
+
 def cmd_export(args) -> int:
     from explorer import dataset
     from explorer.train import export_run
@@ -296,7 +340,22 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--out", type=Path, required=True)
     interpolate.set_defaults(run=cmd_interpolate)
 
-    for command in (evaluate, sample, reconstruct, interpolate):
+    humanize = commands.add_parser("humanize", help="play programmed beats with a drummer's dynamics and timing")
+    humanize.add_argument("input", type=Path, metavar="IN", help="a MIDI file, or a folder of them")
+    humanize.add_argument("--out", type=Path, required=True, help="a MIDI file, or a folder (for a folder IN)")
+    humanize.add_argument("--feel", type=Path, metavar="SEED.mid", help="play with this groove's feel")
+    humanize.add_argument("--feel-weight", type=float, default=1.0,
+                          help="with --feel: 0 = the beat's own feel … 1 = the feel groove's (default)")
+    humanize.add_argument("--temperature", type=float, default=0.5, help="how loosely to play (0: each hit's median)")
+    humanize.add_argument("--seed", type=int, default=0)
+    humanize.add_argument("--amount", type=float, default=1.0, help="0 = unchanged … 1 = fully humanized")
+    humanize.add_argument("--keep-velocities", action="store_true", help="timing only")
+    humanize.add_argument("--keep-timing", action="store_true", help="dynamics only")
+    humanize.add_argument("--untouched", nargs="*", default=[], metavar="DRUM", choices=DRUM_CLASSES,
+                          help=f"drums left as programmed ({', '.join(DRUM_CLASSES)})")
+    humanize.set_defaults(run=cmd_humanize)
+
+    for command in (evaluate, sample, reconstruct, interpolate, humanize):
         command.add_argument("--checkpoint", help="registry name or folder (default: the shipped one)")
 
     export = commands.add_parser("export", help="a training run's best weights → a checkpoint, scored on test")

@@ -1,0 +1,161 @@
+"""Humanize: a programmed beat played with a drummer's dynamics and micro-timing, by the model we ship.
+
+Magenta Studio's "Groove" needs a model trained for it. Here the MusicVAE itself does it, by constrained decoding:
+the decoder runs autoregressively as usual, but every step's hits are the beat's own, and the model supplies only
+their velocities and offsets (drawn from its per-hit distributions at temperature T; T = 0 takes each one's median).
+The latent code decides the feel: the beat's own encoding, another groove's (a GMD jazz performance, say, to play
+the beat with that drummer's feel), or a blend of the two. The model's encoder learnt from real playing, so a
+programmed beat encodes as stiff playing; its own code is moved along the "humanness" direction first, the mean of
+mu(real) − mu(quantized real) over GMD training windows (measured in docs/HUMANIZE.md: it halves the gap to real
+timing).
+
+A beat of any length is played 4 bars at a time with one latent code for the whole beat (the mean of its windows'
+codes), so the feel carries across windows; the hierarchical decoder starts every bar afresh from its bar's
+embedding anyway, so a window's seam is no different from a bar line inside it. A beat shorter than the model's
+window is repeated to fill one, and cut back after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
+
+
+@dataclass(frozen=True)
+class HumanizeOptions:
+    temperature: float = 0.5  # how loosely timing and dynamics are drawn (0: each hit's median)
+    seed: int = 0
+    amount: float = 1.0  # 0 leaves the beat as it is, 1 plays it wholly as the model does
+    keep_velocities: bool = False  # timing only
+    keep_timing: bool = False  # dynamics only
+    untouched: tuple[str, ...] = ()  # drum classes left exactly as programmed (a sampled kick, say)
+    feel_weight: float = 1.0  # with a feel groove: 0 = the beat's own feel, 1 = the feel groove's
+
+    def __post_init__(self):
+        if not 0.0 <= self.amount <= 1.0:
+            raise ValueError("amount must lie in [0, 1]")
+        if not 0.0 <= self.feel_weight <= 1.0:
+            raise ValueError("feel_weight must lie in [0, 1]")
+        if self.temperature < 0:
+            raise ValueError("temperature must be 0 or more")
+        unknown = [d for d in self.untouched if d not in DRUM_CLASSES]
+        if unknown:
+            raise ValueError(f"unknown drum {unknown[0]!r}; the drums are {', '.join(DRUM_CLASSES)}")
+
+
+def _windows(groove: Groove, steps: int) -> tuple[np.ndarray, list[int]]:
+    """The beat cut into the model's windows [W, steps, 27] and each window's first step: back to back, the last
+    one ending where the beat ends (overlapping the one before); a beat shorter than a window repeated to fill it."""
+    tensor = groove.tensor()
+    if len(tensor) < steps:
+        tensor = np.tile(tensor, (-(-steps // len(tensor)), 1))[:steps]
+    starts = list(range(0, len(tensor) - steps + 1, steps))
+    if starts[-1] + steps < len(tensor):
+        starts.append(len(tensor) - steps)
+    return np.stack([tensor[s:s + steps] for s in starts]), starts
+
+
+def feel_code(model, grooves: Sequence[Groove]) -> np.ndarray:
+    """One latent code [z] for the feel of these grooves: the mean `mu` of all their windows."""
+    windows = np.concatenate([_windows(g, model.config.steps)[0] for g in grooves])
+    mu, _ = model.encode(windows)
+    return mu.mean(axis=0)
+
+
+def humanness_direction(model, real_windows: np.ndarray) -> np.ndarray:
+    """[z]: the mean of mu(window) − mu(its quantized copy) over real windows [N, steps, 27]."""
+    real_windows = np.asarray(real_windows, np.float32)
+    quantized = real_windows.copy()
+    hits = real_windows[..., :NUM_CLASSES] > 0.5
+    quantized[..., NUM_CLASSES:2 * NUM_CLASSES] = np.where(hits, QUANTIZED_VELOCITY, 0.0)
+    quantized[..., 2 * NUM_CLASSES:] = 0.0
+    mu_real, _ = model.encode(real_windows)
+    mu_quantized, _ = model.encode(quantized)
+    return (mu_real - mu_quantized).mean(axis=0)
+
+
+DIRECTION_WINDOWS = 512  # GMD training windows the humanness direction averages over (~2 s to encode twice)
+_directions: dict[tuple[int, str], np.ndarray] = {}
+
+
+def direction_for(model) -> np.ndarray | None:
+    """The model's humanness direction from DIRECTION_WINDOWS GMD training windows (a fixed draw), once per
+    process; None when the dataset is not here."""
+    from explorer import dataset
+    from explorer.errors import DatasetError
+
+    key = (id(model), model.info.sha256 if model.info else "")
+    if key not in _directions:
+        try:
+            train = dataset.load_windows("train")
+        except DatasetError:
+            return None
+        rows = np.sort(np.random.default_rng(0).choice(len(train), min(DIRECTION_WINDOWS, len(train)), replace=False))
+        _directions[key] = humanness_direction(model, train.tensors[rows])
+    return _directions[key]
+
+
+def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeOptions = HumanizeOptions(),
+             direction: np.ndarray | None = None) -> Groove:
+    """The beat with the model's velocities and offsets on its own hits (never a hit more or less), at its tempo.
+    Its own latent code is moved by `direction` (see `humanness_direction`; None: not moved); `feel` (optional)
+    lends its code, mixed with the beat's own by `options.feel_weight`."""
+    if options.amount == 0 or not beat.hits.any():
+        return beat
+    z = feel_code(model, [beat])
+    if direction is not None:
+        z = z + direction
+    if feel is not None:
+        z = (1 - options.feel_weight) * z + options.feel_weight * feel_code(model, [feel])
+    steps = model.config.steps
+    windows, starts = _windows(beat, steps)
+    decoded = model.decode(np.repeat(z[None], len(windows), axis=0), options.temperature, options.seed,
+                           given_hits=windows[..., :NUM_CLASSES])
+    played = np.zeros((max(beat.steps, steps), 3 * NUM_CLASSES), np.float32)
+    for window, start in zip(decoded, starts, strict=True):
+        played[start:start + steps] = window  # a later window's steps replace the overlap (the last one's)
+    played = played[:beat.steps]
+    hits = beat.hits > 0.5
+    velocities = _mix(beat.velocities, played[:, NUM_CLASSES:2 * NUM_CLASSES], options.amount, hits)
+    offsets = _mix(beat.offsets, played[:, 2 * NUM_CLASSES:], options.amount, hits)
+    keep = np.zeros(NUM_CLASSES, bool)
+    keep[[DRUM_CLASSES.index(d) for d in options.untouched]] = True
+    if options.keep_velocities:
+        velocities = beat.velocities
+    if options.keep_timing:
+        offsets = beat.offsets
+    velocities = np.where(keep, beat.velocities, velocities)
+    offsets = np.where(keep, beat.offsets, offsets)
+    return Groove(beat.hits, velocities, offsets, beat.bpm, f"{beat.source} (humanized)" if beat.source else
+                  "humanized", beat.tempo_changes)
+
+
+def _mix(original: np.ndarray, played: np.ndarray, amount: float, hits: np.ndarray) -> np.ndarray:
+    """(1 − amount) · original + amount · played on the hits; 0 elsewhere."""
+    return np.where(hits, (1 - amount) * original + amount * played, 0.0).astype(np.float32)
+
+
+QUANTIZED_VELOCITY = 100 / 127  # a drum machine's default
+
+
+def quantize(groove: Groove, velocity: float = QUANTIZED_VELOCITY) -> Groove:
+    """The groove as a drum machine programs it: every hit on the grid at one velocity (GMD's humanize test)."""
+    hits = groove.hits > 0.5
+    return Groove(groove.hits, np.where(hits, velocity, 0.0), np.zeros_like(groove.offsets), groove.bpm,
+                  groove.source, groove.tempo_changes)
+
+
+def jitter(groove: Groove, velocity_mean: float, velocity_sd: float, offset_mean: float, offset_sd: float,
+           seed: int = 0) -> Groove:
+    """The naive humanizer: each hit's velocity and offset drawn from Gaussians (in the tensor's units), clipped to
+    their ranges. The baseline `humanize` has to beat."""
+    rng = np.random.default_rng(seed)
+    hits = groove.hits > 0.5
+    velocities = np.clip(rng.normal(velocity_mean, velocity_sd, hits.shape), 1 / 127, 1.0)
+    offsets = np.clip(rng.normal(offset_mean, offset_sd, hits.shape), -1.0, 1.0)
+    return Groove(groove.hits, np.where(hits, velocities, 0.0), np.where(hits, offsets, 0.0), groove.bpm,
+                  groove.source, groove.tempo_changes)

@@ -1,0 +1,131 @@
+"""Humanize: the model plays a programmed beat's hits, never adding or dropping one, with the options a producer
+expects. A tiny distribution-head model and real GMD windows; the shipped model's numbers are in
+tests/test_checkpoints.py and docs/HUMANIZE.md."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from explorer.groove import DRUM_CLASSES, Groove, chain
+from explorer.humanize import HumanizeOptions, humanize, humanness_direction, jitter, quantize
+from explorer.model import CompiledModel, MusicVAE, get_config
+
+
+@pytest.fixture(scope="module")
+def model() -> CompiledModel:
+    keras.utils.set_random_seed(5)
+    return CompiledModel(MusicVAE(get_config("tiny_dist_4bar")))
+
+
+@pytest.fixture(scope="module")
+def beat(test_windows) -> Groove:
+    return quantize(test_windows.grooves(10)[0])
+
+
+@pytest.mark.parametrize("bars", [1, 2, 4, 6, 16])
+def test_the_hits_never_change_and_every_hit_is_played(model, test_windows, bars):
+    long = chain(test_windows.grooves(list(range(0, 64, 4)))).window(0, bars)  # real playing, any length
+    programmed = quantize(long)
+    played = humanize(model, programmed, options=HumanizeOptions(temperature=1.0, seed=3))
+    np.testing.assert_array_equal(played.hits, programmed.hits)
+    hit = programmed.hits > 0.5
+    assert played.steps == programmed.steps and played.bpm == programmed.bpm
+    assert (played.velocities[hit] > 0).all() and not played.velocities[~hit].any() and not played.offsets[~hit].any()
+    assert not np.allclose(played.velocities[hit], programmed.velocities[hit]), "the model played the dynamics"
+
+
+def test_temperature_zero_is_deterministic_and_a_seed_repeats(model, beat):
+    cold = [humanize(model, beat, options=HumanizeOptions(temperature=0.0, seed=s)) for s in (1, 2)]
+    assert cold[0].same_as(cold[1])
+    warm = [humanize(model, beat, options=HumanizeOptions(temperature=1.0, seed=s)) for s in (1, 1, 2)]
+    assert warm[0].same_as(warm[1]) and not warm[0].same_as(warm[2])
+
+
+def test_amount_zero_returns_the_beat_and_amount_mixes(model, beat):
+    assert humanize(model, beat, options=HumanizeOptions(amount=0.0)) is beat
+    full = humanize(model, beat, options=HumanizeOptions(temperature=0.0))
+    half = humanize(model, beat, options=HumanizeOptions(temperature=0.0, amount=0.5))
+    np.testing.assert_allclose(half.velocities, (beat.velocities + full.velocities) / 2, atol=1e-6)
+    np.testing.assert_allclose(half.offsets, full.offsets / 2, atol=1e-6)
+
+
+def test_timing_only_dynamics_only_and_untouched_drums(model, beat):
+    options = dict(temperature=1.0, seed=4)
+    timing_only = humanize(model, beat, options=HumanizeOptions(keep_velocities=True, **options))
+    np.testing.assert_array_equal(timing_only.velocities, beat.velocities)
+    assert timing_only.offsets.any()
+    dynamics_only = humanize(model, beat, options=HumanizeOptions(keep_timing=True, **options))
+    np.testing.assert_array_equal(dynamics_only.offsets, beat.offsets)
+    kick = DRUM_CLASSES.index("kick")
+    assert beat.hits[:, kick].any()
+    sampled_kick = humanize(model, beat, options=HumanizeOptions(untouched=("kick",), **options))
+    np.testing.assert_array_equal(sampled_kick.velocities[:, kick], beat.velocities[:, kick])
+    np.testing.assert_array_equal(sampled_kick.offsets[:, kick], beat.offsets[:, kick])
+    with pytest.raises(ValueError, match="unknown drum"):
+        HumanizeOptions(untouched=("cowbell",))
+    with pytest.raises(ValueError, match="amount"):
+        HumanizeOptions(amount=1.5)
+
+
+def test_a_feel_groove_and_the_humanness_direction_move_the_code(model, beat, test_windows):
+    feel = test_windows.grooves(900)[0]
+    own = humanize(model, beat, options=HumanizeOptions(temperature=0.0))
+    borrowed = humanize(model, beat, feel=feel, options=HumanizeOptions(temperature=0.0))
+    assert not own.same_as(borrowed)
+    none_of_it = humanize(model, beat, feel=feel, options=HumanizeOptions(temperature=0.0, feel_weight=0.0))
+    assert none_of_it.same_as(own)
+    direction = humanness_direction(model, test_windows.tensors[:64])
+    assert direction.shape == (model.config.z_size,) and np.abs(direction).sum() > 0
+    moved = humanize(model, beat, options=HumanizeOptions(temperature=0.0), direction=direction)
+    assert not moved.same_as(own)
+
+
+def test_the_naive_baseline_draws_the_spread_it_is_given(beat):
+    jittered = jitter(beat, 0.55, 0.2, 0.1, 0.3, seed=1)
+    hit = beat.hits > 0.5
+    np.testing.assert_array_equal(jittered.hits, beat.hits)
+    assert jittered.velocities[hit].mean() == pytest.approx(0.55, abs=0.05)
+    assert jittered.offsets[hit].std() == pytest.approx(0.3, abs=0.06)
+
+
+def _three_four(path) -> None:
+    import mido
+
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4)])
+    for beat_number in range(12):
+        track += [mido.Message("note_on", channel=9, note=36, velocity=100, time=0 if beat_number == 0 else 360),
+                  mido.Message("note_off", channel=9, note=36, time=120)]
+    midi.tracks.append(track)
+    midi.save(path)
+
+
+def test_the_cli_humanizes_a_file_and_a_folder_and_refuses_what_it_cannot_play(tmp_path, groove_dir, capsys):
+    from explorer import checkpoints
+    from explorer.cli import main
+    from explorer.groove import midi_to_performance
+
+    tiny = MusicVAE(get_config("tiny_dist_4bar"))
+    folder = checkpoints.save_checkpoint(tiny.weights_dict(), tiny.config.to_dict(), tmp_path / "tiny",
+                                         source="test").directory
+    beats = tmp_path / "beats"
+    beats.mkdir()
+    source = groove_dir / "drummer1/session1/1_funk_80_beat_4-4.mid"
+    (beats / "funk.mid").write_bytes(source.read_bytes())
+    _three_four(beats / "waltz.mid")
+    code = main(["humanize", str(beats), "--out", str(tmp_path / "played"), "--checkpoint", str(folder),
+                 "--temperature", "1", "--seed", "2", "--untouched", "kick"])
+    printed = capsys.readouterr()
+    assert code == 2 and "waltz.mid" in printed.err and "4/4" in printed.err  # refused, in words
+    played = midi_to_performance(tmp_path / "played" / "funk.mid").groove
+    original = midi_to_performance(source).groove
+    np.testing.assert_array_equal(played.hits, original.hits)
+    assert played.bpm == pytest.approx(original.bpm, rel=1e-5) and not (tmp_path / "played" / "waltz.mid").exists()
+    one = tmp_path / "one.mid"
+    assert main(["humanize", str(beats / "funk.mid"), "--out", str(one), "--checkpoint", str(folder),
+                 "--temperature", "0"]) == 0
+    assert midi_to_performance(one).groove.hits.sum() == original.hits.sum()
+    assert main(["humanize", str(tmp_path / "nothing.mid"), "--out", str(one)]) == 2
+    assert "does not exist" in capsys.readouterr().err
