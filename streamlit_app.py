@@ -24,6 +24,7 @@ PAGES = [
     st.Page("app_pages/interpolate.py", title="Interpolate", icon=":material/swap_horiz:", url_path="interpolate"),
     st.Page("app_pages/blend.py", title="Blend", icon=":material/grid_view:", url_path="blend"),
     st.Page("app_pages/attributes.py", title="Attributes", icon=":material/tune:", url_path="attributes"),
+    st.Page("app_pages/groove.py", title="Groove", icon=":material/graphic_eq:", url_path="groove"),
 ]
 page = st.navigation(PAGES)
 ui.init_state()

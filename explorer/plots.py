@@ -320,3 +320,23 @@ def overlay_frame(points: np.ndarray, labels: Sequence[str], kind: str, group: s
     if points.shape[1] == 3:
         frame["z"] = points[:, 2]
     return frame
+
+
+def feel_chart(grooves: Sequence[tuple[str, Groove]], bpm: float | None = None) -> go.Figure:
+    """How each groove plays each drum: its hits' velocities (left) and timing in ms, + = early (right), per drum
+    class, one box per groove side by side (e.g. a beat before and after humanizing)."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("velocity", "timing (ms, + = ahead of the beat)"),
+                           horizontal_spacing=0.08)
+    for index, (name, groove) in enumerate(grooves):
+        frame = drum_roll_frame(groove, bpm)
+        drums = [DRUM_CLASSES[lane] for lane in frame["lane"]]
+        color = CATEGORY_COLORS[index % len(CATEGORY_COLORS)]
+        figure.add_trace(go.Box(x=drums, y=frame["velocity"], name=name, legendgroup=name, marker_color=color,
+                                boxpoints=False), row=1, col=1)
+        figure.add_trace(go.Box(x=drums, y=frame["offset_ms"], name=name, legendgroup=name, marker_color=color,
+                                boxpoints=False, showlegend=False), row=1, col=2)
+    figure.update_layout(boxmode="group", height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "y": -0.25})
+    return figure

@@ -8,6 +8,7 @@ The first part is plain Python (tests call it directly); the Streamlit part belo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import math
@@ -182,6 +183,21 @@ def upload_windows(data: bytes, name: str) -> list[Seed]:
             where = f"bars {start}–{start + WINDOW_BARS - 1}"
         seeds.append(Seed(f"{stem} · {groove.bpm:.0f} bpm · {where}", groove))
     return seeds
+
+
+MAX_BEAT_BARS = 16  # the Groove page's uploads (the CLI humanizes any length)
+
+
+def upload_beat(data: bytes, name: str) -> Groove:
+    """An uploaded beat, whole, for the Groove page: 1 to MAX_BEAT_BARS bars with drum hits. Raises a MidiError a
+    musician understands."""
+    groove = midi_to_performance(data, name).groove
+    if not groove.hits.any():
+        raise MidiError(f"'{name}' has no drum hits on the kit's General MIDI pitches.")
+    if groove.bars > MAX_BEAT_BARS:
+        raise MidiError(f"'{name}' lasts {groove.bars:g} bars; the Groove page plays up to {MAX_BEAT_BARS} "
+                        "(`python -m explorer humanize` takes any length).")
+    return dataclasses.replace(groove, source=f"{Path(name).stem} · {groove.bpm:.0f} bpm · {short_loop(groove.bars)}")
 
 
 def short_loop(bars: float) -> str:
@@ -362,6 +378,19 @@ def attribute_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray)
 @st.cache_data(show_spinner=False, max_entries=32)
 def _upload_windows(data: bytes, name: str) -> list[Seed]:
     return upload_windows(data, name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def uploaded_beat(data: bytes, name: str) -> Groove:
+    return upload_beat(data, name)
+
+
+@st.cache_resource(show_spinner="Learning what real playing sounds like to this model…", max_entries=4)
+def humanness_direction(checkpoint: str, sha256: str):
+    """The active checkpoint's humanness direction (explorer.humanize), once per server; None without GMD."""
+    from explorer.humanize import direction_for
+
+    return direction_for(_model(checkpoint, sha256))
 
 
 # --- session state -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from explorer import dataset
 from explorer.checkpoints import DEFAULT_CHECKPOINT
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes")
+PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes", "groove")
 TIMEOUT = 240  # the first run imports TensorFlow and loads the model; the first map encodes ~1,150 windows
 
 
@@ -65,7 +65,7 @@ def test_every_page_loads_with_its_title_and_sidebar():
         at.switch_page(f"app_pages/{page}.py").run()
         assert_ok(at)
         titles.append(at.title[0].value)
-    assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes"]
+    assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes", "Groove"]
     assert at.sidebar.selectbox(key="keep_checkpoint").value == DEFAULT_CHECKPOINT
     assert any("CC BY 4.0" in m.value for m in at.sidebar.markdown)
 
@@ -258,3 +258,22 @@ def test_a_reload_keeps_the_filters_and_the_gmd_seeds_through_the_address():
     assert_ok(reloaded)
     assert [seed.groove.source for seed in reloaded.session_state["basket"]] == basket
     assert reloaded.multiselect(key="keep_genres").value == ["funk"]
+
+
+def test_the_groove_page_humanizes_a_seed_in_another_seeds_feel():
+    at = open_app("groove")
+    at.button(key="groove_run").click().run()
+    assert_ok(at)
+    (_, before), (label, after) = results(at, "groove")
+    beat = at.session_state["basket"][0].groove
+    assert before.same_as(beat) and "own feel" in label
+    np.testing.assert_array_equal(after.hits, beat.hits)
+    assert not np.allclose(after.offsets, beat.offsets)
+    assert len(media(at, "audio")) == 2 and len(media(at, "download_button")) >= 2
+    at.radio(key="keep_groove_feel_source").set_value("seed").run()
+    at.toggle(key="keep_groove_keep_velocities").set_value(True).run()
+    at.button(key="groove_run").click().run()
+    assert_ok(at)
+    (_, _), (label, borrowed) = results(at, "groove")
+    assert "feel of a seed" in label and not borrowed.same_as(after)
+    np.testing.assert_array_equal(borrowed.velocities, beat.velocities)

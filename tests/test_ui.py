@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from explorer import audio, dataset, ui
-from explorer.errors import InvalidMidiError, NoDrumsError
+from explorer.errors import InvalidMidiError, MidiError, NoDrumsError
 from explorer.groove import Groove, chain, groove_notes, groove_to_midi, midi_to_grooves, midi_to_performance
 from explorer.model import XLA_BATCH_SIZES
 from tests.test_plots import make_groove
@@ -98,6 +98,20 @@ def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_dir):
     piano.save(file=buffer)
     with pytest.raises(NoDrumsError):
         ui.upload_windows(buffer.getvalue(), "piano.mid")
+
+
+def test_the_groove_page_takes_a_whole_beat_of_1_to_16_bars():
+    two_bars = make_groove([(0, 0, 1.0, 0.0), (20, 1, 0.7, 0.0)], bpm=96).window(0, bars=2)
+    beat = ui.upload_beat(groove_to_midi(two_bars), "my beat.mid")
+    assert beat.steps == 32 and beat.source == "my beat · 96 bpm · 2 bars"
+    with pytest.raises(MidiError, match="up to 16"):
+        ui.upload_beat(_long_beat(), "long.mid")
+    with pytest.raises(InvalidMidiError):
+        ui.upload_beat(b"garbage", "junk.mid")
+
+
+def _long_beat() -> bytes:
+    return groove_to_midi(chain([A] * 5))  # 20 bars
 
 
 def test_a_short_loop_says_it_is_repeated_to_fill_four_bars(window_set):

@@ -1,0 +1,87 @@
+"""Groove: humanize a programmed beat with the model's dynamics and micro-timing, in any drummer's feel."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import humanize, plots, ui
+from explorer.errors import ExplorerError
+from explorer.groove import DRUM_CLASSES
+
+PAGE = "groove"
+
+st.title("Groove")
+st.caption("Turn a programmed beat into a performance: the model plays exactly its hits, with a drummer's dynamics "
+           "and micro-timing. The feel comes from the beat itself, or from any seed in the basket: a jazz "
+           "drummer's, say.")
+model = ui.model()
+checkpoint = ui.active_checkpoint()
+if checkpoint.heads == "magenta":
+    st.info(f"**{checkpoint.name}** has Magenta's heads: one fixed velocity and timing per hit, so the temperature "
+            "changes nothing. A checkpoint with per-hit distributions plays a livelier groove.")
+
+source = st.radio("Beat", ["basket", "upload"], horizontal=True, key="keep_groove_source",
+                  format_func={"basket": "a seed from the basket", "upload": "a MIDI file, 1 to 16 bars"}.get)
+beat = None
+if source == "upload":
+    uploaded = st.file_uploader("Your beat", type=["mid", "midi"], key="groove_upload",
+                                help="Drums on channel 10, 4/4, one tempo; up to 2 MB. Played whole, 4 bars at a time.")
+    if uploaded is not None:
+        try:
+            beat = ui.uploaded_beat(uploaded.getvalue(), uploaded.name)
+        except ExplorerError as error:
+            st.error(str(error))
+else:
+    seed = ui.seed_picker("Beat", key="keep_groove_beat")
+    beat = seed.groove if seed else None
+if beat is None:
+    st.info("Choose a seed from the basket, or upload a beat (drum-machine MIDI works best), to humanize it.")
+    st.stop()
+
+feel_column, weight_column = st.columns([3, 2])
+feel_source = feel_column.radio("Feel", ["own", "seed"], horizontal=True, key="keep_groove_feel_source",
+                                format_func={"own": "the beat's own", "seed": "a seed's"}.get)
+feel = None
+if feel_source == "seed":
+    with feel_column:
+        feel_seed = ui.seed_picker("Feel of", key="keep_groove_feel", default=1)
+    feel = feel_seed.groove if feel_seed else None
+    weight_column.slider("Blend: the beat's own ← → the seed's", 0.0, 1.0, 1.0, 0.05, key="keep_groove_weight")
+controls = st.columns(3)
+controls[0].slider("Temperature", 0.0, 1.5, 0.5, 0.05, key="keep_groove_temperature",
+                   help="How loosely timing and dynamics are drawn; 0 plays each hit's most likely feel.")
+controls[1].slider("Humanize", 0.0, 1.0, 1.0, 0.05, key="keep_groove_amount", help="0 leaves the beat as it is.")
+controls[2].number_input("Random seed", 0, 10**6, 0, key="keep_groove_seed", help="The same seed plays the same.")
+keep = st.columns(3)
+keep[0].toggle("Keep my velocities (timing only)", key="keep_groove_keep_velocities")
+keep[1].toggle("Keep my timing (dynamics only)", key="keep_groove_keep_timing")
+keep[2].multiselect("Leave these drums as they are", DRUM_CLASSES, key="keep_groove_untouched",
+                    placeholder="none (e.g. a sampled kick)")
+
+
+def run() -> None:
+    state = st.session_state
+    try:
+        options = humanize.HumanizeOptions(
+            temperature=state["keep_groove_temperature"], seed=int(state["keep_groove_seed"]),
+            amount=state["keep_groove_amount"], keep_velocities=state["keep_groove_keep_velocities"],
+            keep_timing=state["keep_groove_keep_timing"], untouched=tuple(state["keep_groove_untouched"]),
+            feel_weight=state.get("keep_groove_weight", 1.0) if feel is not None else 1.0)
+        played = humanize.humanize(model, beat, feel, options, ui.humanness_direction(checkpoint.name,
+                                                                                      checkpoint.sha256))
+    except (ExplorerError, ValueError) as error:
+        state[f"{PAGE}_error"] = str(error)
+        return
+    state.pop(f"{PAGE}_error", None)
+    feel_name = "own feel" if feel is None else "feel of a seed"
+    ui.set_results(PAGE, [("before", beat), (f"humanized ({feel_name}, T {options.temperature:g})", played)])
+
+
+items = ui.action_row(PAGE, "Humanize", run, "groove", "Press **Humanize** to hear the beat played.")
+generation = st.session_state.get(f"generation_{PAGE}", 0)
+deferred: list = []
+for column, (index, (label, groove)) in zip(st.columns(2), enumerate(items), strict=True):
+    with column:
+        ui.groove_card(groove, key=f"{PAGE}_{generation}_{index}", title=label, deferred_audio=deferred)
+ui.fill_audio(deferred)
+st.plotly_chart(plots.feel_chart(items, ui.playback_bpm(items[0][1])), key=f"{PAGE}_feel_{generation}")
