@@ -232,7 +232,7 @@ def cmd_export(args) -> int:
     from explorer import dataset
     from explorer.train import export_run
 
-    info = export_run(args.run_dir, args.out, dataset.load_windows("test").tensors)
+    info = export_run(args.run_dir, args.out, dataset.load_windows("test").tensors, args.weights)
     print(f"{info.directory}: test hit F1 {info.metrics['hit_f1']:.3f}, sha256 {info.sha256[:12]}…")
     return 0
 
@@ -361,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="a training run's best weights → a checkpoint, scored on test")
     export.add_argument("run_dir", type=Path, help="the training run folder")
     export.add_argument("--out", type=Path, required=True, help="e.g. checkpoints/NAME")
+    export.add_argument("--weights", choices=["best", "latest"], default="best",
+                        help="the best validation hit F1 (default) or the latest weights")
     export.set_defaults(run=cmd_export)
 
     magenta = commands.add_parser(

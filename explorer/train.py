@@ -363,22 +363,26 @@ def plot_training_curve(run_dir: Path, out_png: Path) -> None:
     plt.close(figure)
 
 
-def export_run(run_dir: Path, out_dir: Path, test_tensors: np.ndarray):
-    """A run's best weights (else its latest) → a registry checkpoint, with its test-split evaluation."""
+def export_run(run_dir: Path, out_dir: Path, test_tensors: np.ndarray, weights: str = "best"):
+    """A run's best weights (by validation hit F1; else its latest), or with `weights="latest"` its latest, → a
+    registry checkpoint, with its test-split evaluation."""
     from explorer.checkpoints import save_checkpoint
 
+    if weights not in ("best", "latest"):
+        raise ValueError("weights must be 'best' or 'latest'")
     run_dir = Path(run_dir)
     config = ModelConfig.from_dict(json.loads((run_dir / "config.json").read_text())["model"])
-    weights_file = run_dir / "best.npz" if (run_dir / "best.npz").exists() else run_dir / "weights.npz"
+    best = run_dir / "best.npz"
+    weights_file = best if weights == "best" and best.exists() else run_dir / "weights.npz"
     with np.load(weights_file, allow_pickle=False) as archive:
-        weights = {name: archive[name] for name in archive.files}
+        arrays = {name: archive[name] for name in archive.files}
     with np.load(run_dir / "state.npz", allow_pickle=False) as state:
         steps, elapsed = int(state["step"]), float(state["elapsed"])
     model = MusicVAE(config)
-    model.load_weights_dict(weights)
+    model.load_weights_dict(arrays)
     metrics = evaluate(CompiledModel(model), test_tensors)
     metrics.update(split="test", training_steps=steps, training_hours=elapsed / 3600, weights=weights_file.name)
-    info = save_checkpoint(weights, config.to_dict(), out_dir, source=f"explorer train ({run_dir.name})",
+    info = save_checkpoint(arrays, config.to_dict(), out_dir, source=f"explorer train ({run_dir.name})",
                            metrics=metrics)
     if (run_dir / "metrics.jsonl").exists():
         plot_training_curve(run_dir, Path(out_dir) / "training_curve.png")

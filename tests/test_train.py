@@ -117,6 +117,11 @@ def test_checkpoint_files_are_complete_and_exportable(eight_windows, tmp_path):
     assert info.metrics["split"] == "test" and info.metrics["training_steps"] == 6
     assert 0.0 <= info.metrics["hit_f1"] <= 1.0
     assert (tmp_path / "checkpoints" / "mine" / "training_curve.png").stat().st_size > 1000
+    assert info.metrics["weights"] == "best.npz"
+    latest = export_run(run, tmp_path / "checkpoints" / "latest", eight_windows, weights="latest")
+    with np.load(run / "weights.npz") as saved:
+        assert latest.metrics["weights"] == "weights.npz"
+        np.testing.assert_array_equal(read_weights(latest)["encoder.mu.bias"], saved["encoder.mu.bias"])
 
 
 def test_a_new_run_can_start_from_a_registry_checkpoint(eight_windows, tmp_path):
