@@ -76,8 +76,16 @@ name = st.selectbox("Performance (or click a row above)", performances, key="kee
                     format_func=lambda n: f"{n}")
 rows = window_set.meta.index[window_set.meta["midi_filename"] == name]
 if len(rows) == 0:
-    st.info("This performance has no 4-bar window the model can read (it is not in 4/4, or has no hits). "
-            "Pick another one.")
+    meter = str(table.loc[table["midi_filename"] == name, "time_signature"].iloc[0]).replace("-", "/")
+    try:
+        played, wav = ui.played_audio(name)
+    except ExplorerError as error:
+        st.warning(f"This performance cannot be played: {error}")
+        st.stop()
+    st.plotly_chart(plots.played_notes_roll(played), key=f"played_{name}")
+    st.audio(wav, format="audio/wav", loop=bool(st.session_state.get("keep_loop")))
+    st.info(f"A performance in {meter}: here to see and hear. The model reads 4/4 only, so it has no 4-bar windows "
+            "to put in the seed basket.")
     st.stop()
 starts = window_set.meta.loc[rows, "start_bar"].tolist()
 start = st.select_slider("4-bar window starting at bar", [s + 1 for s in starts], key=f"window_{name}")

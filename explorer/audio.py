@@ -43,6 +43,7 @@ from explorer.groove import (
     DRUM_CLASSES,
     OUTPUT_PITCHES,
     Groove,
+    PlayedNotes,
     groove_notes,
     midi_to_performance,
 )
@@ -512,6 +513,24 @@ def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, 
     if not notes:  # nothing to play
         return np.zeros((passes if loop else frames, channels), np.float32)
     audio, engine = _render_notes(notes, frames, sample_rate, channels, choice, renderer)
+    return _finish(audio, engine, passes, loop, sample_rate)
+
+
+def render_played(played: PlayedNotes, renderer: str = "auto", sample_rate: int = SAMPLE_RATE,
+                  channels: int = 2) -> bytes:
+    """WAV bytes of a file's notes as played, in any meter (see `groove.midi_to_notes`), plus the tail."""
+    passes = round(played.seconds * sample_rate) + 1
+    if passes > MAX_AUDIO_SECONDS * sample_rate:
+        raise AudioError(f"This performance lasts over {MAX_AUDIO_SECONDS // 60} minutes; it is not rendered.")
+    notes = [(round(start * sample_rate), int(drum), int(velocity))
+             for start, drum, velocity in zip(played.starts, played.classes, played.velocities, strict=True)]
+    audio, engine = _render_notes(notes, passes + round(TAIL_SECONDS * sample_rate), sample_rate, channels,
+                                  choose_renderer(renderer), renderer)
+    return to_wav(_finish(audio, engine, passes, False, sample_rate), sample_rate)
+
+
+def _finish(audio: np.ndarray, engine: str, passes: int, loop: bool, sample_rate: int) -> np.ndarray:
+    """The tail wrapped onto the start (`loop`) or faded out, at the engine's gain, limited."""
     if loop:
         tail = audio[passes:]
         audio = audio[:passes].copy()

@@ -29,7 +29,15 @@ from tqdm import tqdm
 
 from explorer.errors import DatasetError, MidiError
 from explorer.files import write_npz
-from explorer.groove import FEATURES, NUM_CLASSES, WINDOW_STEPS, Groove, midi_to_performance
+from explorer.groove import (
+    FEATURES,
+    NUM_CLASSES,
+    WINDOW_STEPS,
+    Groove,
+    PlayedNotes,
+    midi_to_notes,
+    midi_to_performance,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_DIR / "data"  # read at call time, so tests can point it elsewhere
@@ -225,6 +233,14 @@ def load_performance(midi_filename: str, root: Path | None = None) -> Groove:
     if midi_filename not in set(load_info(root)["midi_filename"]):
         raise DatasetError(f"'{midi_filename}' is not a performance of the Groove MIDI Dataset.")
     return midi_to_performance(root / midi_filename, midi_filename).groove
+
+
+def load_played_notes(midi_filename: str, root: Path | None = None) -> PlayedNotes:
+    """One GMD performance's notes as played, in any meter (to show and play those the model cannot read)."""
+    root = Path(root) if root is not None else gmd_root()
+    if midi_filename not in set(load_info(root)["midi_filename"]):
+        raise DatasetError(f"'{midi_filename}' is not a performance of the Groove MIDI Dataset.")
+    return midi_to_notes(root / midi_filename, midi_filename)
 
 
 def filter_info(df: pd.DataFrame, genres: Iterable[str] | None = None, drummers: Iterable[str] | None = None,

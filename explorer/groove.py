@@ -246,8 +246,8 @@ def step_seconds(bpm: float) -> float:
 # --- reading MIDI -------------------------------------------------------------------------------
 
 
-def read_midi(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEFAULT_LIMITS):
-    """Validate and parse a Standard MIDI File into a NoteSequence of its drum notes.
+def read_midi(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEFAULT_LIMITS, any_meter: bool = False):
+    """Validate and parse a Standard MIDI File into a NoteSequence of its drum notes; in 4/4 unless `any_meter`.
 
     Raises a `MidiError` subclass, never anything else, for any bytes a user can upload.
     """
@@ -259,7 +259,7 @@ def read_midi(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEF
         raise _too_large(label, len(data), limits)
     notes = _scan_events(data, label, limits)
     midi = _parse_midi(data, label)
-    qpm = _check_midi(midi, notes, label, limits)
+    qpm = _check_midi(midi, notes, label, limits, any_meter)
     try:
         with warnings.catch_warnings():  # about tempo on a later track, which is honoured below
             warnings.filterwarnings("ignore", "Tempo, Key or Time signature change events", RuntimeWarning)
@@ -431,7 +431,8 @@ def _parse_midi(data: bytes, label: str) -> mido.MidiFile:
     return midi
 
 
-def _check_midi(midi: mido.MidiFile, notes: int, label: str, limits: MidiLimits) -> float | None:
+def _check_midi(midi: mido.MidiFile, notes: int, label: str, limits: MidiLimits,
+                any_meter: bool = False) -> float | None:
     """Tempo and meter checks on the parsed events (the scan has bounded their number and length).
 
     Returns the file's one tempo in quarter notes per minute, or None when it states none (120).
@@ -464,7 +465,7 @@ def _check_midi(midi: mido.MidiFile, notes: int, label: str, limits: MidiLimits)
     for bpm in bpms:
         _check_bpm(bpm, label, limits)
     odd = sorted(m for m in meters if m != (4, 4))
-    if odd:
+    if odd and not any_meter:
         raise _meter_error(label, *odd[0])
     return mido.tempo2bpm(first_tempo[1]) if first_tempo is not None else None
 
@@ -549,6 +550,40 @@ def sequence_to_performance(sequence, source: str = "", limits: MidiLimits = DEF
     offset_array[note_steps[order], classes[order]] = np.clip(offsets[order], -1.0, 1.0)
     groove = Groove(hits_array, velocity_array, offset_array, bpm, source)
     return Performance(groove, len(notes) - len(mapped), tuple(unmapped))
+
+
+@dataclass(frozen=True)
+class PlayedNotes:
+    """A MIDI file's drum notes as played, in any meter: to see and hear a performance the model cannot read (GMD's
+    3/4, 5/4, 6/8 …). Times in seconds; classes as the 9 drum classes; MIDI velocities."""
+
+    starts: np.ndarray
+    classes: np.ndarray
+    velocities: np.ndarray
+    bpm: float
+    meter: tuple[int, int]
+    source: str = ""
+
+    @property
+    def bar_seconds(self) -> float:
+        return self.meter[0] * 4 / self.meter[1] * 60.0 / self.bpm
+
+    @property
+    def seconds(self) -> float:
+        return float(self.starts.max()) if len(self.starts) else 0.0
+
+
+def midi_to_notes(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEFAULT_LIMITS) -> PlayedNotes:
+    """The drum notes of any readable MIDI file, whatever its meter (its first tempo and meter are kept)."""
+    sequence = read_midi(data, name, limits, any_meter=True)
+    mapped = sorted((n for n in sequence.notes if n.pitch in PITCH_TO_CLASS), key=lambda n: n.start_time)
+    if not mapped:
+        raise NoDrumsError(f"{_label(name)} has drum notes, but none on a pitch of a drum kit's General MIDI map.")
+    meter = ((sequence.time_signatures[0].numerator, sequence.time_signatures[0].denominator)
+             if sequence.time_signatures else (4, 4))
+    return PlayedNotes(np.array([n.start_time for n in mapped]), np.array([PITCH_TO_CLASS[n.pitch] for n in mapped]),
+                       np.array([n.velocity for n in mapped]), sequence.tempos[0].qpm if sequence.tempos else 120.0,
+                       meter, name)
 
 
 def windows(groove: Groove, bars: int = WINDOW_BARS, hop_bars: int = 1) -> list[Groove]:

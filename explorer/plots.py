@@ -17,7 +17,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from explorer.groove import DRUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, WINDOW_BARS, Groove, step_seconds
+from explorer.groove import (
+    DRUM_CLASSES,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    WINDOW_BARS,
+    Groove,
+    PlayedNotes,
+    step_seconds,
+)
 
 VELOCITY_COLORSCALE = "Viridis"
 ROLL_WIDTH, ROLL_LANE_HEIGHT = 720, 20  # drum roll drawing units (pixels at its natural size) and per lane
@@ -339,4 +347,20 @@ def feel_chart(grooves: Sequence[tuple[str, Groove]], bpm: float | None = None) 
                                 boxpoints=False, showlegend=False), row=1, col=2)
     figure.update_layout(boxmode="group", height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def played_notes_roll(played: PlayedNotes, height: int = 300) -> go.Figure:
+    """A performance in any meter as played: 9 lanes, x in bars of its own meter, colour by velocity."""
+    positions = 1.0 + played.starts / played.bar_seconds
+    figure = go.Figure(go.Scattergl(
+        x=positions, y=played.classes, mode="markers", hoverinfo="text",
+        hovertext=[f"{DRUM_CLASSES[c]}, bar {int(p)}, velocity {v}" for p, c, v in
+                   zip(positions, played.classes, played.velocities, strict=True)],
+        marker={"size": 7, "color": played.velocities, "colorscale": "Viridis", "cmin": 1, "cmax": 127}))
+    numerator, denominator = played.meter
+    figure.update_layout(
+        title={"text": f"The whole performance, in {numerator}/{denominator}"}, height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 30}, xaxis={"title": {"text": "bar"}},
+        yaxis={"tickvals": list(range(len(DRUM_CLASSES))), "ticktext": list(DRUM_CLASSES), "range": [-0.5, 8.5]})
     return figure

@@ -256,6 +256,13 @@ def performance(midi_filename: str) -> Groove:
     return dataset.load_performance(midi_filename)
 
 
+@st.cache_data(show_spinner="Rendering the performance…", max_entries=3)  # a few minutes of WAV each
+def played_audio(midi_filename: str) -> tuple[dataset.PlayedNotes, bytes]:
+    """A performance in another meter than 4/4: its notes as played, and their audio."""
+    played = dataset.load_played_notes(midi_filename)
+    return played, audio.render_played(played)
+
+
 @st.cache_resource(show_spinner="Loading the 4-bar windows of the Groove MIDI Dataset…")
 def windows() -> dataset.WindowSet:
     """Read-only and shared: ~20k windows are too big to copy on every rerun (as st.cache_data would)."""

@@ -277,3 +277,12 @@ def test_the_groove_page_humanizes_a_seed_in_another_seeds_feel():
     (_, _), (label, borrowed) = results(at, "groove")
     assert "feel of a seed" in label and not borrowed.same_as(after)
     np.testing.assert_array_equal(borrowed.velocities, beat.velocities)
+
+
+def test_a_performance_in_three_four_is_drawn_and_played_on_the_dataset_page():
+    at = open_app()
+    at.multiselect(key="keep_meters").set_value(["3-4"]).run()
+    assert_ok(at)
+    assert any("in 3/4" in title for title in chart_titles(at))
+    assert len(media(at, "audio")) == 1
+    assert any("reads 4/4 only" in info.value for info in at.info)

@@ -443,3 +443,20 @@ def test_network_failures_explain_what_to_do(monkeypatch, tmp_path, response):
     message = str(caught.value)
     assert "GROOVE_DIR" in message and dataset.GMD_URL in message and str(target / "info.csv") in message
     _assert_nothing_left(target)
+
+
+def test_a_performance_in_another_meter_can_be_seen_and_heard(groove_dir):
+    """The model reads 4/4 only, but the Dataset page still shows and plays a 3/4 or 5/4 performance."""
+    from explorer import audio
+
+    info = dataset.load_info(groove_dir)
+    row = info[info["time_signature"] == "3-4"].iloc[0]
+    played = dataset.load_played_notes(row["midi_filename"], groove_dir)
+    assert played.meter == (3, 4) and played.bpm == pytest.approx(row["bpm"], rel=0.01)
+    assert played.bar_seconds == pytest.approx(3 * 60 / played.bpm)
+    assert played.seconds == pytest.approx(row["duration"], abs=2.0) and len(played.starts) > 100
+    assert np.all(np.diff(played.starts) >= 0) and set(np.unique(played.classes)) <= set(range(9))
+    wav = audio.render_played(played, renderer="builtin", channels=1)
+    assert wav[:4] == b"RIFF" and len(wav) > 2 * audio.SAMPLE_RATE * played.seconds
+    with pytest.raises(DatasetError):
+        dataset.load_played_notes("../../etc/passwd", groove_dir)
