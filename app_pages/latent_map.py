@@ -43,9 +43,16 @@ rows = ui.map_subset(meta, subset, files)
 if len(rows) <= dims:
     st.info("Too few windows match the Dataset page's filters for a map. Widen the filters or choose **all**.")
     st.stop()
+asked = len(rows)
+rows = ui.capped_for_projection(rows, method)
+if len(rows) < asked:
+    st.caption(f"t-SNE maps {len(rows):,} of these {asked:,} windows, evenly spread: it needs about half a minute "
+               "for that many on 2 cores, and minutes for all. PCA and UMAP map every one.")
 key = ui.rows_key(rows)
 mu = ui.latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
-projection = ui.projection(checkpoint.name, checkpoint.sha256, key, method, dims, mu)
+with st.spinner(f"Projecting {len(rows):,} windows with {method}"
+                + (" (t-SNE and UMAP take up to a minute on 2 cores)…" if method != "PCA" else "…")):
+    projection = ui.projection(checkpoint.name, checkpoint.sha256, key, method, dims, mu)
 overlays = ui.map_overlays(model, projection, show_seeds, show_results)
 st.caption(f"{len(rows):,} windows · {checkpoint.name} · {method} {dims}-D")
 figure = plots.latent_map(projection.points, meta.iloc[rows].reset_index(drop=True), color_by, overlays)

@@ -122,6 +122,19 @@ def kept_selection(previous: dict | None, picked: list[int], context: tuple, col
     return {**previous, "color_by": color_by}
 
 
+# t-SNE's cost grows faster than the number of points: scikit-learn's took ~27 s for 5,000 windows and ~96 s for all
+# 20,236 on 2 loaded cores (openTSNE's FFT method: 45 s for the 5,000, measured side by side). Maps asking for more
+# are drawn from an even spread of this many, and say so; PCA and UMAP draw every window.
+TSNE_MAX_WINDOWS = 5000
+
+
+def capped_for_projection(rows: np.ndarray, method: str) -> np.ndarray:
+    """The map's rows, or for t-SNE at most TSNE_MAX_WINDOWS of them, evenly spread (the same ones every time)."""
+    if method != "t-SNE" or len(rows) <= TSNE_MAX_WINDOWS:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, TSNE_MAX_WINDOWS).round().astype(int)]
+
+
 def map_subset(meta: pd.DataFrame, mode: str, files: Sequence[str] | None = None) -> np.ndarray:
     """Row numbers of the windows the latent map shows: of the performances in `files` (None = all), per MAP_SUBSETS.
 
@@ -368,7 +381,7 @@ def latent_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray) ->
     return mu
 
 
-@st.cache_data(show_spinner="Projecting the latent space…", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)  # the page's spinner says how long
 def projection(checkpoint: str, sha256: str, key: str, method: str, dims: int, _mu: np.ndarray) -> plots.Projection:
     return plots.project(_mu, method, dims)
 

@@ -267,3 +267,12 @@ def test_adding_several_says_why_some_did_not_go_in():
     assert full == "Added 1 of 2 to the basket: the basket holds 24 at most."
     assert "in it already" in ui.added_message(["Added 'a'", "'b' is already in the basket."], basket_size=3)
     assert ui.added_message(["Added 'a'", "Added 'b'"], basket_size=2) == "Added 2 to the basket."
+
+
+def test_t_sne_maps_an_even_spread_of_at_most_its_cap():
+    rows = np.arange(20236) * 2
+    capped = ui.capped_for_projection(rows, "t-SNE")
+    assert len(capped) == ui.TSNE_MAX_WINDOWS and capped[0] == rows[0] and capped[-1] == rows[-1]
+    assert np.all(np.diff(capped) > 0) and np.array_equal(capped, ui.capped_for_projection(rows, "t-SNE"))
+    assert ui.capped_for_projection(rows, "PCA") is rows and ui.capped_for_projection(rows[:100], "t-SNE") is not None
+    assert len(ui.capped_for_projection(rows[:100], "t-SNE")) == 100
