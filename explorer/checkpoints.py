@@ -20,7 +20,7 @@ from explorer.errors import CheckpointError
 from explorer.files import write_npz, write_text
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-DEFAULT_CHECKPOINT = "gmd_hierdec_4bar"
+DEFAULT_CHECKPOINT = "gmd_hierdec_dist_4bar"
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "checkpoint.json"
 

@@ -98,18 +98,45 @@ def test_pickled_weights_are_never_loaded(registry):
         checkpoints.load_model("tiny", root)
 
 
-# Pinned from the shipped checkpoint's measurement on the same windows, less a small margin (see its model card).
-# Measured on these windows (gmd_hierdec_4bar fine-tuned with input dropout keep 0.7 and drum swaps): hit F1 0.744,
-# velocity MAE 0.178, offset MAE 0.236. The weights it replaced scored 0.739, 0.179 and 0.241, and those before them
-# 0.702, 0.193 and 0.240 (which fail the F1 and velocity floors).
-SHIPPED_FLOORS = {"hit_f1": 0.73, "velocity_mae": 0.185, "offset_mae": 0.245}
+# Pinned from the shipped checkpoints' measurements on the same windows (test[::8], 247 windows), less a margin: a
+# model decoded at T = 0 flips only the few hits whose probability sits at 0.5 between CPUs (AVX2, AVX-512, AMX;
+# oneDNN on or off), which moves F1 by well under 0.005.
+# gmd_hierdec_dist_4bar (the default: per-hit distributions): hit F1 0.732, velocity MAE 0.143, offset MAE 0.197.
+# gmd_hierdec_4bar (Magenta's heads): 0.744, 0.178, 0.236; the weights before it scored 0.739, 0.179 and 0.241.
+SHIPPED_FLOORS = {
+    "gmd_hierdec_dist_4bar": {"config": "hierdec_dist_4bar", "hit_f1": 0.72, "velocity_mae": 0.150, "offset_mae": 0.205},
+    "gmd_hierdec_4bar": {"config": "hierdec_4bar", "hit_f1": 0.73, "velocity_mae": 0.185, "offset_mae": 0.245},
+}
 
 
-def test_shipped_checkpoint_reconstructs_real_test_windows(test_windows):
-    model = checkpoints.load_model()
-    assert model.info.name == checkpoints.DEFAULT_CHECKPOINT
-    assert model.info.config["name"] == "hierdec_4bar" and "explorer train" in model.info.source
-    metrics = evaluate(model, test_windows.tensors[::8])  # 247 windows of the test split
-    assert metrics["hit_f1"] >= SHIPPED_FLOORS["hit_f1"], metrics
-    assert metrics["velocity_mae"] <= SHIPPED_FLOORS["velocity_mae"], metrics
-    assert metrics["offset_mae"] <= SHIPPED_FLOORS["offset_mae"], metrics
+@pytest.mark.parametrize("name", list(SHIPPED_FLOORS))
+def test_shipped_checkpoints_reconstruct_real_test_windows(name, test_windows):
+    floors = SHIPPED_FLOORS[name]
+    model = checkpoints.load_model(name)
+    assert model.info.config["name"] == floors["config"] and "explorer train" in model.info.source
+    metrics = evaluate(model, test_windows.tensors[::8])
+    assert metrics["hit_f1"] >= floors["hit_f1"], metrics
+    assert metrics["velocity_mae"] <= floors["velocity_mae"], metrics
+    assert metrics["offset_mae"] <= floors["offset_mae"], metrics
+
+
+def test_the_default_checkpoint_has_per_hit_distributions():
+    assert checkpoints.load_model().info.name == checkpoints.DEFAULT_CHECKPOINT == "gmd_hierdec_dist_4bar"
+    assert checkpoints.load_model().config.distributional
+
+
+# 200 prior samples at T = 1 against GMD validation (explorer.realism), measured for gmd_hierdec_dist_4bar: velocity
+# mean 70.7 MIDI (GMD 73.4), sd 33.6 (36.6), timing sd 0.204 16ths (0.190), classifier accuracy 0.69. The bounds are
+# the issue's targets (within 5 MIDI, 15 %, ≤ 0.75) where the model meets them; a new CPU's flipped hits move these
+# by far less than the room left.
+def test_the_default_checkpoints_samples_play_like_gmd(groove_dir):
+    from explorer import dataset
+    from explorer.realism import realism_report
+
+    validation = dataset.load_windows("validation", root=groove_dir)
+    report = realism_report(checkpoints.load_model(), validation.tensors, validation.meta["midi_filename"], 200, [1.0])
+    real, samples = report["real"], report["temperatures"]["1"]
+    assert abs(samples["velocity_mean"] - real["velocity_mean"]) <= 5, samples
+    assert abs(samples["velocity_sd"] / real["velocity_sd"] - 1) <= 0.15, samples
+    assert abs(samples["timing_sd"] / real["timing_sd"] - 1) <= 0.15, samples
+    assert samples["classifier_accuracy"] <= 0.75, samples

@@ -54,12 +54,12 @@ def hammer(jobs: list[Callable[[], object]], threads: int = THREADS, rounds: int
     return results
 
 
-def assert_all_equal(jobs: list[Callable[[], object]], serial: list, threaded: list[list]) -> None:
+def assert_all_equal(jobs: list[Callable[[], object]], serial: list, threaded: list[list], atol: float = 0.0) -> None:
     for index, (expected, got) in enumerate(zip(serial, threaded, strict=True)):
         assert len(got) == ROUNDS, index
         for result in got:
             for a, b in zip(as_arrays(expected), as_arrays(result), strict=True):
-                np.testing.assert_array_equal(a, b, err_msg=f"job {index}: {jobs[index]}")
+                np.testing.assert_allclose(a, b, rtol=0, atol=atol, err_msg=f"job {index}: {jobs[index]}")
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +90,16 @@ def test_shared_model_gives_every_thread_the_one_thread_result(shipped_model, ei
     CompiledModel on the same weights is hammered, so even the first calls (which trace the graphs) race."""
     from explorer.model import CompiledModel
 
-    mu = shipped_model.encode(eight_windows)[0]
-    serial = [job() for job in model_jobs(shipped_model, eight_windows, mu)]
+    reference = CompiledModel(shipped_model.vae)  # no cache of encodings: each call computes, as each thread's
+    mu = reference.encode(eight_windows)[0]
+    serial = [job() for job in model_jobs(reference, eight_windows, mu)]
     jobs = model_jobs(CompiledModel(shipped_model.vae), eight_windows, mu)
     assert_all_equal(jobs, serial, hammer(jobs))
     assert sum(g.hits.sum() for g in serial[5]) > 0  # the comparison is between real grooves, not silence
+    # With the app's cache of encodings, a groove's code comes from whichever batch encoded it first: XLA programs
+    # of different batch sizes differ in the last bits (measured 2e-7), never more.
+    cached = model_jobs(CompiledModel(shipped_model.vae, cache_encodings=True), eight_windows, mu)
+    assert_all_equal(cached[:2], serial[:2], hammer(cached[:2]), atol=1e-5)
 
 
 def audio_jobs(grooves: list[Groove], renderer: str) -> list[Callable[[], object]]:
