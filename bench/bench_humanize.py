@@ -1,0 +1,155 @@
+"""How well Humanize plays GMD's own beats back: quantize real test windows, humanize them, compare with the real
+performance; and whether another drummer's feel moves a beat towards that drummer's playing.
+
+    python -m bench.bench_humanize [--checkpoint NAME] [--windows 300] [--write]
+
+Writes docs/HUMANIZE.md (the table) and docs/humanize.png (velocity and timing distributions).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from bench.report import machine
+from explorer import checkpoints, dataset
+from explorer.humanize import HumanizeOptions, direction_for, humanize, jitter, quantize
+from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "HUMANIZE.md"
+PLOT = DOC.with_name("humanize.png")
+TEMPERATURES = (0.0, 0.5, 1.0)
+
+
+def per_hit(grooves, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Velocities (MIDI) and offsets (16ths) of every real hit, in the order of `hits`."""
+    velocities = np.stack([g.velocities for g in grooves])[hits] * 127
+    offsets = np.stack([g.offsets for g in grooves])[hits] * OFFSET_TO_STEPS
+    return velocities, offsets
+
+
+def run(checkpoint: str | None, count: int) -> tuple[list[str], dict]:
+    model = checkpoints.load_model(checkpoint)
+    test = dataset.load_windows("test")
+    rows = np.sort(np.random.default_rng(0).choice(len(test), count, replace=False))
+    real = test.grooves(rows)
+    files = test.meta["midi_filename"].to_numpy()[rows]
+    hits = np.stack([g.hits for g in real]) > 0.5
+    real_velocity, real_offset = per_hit(real, hits)
+    programmed = [quantize(g) for g in real]
+    direction = direction_for(model)
+    candidates = {
+        "quantized input (velocity 100, on the grid)": programmed,
+        "naive: Gaussian jitter at GMD's spread": [jitter(g, real_velocity.mean() / 127, real_velocity.std() / 127,
+                                                          real_offset.mean() / OFFSET_TO_STEPS,
+                                                          real_offset.std() / OFFSET_TO_STEPS, seed=i)
+                                                   for i, g in enumerate(programmed)],
+    }
+    for temperature in TEMPERATURES:
+        candidates[f"humanize, own feel, T = {temperature:g}"] = [
+            humanize(model, g, options=HumanizeOptions(temperature=temperature, seed=i), direction=direction)
+            for i, g in enumerate(programmed)]
+    half = count // 2
+    lines = [f"`python -m bench.bench_humanize --windows {count}` with `{model.info.name}` on {machine()}. "
+             f"{count} GMD test windows (a fixed draw), each quantized (every hit on the grid at velocity 100) and "
+             "played back; errors per real hit against the real performance. The classifier tells the second half "
+             "of the played windows from the first half of the real ones (explorer/realism.py; 0.5 = "
+             "indistinguishable).", "",
+             "| | velocity MAE (MIDI) | timing MAE (16ths) | velocity mean / sd | timing mean / sd (16ths) | "
+             "real-vs-played accuracy |", "|---|---:|---:|---:|---:|---:|",
+             f"| GMD (real) | | | {real_velocity.mean():.1f} / {real_velocity.std():.1f} | "
+             f"{real_offset.mean():+.3f} / {real_offset.std():.3f} | |"]
+    distributions = {"GMD (real)": (real_velocity, real_offset)}
+    per_drum = {}
+    for name, played in candidates.items():
+        velocity, offset = per_hit(played, hits)
+        accuracy = classifier_accuracy(np.stack([g.tensor() for g in real[:half]]), files[:half],
+                                       np.stack([g.tensor() for g in played[half:]]))
+        lines.append(f"| {name} | {np.abs(velocity - real_velocity).mean():.1f} | "
+                     f"{np.abs(offset - real_offset).mean():.3f} | {velocity.mean():.1f} / {velocity.std():.1f} | "
+                     f"{offset.mean():+.3f} / {offset.std():.3f} | {accuracy:.2f} |")
+        distributions[name] = (velocity, offset)
+        per_drum[name] = _per_drum_means(played, hits)
+    per_drum["GMD (real)"] = _per_drum_means(real, hits)
+    lines += ["", "Mean velocity (MIDI) per drum:", "",
+              "| | " + " | ".join(DRUMS) + " |", "|---|" + "---:|" * len(DRUMS)]
+    for name in ("GMD (real)", *candidates):
+        lines.append(f"| {name} | " + " | ".join(f"{v:.0f}" for v in per_drum[name]) + " |")
+    lines += ["", *feel_transfer(model, test, direction)]
+    return lines, distributions
+
+
+DRUMS = ("kick", "snare", "closed hi-hat", "open hi-hat", "low tom", "mid tom", "high tom", "crash", "ride")
+
+
+def _per_drum_means(grooves, hits: np.ndarray) -> list[float]:
+    velocities = np.stack([g.velocities for g in grooves]) * 127
+    return [float(velocities[..., d][hits[..., d]].mean()) if hits[..., d].any() else float("nan")
+            for d in range(len(DRUMS))]
+
+
+def feel_transfer(model, test, direction) -> list[str]:
+    """One beat, played in the feel of the most laid-back and the most pushed of 40 test performances."""
+    performances = test.meta.drop_duplicates("midi_filename").index[:40]
+    pushes = test.tensors[performances][..., 18:]
+    hits = test.tensors[performances][..., :9] > 0.5
+    push = np.array([p[h].mean() for p, h in zip(pushes, hits, strict=True)]) * OFFSET_TO_STEPS
+    laid_back, pushed = performances[np.argmin(push)], performances[np.argmax(push)]
+    beats = [quantize(g) for g in test.grooves(list(range(0, len(test), max(1, len(test) // 60))))]
+    rows = ["With another drummer's feel: 60 quantized test windows played in the feel of the most laid-back and of "
+            "the most pushed of 40 test performances (their mean timing below), T = 0.5:", "",
+            "| feel from | its mean timing (16ths) | played: mean timing (16ths) | played: mean velocity (MIDI) |",
+            "|---|---:|---:|---:|"]
+    for label, row, value in (("laid-back", laid_back, push.min()), ("pushed", pushed, push.max())):
+        feel = test.grooves(int(row))[0]
+        played = [humanize(model, b, feel=feel, options=HumanizeOptions(temperature=0.5, seed=i), direction=direction)
+                  for i, b in enumerate(beats)]
+        mask = np.stack([b.hits for b in beats]) > 0.5
+        velocity, offset = per_hit(played, mask)
+        rows.append(f"| {label} ({test.meta['midi_filename'].iloc[int(row)]}) | {value:+.3f} | {offset.mean():+.3f} | "
+                    f"{velocity.mean():.1f} |")
+    return rows
+
+
+def plot(distributions: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [name for name in distributions if not name.startswith("quantized") and not name.endswith("T = 1")]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name in shown:
+        velocity, offset = distributions[name]
+        style = {"linewidth": 2.5, "color": "black"} if name == "GMD (real)" else {"linewidth": 1.3}
+        left.hist(velocity, bins=np.arange(0, 131, 4), histtype="step", density=True, label=name, **style)
+        right.hist(offset, bins=np.linspace(-0.5, 0.5, 41), histtype="step", density=True, **style)
+    left.set_xlabel("velocity (MIDI)")
+    right.set_xlabel("timing (16ths, + = ahead of the beat)")
+    left.legend(fontsize=7)
+    figure.suptitle("Humanizing quantized GMD test windows: each hit's velocity and timing")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--windows", type=int, default=300)
+    parser.add_argument("--write", action="store_true", help="write docs/HUMANIZE.md's measured part and the plot")
+    args = parser.parse_args(argv)
+    lines, distributions = run(args.checkpoint, args.windows)
+    print("\n".join(lines))
+    if args.write:
+        text = DOC.read_text() if DOC.exists() else "# Humanize\n\n## Measured\n"
+        head = text.split("## Measured")[0]
+        DOC.write_text(head + "## Measured\n\n" + "\n".join(lines) + "\n\n![distributions](humanize.png)\n")
+        plot(distributions, PLOT)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
