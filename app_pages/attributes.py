@@ -65,11 +65,14 @@ label = f"{seed.label} ({changes})"
 ui.set_results(PAGE, [(label, moved)], new_generation=False)
 
 table = groove_attributes(np.stack([seed.groove.tensor(), moved.tensor()]))
-table.index = ["seed", "moved"]
+moved_title = "the model's reconstruction (no move)" if changes == "no move" else f"moved: {changes}"
+table.index = ["seed as played", moved_title]
 st.dataframe(pd.DataFrame(table).T.style.format("{:.2f}"), key="attr_table")
+measured = ", ".join(f"{name} {table[name].iloc[1]:.2f} (seed {table[name].iloc[0]:.2f})"
+                     for name in DIRECTIONS if amounts.get(name))
 original, result = st.columns(2)
 with original:
-    ui.groove_card(seed.groove, key=f"{PAGE}_seed", title=f"seed: {seed.label}", basket_button=False)
+    ui.groove_card(seed.groove, key=f"{PAGE}_seed", title=f"the seed as played: {seed.label}", basket_button=False)
 with result:
-    ui.groove_card(moved, key=f"{PAGE}_moved", title=f"moved: {changes}")
+    ui.groove_card(moved, key=f"{PAGE}_moved", title=moved_title + (f" → {measured}" if measured else ""))
 ui.zip_button([(f"seed {seed.label}", seed.groove), (label, moved)], "attributes", key="attributes_zip")

@@ -227,6 +227,9 @@ def test_attribute_sliders_move_the_seed():
     assert "density +2.0" in label and "genre:jazz +1.0" in label
     assert not moved.same_as(unmoved)
     assert len(media(at, "audio")) == 2
+    # the seed itself beside the model's version, and the moved attribute's measured value
+    assert any("the seed as played" in m.value for m in at.markdown)
+    assert any("density" in m.value and "(seed " in m.value for m in at.markdown)
     at.button(key="attr_reset").click().run()
     assert results(at, "attributes")[0][1].same_as(unmoved)
 
