@@ -57,7 +57,7 @@ with st.sidebar:
             remove.button(":material/close:", key=f"remove_seed_{index}", help="Remove from the basket",
                           type="tertiary", on_click=seeds.pop, args=(index,))  # tertiary: no padding to clip the icon
         if not seeds:
-            st.caption("Empty. Add grooves from any page, upload a MIDI file below, or restore the defaults.")
+            st.caption(f"Empty. {ui.SEED_SOURCES}")
         clear, restore = st.columns(2)
         clear.button("Clear", key="basket_clear", on_click=seeds.clear, disabled=not seeds)
         restore.button("Defaults", key="basket_defaults", help="Four GMD beats of different genres",

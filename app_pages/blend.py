@@ -16,8 +16,7 @@ st.caption("Put a seed in each corner; every cell of the grid mixes the four in 
            "each corner. Click a cell to hear it.")
 model = ui.model()
 if len(ui.basket()) < 2:
-    st.info("Blending needs at least two seeds in the basket (four for four different corners). Add grooves on "
-            "the **Dataset** or **Generate** page, or press **Defaults** under the seed basket in the sidebar.")
+    st.info(f"Blending needs at least two seeds in the basket (four for four different corners). {ui.SEED_SOURCES}")
     st.stop()
 corner_columns = st.columns(4)
 for number, (column, name) in enumerate(zip(corner_columns, CORNERS, strict=True)):

@@ -45,18 +45,20 @@ def run() -> None:
     try:
         if mode == "samples":
             grooves = generate.sample(model, state["keep_gen_count"], temperature, seed, bpm=state["keep_gen_bpm"])
-            items = [(f"sample {i + 1} (seed {seed}, T {temperature:g})", g) for i, g in enumerate(grooves)]
+            items = [(f"sample {i + 1} · random seed {seed} · T {temperature:g} · {g.bpm:.0f} bpm", g)
+                     for i, g in enumerate(grooves)]
         else:
-            original = ui.basket()[state["keep_gen_seed_index"]].groove
+            number = state["keep_gen_seed_index"] + 1
+            original = ui.basket()[number - 1].groove
             if mode == "variations":
                 amount = state["keep_gen_amount"]
                 grooves = generate.variations(model, original, state["keep_gen_count"], amount, temperature, seed)
-                items = [(f"variation {i + 1} of {original.source} (amount {amount:g})", g)
+                items = [(f"variation {i + 1} of seed {number} · amount {amount:g} · {g.bpm:.0f} bpm", g)
                          for i, g in enumerate(grooves)]
             else:
                 reconstruction = generate.reconstruct(model, [original], temperature, seed)[0]
-                items = [(f"original {original.source}", original),
-                         (f"reconstruction of {original.source}", reconstruction)]
+                items = [(f"seed {number} as played · {original.bpm:.0f} bpm", original),
+                         (f"the model's reconstruction of seed {number}", reconstruction)]
     except (ExplorerError, ValueError, IndexError) as error:
         state["generate_error"] = str(error)
         return

@@ -15,8 +15,7 @@ st.caption("Morph one groove into another: the model decodes evenly spaced point
            "seeds' places in its latent space.")
 model = ui.model()
 if len(ui.basket()) < 2:
-    st.info("Interpolation needs two seeds in the basket. Add grooves on the **Dataset** or **Generate** page, or "
-            "press **Defaults** under the seed basket in the sidebar.")
+    st.info(f"Interpolation needs two seeds in the basket. {ui.SEED_SOURCES}")
     st.stop()
 left, right = st.columns(2)
 with left:
@@ -44,7 +43,9 @@ def run() -> None:
         return
     state.pop("interpolate_error", None)
     count = len(grooves)
-    ui.set_results(PAGE, [(f"step {i + 1} of {count} ({a.source} → {b.source})", g) for i, g in enumerate(grooves)])
+    ui.set_results(PAGE, [(f"step {i + 1} of {count} · {g.bpm:.0f} bpm", g) for i, g in enumerate(grooves)])
+    state["interpolate_ends"] = (f"seed {state['keep_interp_a'] + 1}: {seeds[state['keep_interp_a']].label}",
+                                 f"seed {state['keep_interp_b'] + 1}: {seeds[state['keep_interp_b']].label}")
 
 
 items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interpolate** to hear the path.")
@@ -52,6 +53,8 @@ items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interp
 generation = st.session_state.get(f"generation_{PAGE}", 0)
 grooves = [g for _, g in items]
 st.subheader("The whole path")
+if "interpolate_ends" in st.session_state:
+    st.markdown("From **{}** to **{}**".format(*st.session_state["interpolate_ends"]))
 st.caption("Each step plays at its own tempo, gliding from one seed's to the other's (unless **Fixed tempo** is on); "
            "the MIDI file holds the same tempo changes.")
 deferred: list = []  # both drum rolls first, then the audio (the whole path takes longest to render)

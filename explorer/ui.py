@@ -37,6 +37,10 @@ MAP_SUBSETS = {  # how many 4-bar windows the latent map encodes: few enough by 
     "all": "every window (slow the first time: ~20k on the full set)",
 }
 MIN_TEMPO, MAX_TEMPO, DEFAULT_TEMPO = 50, 240, 100
+# Where seeds come from, said the same way on every page that needs them.
+SEED_SOURCES = ("Add grooves with **+ Basket** on the **Dataset** page, the **Latent map** or any page's results, "
+                "upload your own under **Add your own MIDI** in the sidebar, or press **Defaults** under the seed "
+                "basket for four GMD beats.")
 STATE_KEYS = {"basket": "basket", "results": "results", "filters": "dataset_filters"}
 
 
@@ -539,8 +543,7 @@ def seed_picker(label: str, key: str, default: int = 0) -> Seed | None:
     """A select box over the basket (None, with a hint, when the basket is empty)."""
     seeds = basket()
     if not seeds:
-        st.info("The seed basket is empty. Add grooves from the **Dataset** or **Latent map** page, or upload a "
-                "MIDI file in the sidebar.")
+        st.info(f"The seed basket is empty. {SEED_SOURCES}")
         return None
     index = st.selectbox(label, range(len(seeds)), index=min(default, len(seeds) - 1), key=key,
                          format_func=lambda i: f"{i + 1}. {seeds[i].label}")

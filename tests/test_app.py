@@ -179,9 +179,10 @@ def test_generate_reconstruction_sits_beside_its_original():
     at.selectbox(key="keep_gen_seed_index").set_value(2).run()
     at.button(key="generate_run").click().run()
     assert_ok(at)
-    (_, original), (label, reconstruction) = results(at, "generate")
+    (first, original), (label, reconstruction) = results(at, "generate")
     assert original.same_as(at.session_state["basket"][2].groove)
-    assert label.startswith("reconstruction of") and reconstruction.bpm == original.bpm
+    assert first.startswith("seed 3 as played") and label == "the model's reconstruction of seed 3"
+    assert reconstruction.bpm == original.bpm and "/" not in first + label  # names, not file paths
 
 
 def test_interpolate_glides_from_one_seed_to_the_other():
@@ -195,6 +196,9 @@ def test_interpolate_glides_from_one_seed_to_the_other():
     bpms = [g.bpm for _, g in items]
     assert bpms[0] == pytest.approx(seeds[0].groove.bpm) and bpms[-1] == pytest.approx(seeds[1].groove.bpm)
     assert len(media(at, "audio")) == 2  # the whole path and the chosen step
+    assert items[1][0] == f"step 2 of 4 · {bpms[1]:.0f} bpm"  # short: the ends are named once, above
+    assert any(m.value.startswith("From **seed 1:") for m in at.markdown)
+    assert [step for step, _ in at.session_state["results"]["interpolate"]] == [label for label, _ in items]
     at.select_slider(key=next(s.key for s in at.select_slider if s.key.startswith("interp_step_"))).set_value(
         3).run()
     assert_ok(at)
@@ -289,3 +293,16 @@ def test_a_performance_in_three_four_is_drawn_and_played_on_the_dataset_page():
     assert any("in 3/4" in title for title in chart_titles(at))
     assert len(media(at, "audio")) == 1
     assert any("reads 4/4 only" in info.value for info in at.info)
+
+
+def test_an_empty_basket_gets_the_same_true_hint_on_every_page():
+    from explorer.ui import SEED_SOURCES
+
+    at = open_app()
+    at.sidebar.button(key="basket_clear").click().run()
+    assert any(SEED_SOURCES in caption.value for caption in at.sidebar.caption)
+    for page in ("interpolate", "blend", "attributes", "groove"):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert_ok(at)
+        hints = [info.value for info in at.info]
+        assert any(SEED_SOURCES in hint for hint in hints) or page == "groove", (page, hints)
