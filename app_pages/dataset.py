@@ -42,6 +42,10 @@ windows_found = sum(counts["windows_per_split"].values())
 st.markdown(f"**{counts['rows']:,}** of {len(info):,} performances · **{counts['hours']:.2f} h** · "
             f"**{windows_found:,}** 4-bar windows in 4/4")
 
+if table.empty:
+    st.info("No performance matches these filters. Widen them (or clear a multi-select) to see some again.")
+    st.stop()
+
 # Only the open tab's chart is drawn: each plotly chart costs the browser time on every filter change.
 genre_tab, bpm_tab, drummer_tab = st.tabs(["Genres", "Tempo", "Drummers"], key="keep_chart_tab", on_change="rerun")
 if genre_tab.open:
@@ -51,13 +55,11 @@ if bpm_tab.open:
 if drummer_tab.open:
     drummer_tab.plotly_chart(plots.count_chart(table, "drummer", "Performances per drummer"), key="chart_drummer")
 
-if table.empty:
-    st.info("No performance matches these filters. Widen them (or clear a multi-select) to see some again.")
-    st.stop()
-
 columns = ["drummer", "genre", "style", "bpm", "beat_type", "time_signature", "duration", "split", "midi_filename"]
 shown = table[columns].reset_index(drop=True)
 performances = shown["midi_filename"].tolist()
+# drummers as numbers, so that the table sorts drummer2 before drummer10 (it sorts text letter by letter)
+shown["drummer"] = shown["drummer"].str.removeprefix("drummer").astype(int)
 
 
 def pick_from_table() -> None:
@@ -67,7 +69,8 @@ def pick_from_table() -> None:
 
 
 st.dataframe(shown, key="dataset_table", on_select=pick_from_table, selection_mode="single-row", height=260,
-             hide_index=True, column_config={"duration": st.column_config.NumberColumn("duration (s)", format="%.0f")})
+             hide_index=True, column_config={"duration": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+                                              "drummer": st.column_config.NumberColumn("drummer", format="drummer%d")})
 
 st.subheader("Listen to a performance")
 if st.session_state.get("keep_performance") not in performances:

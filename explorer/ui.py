@@ -560,8 +560,8 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     bpm = playback_bpm(groove)
     title = title or groove.source
     st.markdown(plots.drum_roll_svg(groove, bpm, title), unsafe_allow_html=True)
-    play, download, add = st.columns([5.5, 2, 2.5], vertical_alignment="center")  # room for "+ Basket" in half a page
-    slot = play.empty()
+    slot = st.empty()  # the player on its own row: in half a page, beside the buttons, its seek bar was squashed
+    download, add, _ = st.columns([2, 2.5, 5.5], vertical_alignment="center")
     if deferred_audio is None:
         fill_audio([(slot, groove, bpm)])
     else:

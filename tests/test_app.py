@@ -306,3 +306,13 @@ def test_an_empty_basket_gets_the_same_true_hint_on_every_page():
         assert_ok(at)
         hints = [info.value for info in at.info]
         assert any(SEED_SOURCES in hint for hint in hints) or page == "groove", (page, hints)
+
+
+def test_the_dataset_table_sorts_drummers_by_number_and_no_match_draws_no_chart():
+    at = open_app()
+    table = at.dataframe[0].value
+    assert table["drummer"].dtype.kind == "i" and sorted(table["drummer"].unique())[:3] == [1, 2, 3]
+    assert at.get("plotly_chart")
+    at.text_input(key="keep_text").set_value("no such style at all").run()
+    assert_ok(at)
+    assert not at.get("plotly_chart") and any("No performance matches" in i.value for i in at.info)
