@@ -103,10 +103,10 @@ def take_window_from_overview() -> None:
 
 
 try:
-    whole = ui.performance(name)
+    roll = ui.performance_roll_spec(name)
 except ExplorerError as error:
     st.warning(f"The whole performance cannot be drawn: {error}")
 else:
-    st.plotly_chart(plots.performance_roll(whole, start - 1), key=f"overview_{name}",
+    st.plotly_chart(plots.with_window(roll, start - 1), key=f"overview_{name}",
                     on_select=take_window_from_overview, selection_mode="points")
 ui.groove_card(groove, key=f"dataset_{row}", title=ui.window_label(window_set.meta.iloc[row]))

@@ -342,11 +342,12 @@ class Session:
     # checks: wait until the page shows what this session expects; tell a foreign result from a missing one
 
     def sample_titles(self) -> list[str]:
-        return [f"sample {i + 1} (seed {self.sample_seed}, T {TEMPERATURE:g})" for i in range(SAMPLES)]
+        return [f"sample {i + 1} · random seed {self.sample_seed} · T {TEMPERATURE:g} · {SAMPLE_BPM:.0f} bpm"
+                for i in range(SAMPLES)]
 
     def path_titles(self) -> list[str]:
-        a, b = (self.catalog.groove(row).source for row in self.path)
-        return [f"interpolation in {STEPS} steps", f"step 1 of {STEPS} ({a} → {b})"]
+        first = self.catalog.groove(self.path[0])  # step 1 plays at the first seed's tempo
+        return [f"interpolation in {STEPS} steps", f"step 1 of {STEPS} · {first.bpm:.0f} bpm"]
 
     def check_page(self) -> None:
         self.check_basket()

@@ -121,31 +121,51 @@ def drum_roll_svg(groove: Groove, bpm: float | None = None, title: str = "") -> 
     return "".join(parts)
 
 
+WEBGL_HITS = 3000  # a longer performance draws its hits in WebGL: as SVG, 9,000 points took the browser seconds
+
+
 def performance_roll(groove: Groove, window_start_bar: int | None = None, window_bars: int = WINDOW_BARS) -> go.Figure:
     """A whole performance as an interactive drum roll (plotly, to zoom along a long take): 9 lanes, x in bars with
     the micro-timing, colour and size by velocity, each hit's drum, place, velocity and timing on hover; the 4-bar
     window starting at `window_start_bar` (0-based) shaded. Each point's customdata is its bar (0-based), so that a
     click can choose the window there."""
+    return go.Figure(with_window(performance_roll_spec(groove), window_start_bar, window_bars))
+
+
+def with_window(spec: dict, window_start_bar: int | None, window_bars: int = WINDOW_BARS) -> dict:
+    """A `performance_roll_spec` with the 4-bar window from `window_start_bar` (0-based) shaded: a new dict, the
+    spec's traces shared, so that moving the window does not rebuild (and revalidate) thousands of points."""
+    shapes = [] if window_start_bar is None else [{
+        "type": "rect", "xref": "x", "yref": "y domain", "x0": 1 + window_start_bar,
+        "x1": 1 + window_start_bar + window_bars, "y0": 0, "y1": 1, "fillcolor": "gold", "opacity": 0.25,
+        "line": {"width": 0}, "layer": "below"}]
+    return {"data": spec["data"], "layout": {**spec["layout"], "shapes": shapes}}
+
+
+def performance_roll_spec(groove: Groove) -> dict:
+    """The drum roll of `performance_roll` as a plotly figure dict of NumPy arrays, without the window (cache it per
+    performance: Streamlit revalidates a spec on every run, quickly for arrays, item by item for lists)."""
     hits = drum_roll_frame(groove)
     bars = hits["step"].to_numpy() // STEPS_PER_BAR
-    hover = [f"{hit.drum}, bar {bar + 1}, 16th {1 + hit.step % STEPS_PER_BAR}, velocity {hit.velocity}, "
-             f"{_timing_words(hit.offset_ms)}" for hit, bar in zip(hits.itertuples(), bars, strict=True)]
-    figure = go.Figure(go.Scatter(
-        x=hits["bar_position"], y=hits["lane"], mode="markers", customdata=bars, hovertext=hover,
-        hoverinfo="text", marker={"color": hits["velocity"], "cmin": 1, "cmax": 127,
-                                  "colorscale": VELOCITY_COLORSCALE, "size": 2 * roll_hit_radius(hits["velocity"]),
-                                  "colorbar": {"title": "velocity", "thickness": 10}, "line": {"width": 0}}))
-    if window_start_bar is not None:
-        figure.add_vrect(x0=1 + window_start_bar, x1=1 + window_start_bar + window_bars, fillcolor="gold",
-                         opacity=0.25, line_width=0, layer="below")
-    figure.update_layout(
-        height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False, clickmode="event+select",
-        title={"text": "The whole performance: click a hit to take the 4 bars from its bar", "font": {"size": 13}},
-        xaxis={"title": "bar", "range": [0.8, max(groove.bars, 1.0) + 1.2], "dtick": 1 if groove.bars <= 32 else 4,
-               "zeroline": False},
-        yaxis={"tickvals": list(range(len(DRUM_CLASSES))), "ticktext": list(DRUM_CLASSES),
-               "range": [-0.6, len(DRUM_CLASSES) - 0.4], "fixedrange": True})
-    return figure
+    hover = np.array([f"{hit.drum}, bar {bar + 1}, 16th {1 + hit.step % STEPS_PER_BAR}, velocity {hit.velocity}, "
+                      f"{_timing_words(hit.offset_ms)}" for hit, bar in zip(hits.itertuples(), bars, strict=True)])
+    velocity = hits["velocity"].to_numpy()
+    trace = {"type": "scattergl" if len(hits) > WEBGL_HITS else "scatter", "mode": "markers",
+             "x": hits["bar_position"].to_numpy(), "y": hits["lane"].to_numpy(), "customdata": bars,
+             "hovertext": hover, "hoverinfo": "text",
+             "marker": {"color": velocity, "cmin": 1, "cmax": 127, "colorscale": VELOCITY_COLORSCALE,
+                        "size": 2 * roll_hit_radius(velocity), "colorbar": {"title": {"text": "velocity"},
+                                                                             "thickness": 10},
+                        "line": {"width": 0}}}
+    layout = {
+        "height": 300, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "showlegend": False,
+        "clickmode": "event+select",
+        "title": {"text": "The whole performance: click a hit to take the 4 bars from its bar", "font": {"size": 13}},
+        "xaxis": {"title": {"text": "bar"}, "range": [0.8, max(groove.bars, 1.0) + 1.2],
+                  "dtick": 1 if groove.bars <= 32 else 4, "zeroline": False},
+        "yaxis": {"tickvals": list(range(len(DRUM_CLASSES))), "ticktext": list(DRUM_CLASSES),
+                  "range": [-0.6, len(DRUM_CLASSES) - 0.4], "fixedrange": True}}
+    return {"data": [trace], "layout": layout}
 
 
 def roll_hit_radius(velocity):

@@ -273,6 +273,12 @@ def performance(midi_filename: str) -> Groove:
     return dataset.load_performance(midi_filename)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def performance_roll_spec(midi_filename: str) -> dict:
+    """The whole performance's drum roll, built once (the window slider only moves its shaded band)."""
+    return plots.performance_roll_spec(performance(midi_filename))
+
+
 @st.cache_data(show_spinner="Rendering the performance…", max_entries=3)  # a few minutes of WAV each
 def played_audio(midi_filename: str) -> tuple[dataset.PlayedNotes, bytes]:
     """A performance in another meter than 4/4: its notes as played, and their audio."""

@@ -167,3 +167,50 @@ def test_a_click_on_the_latent_map_selects_the_window_under_it(app_url):
             assert page.locator("[data-testid='stException']").count() == 0
         finally:
             browser.close()
+
+
+def test_the_main_flow_filter_pick_listen_add_generate_interpolate_download(app_url, tmp_path):
+    """What a new user does first: filter the dataset, pick a performance, hear its window, put it in the basket,
+    generate from it, interpolate from it, and download a MIDI file of the path."""
+    from playwright.sync_api import sync_playwright
+
+    main = "[data-testid='stMain']"
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = new_page(browser, viewport={"width": 1440, "height": 1000})
+            page.goto(app_url)
+            wait_idle(page)
+            style = page.get_by_label("Style contains", exact=True)  # filter
+            style.fill("samba")
+            act_and_time(page, lambda: style.press("Enter"))
+            page.locator(main).get_by_text("samba", exact=False).first.wait_for(timeout=MODEL_SECONDS * 1000)
+            picker = page.locator(f"{main} [data-testid='stSelectbox']", has_text="Performance")  # pick
+            picker.click()
+            act_and_time(page, page.get_by_role("option").nth(1).click)
+            title = page.locator(f"{main} .drum-roll-title").last.inner_text()
+            assert "samba" in title.lower() or "latin" in title.lower(), title
+            assert audio_sources(page), "a player for the window"  # listen
+            click_and_time(page, page.locator(main).get_by_role("button", name="Basket"))  # add
+            page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
+            open_page(page, "Generate")  # generate, from the new seed
+            page.get_by_text("Variations of a seed").click()
+            wait_idle(page)
+            page.locator(f"{main} [data-testid='stSelectbox']", has_text="Seed").click()
+            act_and_time(page, page.get_by_role("option").nth(4).click)
+            click_and_time(page, page.get_by_role("button", name="Generate", exact=True))
+            page.get_by_text("variation 1 of seed 5").first.wait_for(timeout=MODEL_SECONDS * 1000)
+            open_page(page, "Interpolate")  # interpolate, from it
+            page.locator(f"{main} [data-testid='stSelectbox']", has_text="From").click()
+            act_and_time(page, page.get_by_role("option").nth(4).click)
+            click_and_time(page, page.get_by_role("button", name="Interpolate", exact=True))
+            page.get_by_text("From seed 5:").wait_for(timeout=MODEL_SECONDS * 1000)
+            buttons = page.locator(f"{main} [data-testid='stDownloadButton']").filter(has_text="MIDI")
+            with page.expect_download(timeout=MODEL_SECONDS * 1000) as event:  # download
+                buttons.first.click()
+            event.value.save_as(tmp_path / "path.mid")
+            data = (tmp_path / "path.mid").read_bytes()
+            assert data[:4] == b"MThd" and event.value.suggested_filename.startswith("interpolation")
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            browser.close()

@@ -209,3 +209,14 @@ def test_performance_roll_places_hits_by_timing_and_bar_and_shades_the_chosen_wi
     [window] = figure.layout.shapes
     assert (window.x0, window.x1) == (6, 10)  # bars 6 to 9, drawn 1-based
     assert not plots.performance_roll(long).layout.shapes
+
+
+def test_moving_the_window_reuses_the_rolls_points_and_long_takes_draw_in_webgl():
+    long = make_groove([(step, 0, 0.8, 0.0) for step in range(0, 16 * 200, 1)], steps=16 * 200)  # 3,200 hits
+    spec = plots.performance_roll_spec(long)
+    assert spec["data"][0]["type"] == "scattergl"
+    moved = plots.with_window(spec, 7)
+    assert moved["data"] is spec["data"] and "shapes" not in spec["layout"]
+    [band] = moved["layout"]["shapes"]
+    assert (band["x0"], band["x1"]) == (8, 12)
+    assert plots.performance_roll_spec(long.window(0, 8))["data"][0]["type"] == "scatter"  # short: SVG, clickable
