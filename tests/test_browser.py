@@ -31,6 +31,7 @@ PAGES = [
     ("Interpolate", "Interpolate", "4-interpolate"),
     ("Blend", "Blend", "5-blend"),
     ("Attributes", None, "6-attributes"),
+    ("Groove", "Humanize", "7-groove"),
     ("Latent map", None, "2-latent-map"),
 ]
 MAP_PAGE = "Latent map"
@@ -75,7 +76,7 @@ def test_every_page_in_chromium_plays_and_offers_midi(app_url, tmp_path):
                 page.screenshot(path=str(screenshots / f"{shot}.png"))
                 if name == MAP_PAGE:
                     legend = page.locator(".js-plotly-plot .legendtext")
-                    for group in ("seeds", "generate", "blend", "interpolation"):  # the session's results, kept
+                    for group in ("seeds", "generate", "blend", "groove", "interpolation"):  # the session's results
                         assert legend.filter(has_text=group).count() == 1, group
                     lasso_middle_of_map(page)
                     page.get_by_text("selected").first.wait_for(timeout=MODEL_SECONDS * 1000)
