@@ -180,6 +180,22 @@ def _run_tracker() -> str:
     return f"({tracker})({fields['new_session'].number}, {fields['script_finished'].number}, {early});"
 
 
+@contextmanager
+def app_page(url: str) -> Iterator:
+    """A fresh Chromium on the app at `url`, its first script run finished; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = new_page(browser, viewport={"width": 1440, "height": 1000})
+            page.goto(url)
+            wait_idle(page)
+            yield page
+        finally:
+            browser.close()
+
+
 def new_page(browser, **options):
     """A page that logs its script runs, for `wait_idle` and `act_and_time`: of a Browser (in a context of its own,
     with `options`) or of a BrowserContext."""

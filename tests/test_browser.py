@@ -15,6 +15,7 @@ import pytest
 from tests.browser_helpers import (
     MODEL_SECONDS,
     act_and_time,
+    app_page,
     audio_sources,
     click_and_time,
     launch_chromium,
@@ -93,52 +94,34 @@ def test_every_page_in_chromium_plays_and_offers_midi(app_url, tmp_path):
 
 
 def test_uploads_in_chromium_refuse_a_bad_file_and_take_a_good_one(app_url, groove_dir, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     broken = tmp_path / "broken.mid"
     broken.write_bytes(b"this is not MIDI at all")
     good = groove_dir / "drummer3/session1/10_rock_105_beat_4-4.mid"
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = new_page(browser, viewport={"width": 1440, "height": 1000})
-            page.goto(app_url)
-            wait_idle(page)
-            page.get_by_text("Add your own MIDI").click()
-            upload_in_sidebar(page, broken)
-            page.get_by_text("'broken.mid' is not a MIDI file").wait_for(timeout=30_000)
-            assert page.locator("[data-testid='stException']").count() == 0
-            upload_in_sidebar(page, good)
-            click_and_time(page, page.get_by_role("button", name="Add to basket"))
-            page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
-        finally:
-            browser.close()
+    with app_page(app_url) as page:
+        page.get_by_text("Add your own MIDI").click()
+        upload_in_sidebar(page, broken)
+        page.get_by_text("'broken.mid' is not a MIDI file").wait_for(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+        upload_in_sidebar(page, good)
+        click_and_time(page, page.get_by_role("button", name="Add to basket"))
+        page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
 
 
 def test_a_click_on_the_whole_performance_chooses_its_window(app_url):
     """On the Dataset page, clicking a late hit of the picked performance's plotly roll moves the 4-bar window there:
     the window slider and the shaded band follow."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = new_page(browser, viewport={"width": 1440, "height": 1000})
-            page.goto(app_url)
-            page.get_by_role("heading", name="Listen to a performance").wait_for(timeout=MODEL_SECONDS * 1000)
-            wait_idle(page)
-            overview = page.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="whole performance"))
-            window = page.locator("[data-testid='stSlider']", has_text="4-bar window")
-            assert window.locator("[data-testid='stSliderThumbValue']").inner_text() == "1"
-            band_before = overview.locator(".shapelayer path").first.bounding_box()
-            overview.scroll_into_view_if_needed()
-            box = overview.locator(".scatterlayer path.point").last.bounding_box()
-            act_and_time(page, lambda: page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
-            assert int(window.locator("[data-testid='stSliderThumbValue']").inner_text()) > 1
-            assert overview.locator(".shapelayer path").first.bounding_box()["x"] > band_before["x"] + 50
-            assert page.locator("[data-testid='stException']").count() == 0
-        finally:
-            browser.close()
+    with app_page(app_url) as page:
+        page.get_by_role("heading", name="Listen to a performance").wait_for(timeout=MODEL_SECONDS * 1000)
+        overview = page.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="whole performance"))
+        window = page.locator("[data-testid='stSlider']", has_text="4-bar window")
+        assert window.locator("[data-testid='stSliderThumbValue']").inner_text() == "1"
+        band_before = overview.locator(".shapelayer path").first.bounding_box()
+        overview.scroll_into_view_if_needed()
+        box = overview.locator(".scatterlayer path.point").last.bounding_box()
+        act_and_time(page, lambda: page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+        assert int(window.locator("[data-testid='stSliderThumbValue']").inner_text()) > 1
+        assert overview.locator(".shapelayer path").first.bounding_box()["x"] > band_before["x"] + 50
+        assert page.locator("[data-testid='stException']").count() == 0
 
 
 # Where the map's first dataset point is drawn, from plotly's own axes (its WebGL points have no DOM element).
@@ -150,68 +133,49 @@ FIRST_POINT_JS = """plot => {
 
 def test_a_click_on_the_latent_map_selects_the_window_under_it(app_url):
     """The map opens in zoom mode, where a click selects (in lasso mode it selected nothing)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = new_page(browser, viewport={"width": 1440, "height": 1000})
-            page.goto(app_url)
-            wait_idle(page)
-            open_page(page, MAP_PAGE)
-            plot = page.locator(".js-plotly-plot").first
-            plot.wait_for(timeout=MODEL_SECONDS * 1000)
-            spot, box = plot.evaluate(FIRST_POINT_JS), plot.bounding_box()
-            act_and_time(page, lambda: page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"]))
-            page.get_by_text("1 selected", exact=True).wait_for(timeout=MODEL_SECONDS * 1000)
-            assert page.get_by_role("button", name="Add 1 to the basket").count() == 1
-            assert page.locator("[data-testid='stException']").count() == 0
-        finally:
-            browser.close()
+    with app_page(app_url) as page:
+        open_page(page, MAP_PAGE)
+        plot = page.locator(".js-plotly-plot").first
+        plot.wait_for(timeout=MODEL_SECONDS * 1000)
+        spot, box = plot.evaluate(FIRST_POINT_JS), plot.bounding_box()
+        act_and_time(page, lambda: page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"]))
+        page.get_by_text("1 selected", exact=True).wait_for(timeout=MODEL_SECONDS * 1000)
+        assert page.get_by_role("button", name="Add 1 to the basket").count() == 1
+        assert page.locator("[data-testid='stException']").count() == 0
 
 
 def test_the_main_flow_filter_pick_listen_add_generate_interpolate_download(app_url, tmp_path):
     """What a new user does first: filter the dataset, pick a performance, hear its window, put it in the basket,
     generate from it, interpolate from it, and download a MIDI file of the path."""
-    from playwright.sync_api import sync_playwright
-
     main = "[data-testid='stMain']"
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = new_page(browser, viewport={"width": 1440, "height": 1000})
-            page.goto(app_url)
-            wait_idle(page)
-            style = page.get_by_label("Style contains", exact=True)  # filter
-            style.fill("samba")
-            act_and_time(page, lambda: style.press("Enter"))
-            page.locator(main).get_by_text("samba", exact=False).first.wait_for(timeout=MODEL_SECONDS * 1000)
-            picker = page.locator(f"{main} [data-testid='stSelectbox']", has_text="Performance")  # pick
-            picker.click()
-            act_and_time(page, page.get_by_role("option").nth(1).click)
-            title = page.locator(f"{main} .drum-roll-title").last.inner_text()
-            assert "samba" in title.lower() or "latin" in title.lower(), title
-            assert audio_sources(page), "a player for the window"  # listen
-            click_and_time(page, page.locator(main).get_by_role("button", name="Basket"))  # add
-            page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
-            open_page(page, "Generate")  # generate, from the new seed
-            page.get_by_text("Variations of a seed").click()
-            wait_idle(page)
-            page.locator(f"{main} [data-testid='stSelectbox']", has_text="Seed").click()
-            act_and_time(page, page.get_by_role("option").nth(4).click)
-            click_and_time(page, page.get_by_role("button", name="Generate", exact=True))
-            page.get_by_text("variation 1 of seed 5").first.wait_for(timeout=MODEL_SECONDS * 1000)
-            open_page(page, "Interpolate")  # interpolate, from it
-            page.locator(f"{main} [data-testid='stSelectbox']", has_text="From").click()
-            act_and_time(page, page.get_by_role("option").nth(4).click)
-            click_and_time(page, page.get_by_role("button", name="Interpolate", exact=True))
-            page.get_by_text("From seed 5:").wait_for(timeout=MODEL_SECONDS * 1000)
-            buttons = page.locator(f"{main} [data-testid='stDownloadButton']").filter(has_text="MIDI")
-            with page.expect_download(timeout=MODEL_SECONDS * 1000) as event:  # download
-                buttons.first.click()
-            event.value.save_as(tmp_path / "path.mid")
-            data = (tmp_path / "path.mid").read_bytes()
-            assert data[:4] == b"MThd" and event.value.suggested_filename.startswith("interpolation")
-            assert page.locator("[data-testid='stException']").count() == 0
-        finally:
-            browser.close()
+
+    def choose(label: str, option: int) -> None:
+        page.locator(f"{main} [data-testid='stSelectbox']", has_text=label).click()
+        act_and_time(page, page.get_by_role("option").nth(option).click)
+
+    with app_page(app_url) as page:
+        style = page.get_by_label("Style contains", exact=True)  # filter
+        style.fill("samba")
+        act_and_time(page, lambda: style.press("Enter"))
+        choose("Performance", 1)  # pick
+        title = page.locator(f"{main} .drum-roll-title").last.inner_text()
+        assert "latin" in title.lower(), title
+        assert audio_sources(page), "a player for the window"  # listen
+        click_and_time(page, page.locator(main).get_by_role("button", name="Basket"))  # add
+        page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
+        open_page(page, "Generate")  # generate, from the new seed
+        act_and_time(page, page.get_by_text("Variations of a seed").click)
+        choose("Seed", 4)
+        click_and_time(page, page.get_by_role("button", name="Generate", exact=True))
+        page.get_by_text("variation 1 of seed 5").first.wait_for(timeout=MODEL_SECONDS * 1000)
+        open_page(page, "Interpolate")  # interpolate, from it
+        choose("From", 4)
+        click_and_time(page, page.get_by_role("button", name="Interpolate", exact=True))
+        page.get_by_text("From seed 5:").wait_for(timeout=MODEL_SECONDS * 1000)
+        buttons = page.locator(f"{main} [data-testid='stDownloadButton']").filter(has_text="MIDI")
+        with page.expect_download(timeout=MODEL_SECONDS * 1000) as event:  # download
+            buttons.first.click()
+        event.value.save_as(tmp_path / "path.mid")
+        assert (tmp_path / "path.mid").read_bytes()[:4] == b"MThd"
+        assert event.value.suggested_filename.startswith("interpolation")
+        assert page.locator("[data-testid='stException']").count() == 0
