@@ -55,7 +55,7 @@ def open_upload(data: bytes, name: str) -> list[Groove]:
     """What the app does with an uploaded file (imported here: explorer.ui pulls in Streamlit)."""
     from explorer.ui import upload_windows
 
-    return upload_windows(data, name)
+    return [seed.groove for seed in upload_windows(data, name)]
 
 
 def good_message(message: str, name: str) -> bool:

@@ -564,8 +564,9 @@ class CompiledModel:
 
     def warm_up(self, batch_sizes=XLA_BATCH_SIZES) -> None:
         """Compiles the encoder and the sampler for these batch sizes now rather than at a user's first click."""
-        for size in batch_sizes:
-            self.encode(np.zeros((size, self.config.steps, FEATURES), np.float32))
+        for size in batch_sizes:  # past the cache of encodings, which would answer every size but the first
+            zeros = np.zeros((size, self.config.steps, FEATURES), np.float32)
+            self._run(self._encode_xla, self._encode_graph, (zeros,))
             self.decode(np.zeros((size, self.config.z_size), np.float32))
 
     @staticmethod

@@ -46,9 +46,12 @@ def upload_in_sidebar(page, path: Path) -> None:
 
 
 def lasso_middle_of_map(page) -> None:
-    """Drag a lasso round the middle of the 2-D map, where the points are densest."""
+    """Choose the lasso in the chart's toolbar (the map opens in zoom mode) and drag it round the middle of the 2-D
+    map, where the points are densest."""
     box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)  # plotly shows its toolbar while the pointer is over the chart
+    page.locator(".js-plotly-plot .modebar-btn[data-val='lasso']").first.click()
     dx, dy = box["width"] / 4, box["height"] / 4
     page.mouse.move(x - dx, y - dy)
     page.mouse.down()
