@@ -161,7 +161,7 @@ def test_the_main_flow_filter_pick_listen_add_generate_interpolate_download(app_
         style.fill("samba")
         act_and_time(page, lambda: style.press("Enter"))
         choose("Performance", 1)  # pick
-        title = page.locator(f"{main} .drum-roll-title").last.inner_text()
+        title = page.locator(f"{main} .drum-roll-title").last.text_content()
         assert "latin" in title.lower(), title
         assert audio_sources(page), "a player for the window"  # listen
         click_and_time(page, page.locator(main).get_by_role("button", name="Basket"))  # add
