@@ -107,8 +107,6 @@ PRESETS = {config.name: config for config in (
                 batch_size=32),
     ModelConfig("tiny_dist_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32, velocity_bins=8, offset_bins=8),
-    ModelConfig("small_dist_4bar", encoder_units=64, z_size=32, decoder_units=64, batch_size=32, decay_rate=0.998,
-                velocity_bins=16, offset_bins=16),
 )}
 
 

@@ -112,7 +112,8 @@ def spread_selection(rows: Sequence[int], meta: pd.DataFrame, limit: int) -> lis
     firsts = [rows[i] for i in sorted(first)]
     if len(firsts) >= limit:
         return [firsts[i] for i in np.linspace(0, len(firsts) - 1, limit).round().astype(int)]
-    others = [r for r in rows if r not in set(firsts)]
+    taken = set(firsts)
+    others = [r for r in rows if r not in taken]
     extra = [others[i] for i in np.linspace(0, len(others) - 1, limit - len(firsts)).round().astype(int)]
     return sorted(firsts + extra, key=rows.index)
 
