@@ -17,7 +17,7 @@ except ExplorerError as error:
     st.error(str(error))
     st.stop()
 
-ranges = st.session_state["filter_ranges"] = ui.filter_ranges(info)
+ranges = ui.filter_ranges(info)
 bpm_range, duration_range = ranges["keep_bpm"], ranges["keep_duration"]
 with st.container(border=True):
     first, second, third = st.columns(3)

@@ -15,19 +15,19 @@ import numpy as np
 
 from bench.report import machine
 from explorer import checkpoints, dataset
+from explorer.groove import DRUM_CLASSES
 from explorer.humanize import HumanizeOptions, direction_for, humanize, jitter, quantize
-from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy
+from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy, groove_statistics, hit_values
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "HUMANIZE.md"
 PLOT = DOC.with_name("humanize.png")
 TEMPERATURES = (0.0, 0.5, 1.0)
 
 
-def per_hit(grooves, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Velocities (MIDI) and offsets (16ths) of every real hit, in the order of `hits`."""
-    velocities = np.stack([g.velocities for g in grooves])[hits] * 127
-    offsets = np.stack([g.offsets for g in grooves])[hits] * OFFSET_TO_STEPS
-    return velocities, offsets
+def per_hit(grooves) -> tuple[np.ndarray, np.ndarray]:
+    """Velocities (MIDI) and offsets (16ths) of every hit; every candidate plays the real hits, in one order."""
+    hits, velocities, offsets = hit_values(np.stack([g.tensor() for g in grooves]))
+    return velocities[hits], offsets[hits]
 
 
 def run(checkpoint: str | None, count: int) -> tuple[list[str], dict]:
@@ -36,8 +36,7 @@ def run(checkpoint: str | None, count: int) -> tuple[list[str], dict]:
     rows = np.sort(np.random.default_rng(0).choice(len(test), count, replace=False))
     real = test.grooves(rows)
     files = test.meta["midi_filename"].to_numpy()[rows]
-    hits = np.stack([g.hits for g in real]) > 0.5
-    real_velocity, real_offset = per_hit(real, hits)
+    real_velocity, real_offset = per_hit(real)
     programmed = [quantize(g) for g in real]
     direction = direction_for(model)
     candidates = {
@@ -64,30 +63,26 @@ def run(checkpoint: str | None, count: int) -> tuple[list[str], dict]:
     distributions = {"GMD (real)": (real_velocity, real_offset)}
     per_drum = {}
     for name, played in candidates.items():
-        velocity, offset = per_hit(played, hits)
+        velocity, offset = per_hit(played)
         accuracy = classifier_accuracy(np.stack([g.tensor() for g in real[:half]]), files[:half],
                                        np.stack([g.tensor() for g in played[half:]]))
         lines.append(f"| {name} | {np.abs(velocity - real_velocity).mean():.1f} | "
                      f"{np.abs(offset - real_offset).mean():.3f} | {velocity.mean():.1f} / {velocity.std():.1f} | "
                      f"{offset.mean():+.3f} / {offset.std():.3f} | {accuracy:.2f} |")
         distributions[name] = (velocity, offset)
-        per_drum[name] = _per_drum_means(played, hits)
-    per_drum["GMD (real)"] = _per_drum_means(real, hits)
+        per_drum[name] = _per_drum_means(played)
+    per_drum["GMD (real)"] = _per_drum_means(real)
     lines += ["", "Mean velocity (MIDI) per drum:", "",
-              "| | " + " | ".join(DRUMS) + " |", "|---|" + "---:|" * len(DRUMS)]
+              "| | " + " | ".join(DRUM_CLASSES) + " |", "|---|" + "---:|" * len(DRUM_CLASSES)]
     for name in ("GMD (real)", *candidates):
         lines.append(f"| {name} | " + " | ".join(f"{v:.0f}" for v in per_drum[name]) + " |")
     lines += ["", *feel_transfer(model, test, direction)]
     return lines, distributions
 
 
-DRUMS = ("kick", "snare", "closed hi-hat", "open hi-hat", "low tom", "mid tom", "high tom", "crash", "ride")
-
-
-def _per_drum_means(grooves, hits: np.ndarray) -> list[float]:
-    velocities = np.stack([g.velocities for g in grooves]) * 127
-    return [float(velocities[..., d][hits[..., d]].mean()) if hits[..., d].any() else float("nan")
-            for d in range(len(DRUMS))]
+def _per_drum_means(grooves) -> list[float]:
+    per_class = groove_statistics(np.stack([g.tensor() for g in grooves]))["per_class"]
+    return [per_class[drum]["velocity_mean"] for drum in DRUM_CLASSES]
 
 
 def feel_transfer(model, test, direction) -> list[str]:
@@ -106,8 +101,7 @@ def feel_transfer(model, test, direction) -> list[str]:
         feel = test.grooves(int(row))[0]
         played = [humanize(model, b, feel=feel, options=HumanizeOptions(temperature=0.5, seed=i), direction=direction)
                   for i, b in enumerate(beats)]
-        mask = np.stack([b.hits for b in beats]) > 0.5
-        velocity, offset = per_hit(played, mask)
+        velocity, offset = per_hit(played)
         rows.append(f"| {label} ({test.meta['midi_filename'].iloc[int(row)]}) | {value:+.3f} | {offset.mean():+.3f} | "
                     f"{velocity.mean():.1f} |")
     return rows

@@ -187,7 +187,6 @@ def cmd_interpolate(args) -> int:
 
 def cmd_humanize(args) -> int:
     from explorer import checkpoints, humanize
-    from explorer.errors import DatasetError
     from explorer.groove import groove_to_midi, midi_to_performance
 
     if args.input.is_dir():
@@ -218,7 +217,7 @@ def cmd_humanize(args) -> int:
         try:
             beat = midi_to_performance(source).groove
             played = humanize.humanize(model, beat, feel, options, direction)
-        except (ExplorerError, DatasetError) as error:
+        except ExplorerError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
             continue

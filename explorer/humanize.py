@@ -79,24 +79,20 @@ def humanness_direction(model, real_windows: np.ndarray) -> np.ndarray:
 
 
 DIRECTION_WINDOWS = 512  # GMD training windows the humanness direction averages over (~2 s to encode twice)
-_directions: dict[tuple[int, str], np.ndarray] = {}
 
 
 def direction_for(model) -> np.ndarray | None:
-    """The model's humanness direction from DIRECTION_WINDOWS GMD training windows (a fixed draw), once per
-    process; None when the dataset is not here."""
+    """The model's humanness direction from DIRECTION_WINDOWS GMD training windows (a fixed draw); None when the
+    dataset is not here. Computed on each call: the app keeps it per checkpoint, the CLI needs it once."""
     from explorer import dataset
     from explorer.errors import DatasetError
 
-    key = (id(model), model.info.sha256 if model.info else "")
-    if key not in _directions:
-        try:
-            train = dataset.load_windows("train")
-        except DatasetError:
-            return None
-        rows = np.sort(np.random.default_rng(0).choice(len(train), min(DIRECTION_WINDOWS, len(train)), replace=False))
-        _directions[key] = humanness_direction(model, train.tensors[rows])
-    return _directions[key]
+    try:
+        train = dataset.load_windows("train")
+    except DatasetError:
+        return None
+    rows = np.sort(np.random.default_rng(0).choice(len(train), min(DIRECTION_WINDOWS, len(train)), replace=False))
+    return humanness_direction(model, train.tensors[rows])
 
 
 def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeOptions = HumanizeOptions(),

@@ -23,7 +23,8 @@ MIDI_VELOCITY = 127.0
 OFFSET_TO_STEPS = 0.5  # the tensor's offset ±1 is half a step
 
 
-def _split(tensors: np.ndarray):
+def hit_values(tensors: np.ndarray):
+    """(hits [..., 9] bool, velocities in MIDI units, offsets in 16ths) of groove tensors [..., 27]."""
     tensors = np.asarray(tensors, np.float64)
     hits = tensors[..., :NUM_CLASSES] > 0.5
     velocities = tensors[..., NUM_CLASSES:2 * NUM_CLASSES] * MIDI_VELOCITY
@@ -40,7 +41,7 @@ def bar_repetition(hits: np.ndarray) -> np.ndarray:
 
 def groove_statistics(tensors: np.ndarray) -> dict:
     """The statistics above, as plain floats and lists (JSON-ready)."""
-    hits, velocities, offsets = _split(tensors)
+    hits, velocities, offsets = hit_values(tensors)
     steps = np.arange(hits.shape[1])[None, :, None] % STEPS_PER_BAR
     onsets = np.bincount(np.broadcast_to(steps, hits.shape)[hits], minlength=STEPS_PER_BAR)
     per_class = {}
@@ -64,7 +65,7 @@ def groove_statistics(tensors: np.ndarray) -> dict:
 def window_features(tensors: np.ndarray) -> np.ndarray:
     """[N, F] per-window summary for the classifier: per class the hit count, its velocities' mean and sd and its
     offsets' mean and sd (0 for a class not played), the onset histogram, repetition and classes used."""
-    hits, velocities, offsets = _split(tensors)
+    hits, velocities, offsets = hit_values(tensors)
     count = hits.sum(axis=1)
     safe = np.maximum(count, 1)
 

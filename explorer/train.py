@@ -258,10 +258,11 @@ class Trainer:
         started = time.time()
         elapsed_at_start = self.elapsed
         last_save = self.step
-        if threading.current_thread() is threading.main_thread():
+        main_thread = threading.current_thread() is threading.main_thread()
+        if main_thread:
             # `kill` (or the end of a session) stops a run as Ctrl-C does, saving first; a run in the background of
-            # a non-interactive shell ignores SIGINT.
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            # a non-interactive shell ignores SIGINT. The process's own handler comes back after the run.
+            previous_handler = signal.signal(signal.SIGTERM, signal.default_int_handler)
         bar = tqdm(total=None if target == float("inf") else target, initial=self.step, unit="step",
                    dynamic_ncols=True, mininterval=2.0)
         window_start, window_examples = time.time(), 0
@@ -303,6 +304,8 @@ class Trainer:
         finally:
             bar.close()
             self.save()
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous_handler)
         return {"step": self.step, "elapsed_seconds": self.elapsed, "stopped_by": finished_reason}
 
     def _end_of_epoch(self) -> None:

@@ -455,9 +455,7 @@ def restore_from_address() -> list[Seed] | None:
         return None
     widgets, rows = share.from_query(query, info_table, window_set.meta, filter_ranges(info_table))
     st.session_state.update(widgets)
-    if not rows:
-        return None
-    return [Seed(window_label(window_set.meta.iloc[r]), g) for r, g in zip(rows, window_set.grooves(rows), strict=True)]
+    return seeds_of_rows(window_set, rows) if rows else None
 
 
 def save_to_address() -> None:
@@ -466,7 +464,10 @@ def save_to_address() -> None:
 
     widgets = {key: st.session_state.get(key) for key in (*share.LIST_FILTERS, *share.RANGE_FILTERS,
                                                           share.TEXT_FILTER[0])}
-    ranges = st.session_state.get("filter_ranges", {})
+    try:
+        ranges = filter_ranges(info())
+    except ExplorerError:  # no dataset: no filters to keep
+        ranges = {}
     for key, full in ranges.items():  # a slider at its full range filters nothing: the address stays short
         if widgets.get(key) is not None and tuple(widgets[key]) == tuple(full):
             widgets[key] = None
@@ -481,7 +482,11 @@ def default_seeds() -> list[Seed]:
     except ExplorerError as error:
         st.error(str(error))
         return []
-    rows = default_seed_rows(window_set.meta)
+    return seeds_of_rows(window_set, default_seed_rows(window_set.meta))
+
+
+def seeds_of_rows(window_set: dataset.WindowSet, rows: Sequence[int]) -> list[Seed]:
+    """The windows at `rows` as basket seeds, named by `window_label`."""
     return [Seed(window_label(window_set.meta.iloc[r]), g) for r, g in zip(rows, window_set.grooves(rows), strict=True)]
 
 
@@ -632,7 +637,7 @@ def upload_seed() -> None:
         state["uploads"] = state.get("uploads", 0) + 1  # a new, empty uploader
         st.rerun()
     start = st.selectbox("Window", range(len(found)), key="upload_window",
-                         format_func=lambda i: found[i].label.split(" · ", 2)[-1])
+                         format_func=lambda i: found[i].label)
     choice = found[min(start, len(found) - 1)]
     bpm = playback_bpm(choice.groove)
     st.markdown(plots.drum_roll_svg(choice.groove, bpm, choice.label), unsafe_allow_html=True)

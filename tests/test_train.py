@@ -79,6 +79,25 @@ def test_a_run_stopped_at_an_epoch_end_is_validated_there_once(eight_windows, tm
     assert [r["step"] for r in read_metrics(tmp_path)[1]] == [3, 6, 9]
 
 
+def test_a_run_stops_on_sigterm_as_on_ctrl_c_and_gives_the_handler_back(eight_windows, tmp_path):
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    trainer = Trainer(_options(steps=50), tmp_path, eight_windows, eight_windows)
+    step = trainer._train_step
+
+    def terminated_at_step_3(*args):
+        if trainer.step == 3:
+            signal.raise_signal(signal.SIGTERM)
+        return step(*args)
+
+    trainer._train_step = terminated_at_step_3
+    assert trainer.run()["stopped_by"] == "interrupted"
+    with np.load(tmp_path / "state.npz") as state:
+        assert int(state["step"]) == 3  # saved on the way out
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_a_run_trains_and_logs_in_the_precision_it_was_given(eight_windows, tmp_path, precision):
     trainer = Trainer(_options(steps=5, precision=precision), tmp_path, eight_windows, eight_windows)
