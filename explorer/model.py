@@ -5,7 +5,9 @@ Encoder: a bidirectional LSTM over the [64, 27] groove tensor; its two final h s
 - flat (Magenta's `groovae_4bar`): a 2-layer LSTM whose initial states come from Dense(tanh) on z and
   whose input each step is [previous output (27), z];
 - hierarchical (the MusicVAE paper's): a conductor LSTM emits one embedding per bar from z; each bar is
-  decoded by the 2-layer LSTM, initialised from and conditioned on its bar's embedding.
+  decoded by the 2-layer LSTM, initialised from and conditioned on its bar's embedding. With `previous_bar`
+  (this project's presets, beyond Magenta) each step also sees the same step of the bar before (zeros in the
+  first bar): drummers repeat themselves bar to bar, so z need not carry what the last bar already played.
 The output Dense splits into hit logits (sigmoid) and, per drum, one of two kinds of velocity and offset head:
 - Magenta's (`velocity_bins = offset_bins = 0`, as in `groovae_4bar`): one value each, velocity = sigmoid,
   offset = tanh, trained by MSE on all 9 × 64 cells, hit or not; deterministic when sampled. Output width 27.
@@ -54,6 +56,13 @@ class ModelConfig:
     bars: int = WINDOW_BARS
     velocity_bins: int = 0  # 0: Magenta's heads (MSE, deterministic); > 0: a distribution per hit over these bins
     offset_bins: int = 0
+    previous_bar: bool = False  # layer 0 also reads the output one bar back (hierarchical presets of this project)
+
+    @property
+    def feedback_size(self) -> int:
+        """Width of what the decoder's first layer reads back each step: the previous output, and with
+        `previous_bar` the output one bar earlier."""
+        return FEATURES * (2 if self.previous_bar else 1)
 
     @property
     def distributional(self) -> bool:
@@ -94,6 +103,9 @@ PRESETS = {config.name: config for config in (
     # trained with the shipped checkpoint's measured settings: batch 128, input keep 0.7.
     ModelConfig("hierdec_dist_4bar", conductor_units=256, velocity_bins=32, offset_bins=32, batch_size=128,
                 dropout_keep=0.7, learning_rate=5e-4),
+    # hierdec_dist_4bar whose bar decoder also reads the same step one bar back (warm-starts from it exactly).
+    ModelConfig("hierdec_dist_prevbar_4bar", conductor_units=256, velocity_bins=32, offset_bins=32,
+                batch_size=128, dropout_keep=0.7, learning_rate=5e-4, previous_bar=True),
     # Magenta's 2-bar GrooVAE variants, for importing their published checkpoints (explorer/magenta_import.py):
     # groovae_4bar's layout over 2 bars; they differ only in what their encoder was trained to see.
     ModelConfig("groovae_2bar_humanize", bars=2),
@@ -107,6 +119,8 @@ PRESETS = {config.name: config for config in (
                 batch_size=32),
     ModelConfig("tiny_dist_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32, velocity_bins=8, offset_bins=8),
+    ModelConfig("tiny_prevbar_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
+                batch_size=32, velocity_bins=8, offset_bins=8, previous_bar=True),
 )}
 
 
@@ -236,7 +250,7 @@ class MusicVAE(keras.Model):
             condition = z
         self._dense_weights("decoder.initial_state", condition, 2 * d * config.decoder_layers)
         for layer in range(config.decoder_layers):
-            self._lstm_weights(f"decoder.lstm{layer}", FEATURES + condition if layer == 0 else d, d)
+            self._lstm_weights(f"decoder.lstm{layer}", config.feedback_size + condition if layer == 0 else d, d)
         self._dense_weights("decoder.output", d, config.output_size)
         self.built = True
 
@@ -309,11 +323,14 @@ class MusicVAE(keras.Model):
         config = self.config
         batch = tf.shape(targets)[0]
         previous = tf.concat([tf.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
+        if config.previous_bar:
+            bar_before = tf.concat([tf.zeros_like(targets[:, :STEPS_PER_BAR]), targets[:, :-STEPS_PER_BAR]], axis=1)
+            previous = tf.concat([previous, bar_before], axis=-1)
         if config.hierarchical:
             # Each bar is its own sequence of 16 steps: fold the bars into the batch.
             conditions = tf.transpose(self._bar_conditions(z), [1, 0, 2])  # [B, bars, C]
             conditions = tf.reshape(conditions, [batch * config.bars, -1])
-            previous = tf.reshape(previous, [batch * config.bars, STEPS_PER_BAR, FEATURES])
+            previous = tf.reshape(previous, [batch * config.bars, STEPS_PER_BAR, config.feedback_size])
         else:
             conditions = z
         logits = self._decode_sequences(conditions, previous, seed)
@@ -347,14 +364,17 @@ class MusicVAE(keras.Model):
         bar_states = self._initial_states("decoder.initial_state", conditions, config.decoder_layers,
                                           config.decoder_units)  # per layer (h, c), each [bars, B, units]
         states = [(h[0], c[0]) for h, c in bar_states]
-        # Layer 0's input is [previous output, condition]: the condition's part is projected once per bar.
-        layer0_biases = tf.matmul(conditions, self.named["decoder.lstm0.kernel"][FEATURES:]) + self.named[
+        # Layer 0's input is [previous output, (output one bar back,) condition]: the condition's part is projected
+        # once per bar.
+        feedback = config.feedback_size
+        layer0_biases = tf.matmul(conditions, self.named["decoder.lstm0.kernel"][feedback:]) + self.named[
             "decoder.lstm0.bias"]
         biases = [self.named[f"decoder.lstm{layer}.bias"] for layer in range(config.decoder_layers)]
         stacked = self._stacked_decoder_kernels()
         thresholds = tf.transpose(thresholds, [1, 0, 2])
         head_noise = tf.transpose(head_noise, [1, 0, 2])
         previous = tf.zeros([batch, FEATURES])
+        last_bar = tf.zeros([STEPS_PER_BAR, batch, FEATURES])  # the last 16 outputs, oldest first
         outputs = tf.TensorArray(tf.float32, size=config.steps)
         for step in tf.range(config.steps):
             bar = step // STEPS_PER_BAR
@@ -362,7 +382,8 @@ class MusicVAE(keras.Model):
                 bar_start = tf.equal(step % STEPS_PER_BAR, 0)
                 states = [(tf.where(bar_start, h[bar], state_h), tf.where(bar_start, c[bar], state_c))
                           for (h, c), (state_h, state_c) in zip(bar_states, states, strict=True)]
-            layer_input, new_states = previous, []
+            layer_input = tf.concat([previous, last_bar[0]], axis=-1) if config.previous_bar else previous
+            new_states = []
             for layer, ((h, c), weights) in enumerate(zip(states, stacked, strict=True)):
                 bias = layer0_biases[bar] if layer == 0 else biases[layer]
                 h, c = lstm_gates(tf.matmul(tf.concat([layer_input, h], axis=-1), weights) + bias, c)
@@ -372,6 +393,8 @@ class MusicVAE(keras.Model):
             logits = self._dense("decoder.output", layer_input)
             hits = tf.cast(logits[:, :NUM_CLASSES] > thresholds[step], tf.float32)
             previous = self.activate(logits, hits, head_noise[step], head_temperature)
+            if config.previous_bar:
+                last_bar = tf.concat([last_bar[1:], previous[None]], axis=0)
             outputs = outputs.write(step, previous)
         return tf.transpose(outputs.stack(), [1, 0, 2])
 
@@ -392,12 +415,12 @@ class MusicVAE(keras.Model):
 
     def _stacked_decoder_kernels(self):
         """Per decoder layer [input kernel; recurrent kernel], so that a sampling step multiplies [input, h] once
-        (a graph loop's time goes mostly to per-op overhead: fewer ops is faster). Layer 0's input is the previous
-        output only; its condition part is projected once per bar."""
+        (a graph loop's time goes mostly to per-op overhead: fewer ops is faster). Layer 0's input is what it reads
+        back (`feedback_size`) only; its condition part is projected once per bar."""
         kernels = []
         for layer in range(self.config.decoder_layers):
             kernel = self.named[f"decoder.lstm{layer}.kernel"]
-            kernels.append(tf.concat([kernel[:FEATURES] if layer == 0 else kernel,
+            kernels.append(tf.concat([kernel[:self.config.feedback_size] if layer == 0 else kernel,
                                       self.named[f"decoder.lstm{layer}.recurrent_kernel"]], axis=0))
         return kernels
 
@@ -443,21 +466,28 @@ class MusicVAE(keras.Model):
             variable.assign(value)
 
     def warm_start(self, weights: dict[str, np.ndarray]) -> None:
-        """Starts from another model's weights whose layout differs only in the velocity and offset heads (e.g. a
-        Magenta-head checkpoint for a distributional preset): every other weight must match by name and shape;
-        of the output layer only the hit columns (the first 9) carry over, the heads keep their initial values."""
+        """Starts from another model's weights whose layout differs at most in two places, every other weight
+        matching by name and shape:
+        - the velocity and offset heads (e.g. a Magenta-head checkpoint for a distributional preset): of an output
+          layer of another width only the hit columns (the first 9) carry over, the heads keep their initial values;
+        - the previous bar's input (a `previous_bar` preset from one without): its rows of the first decoder
+          layer's kernel start at zero, so the warm-started model plays exactly as the one it came from."""
         output_names = {"decoder.output.kernel", "decoder.output.bias"}
         transferred = {}
         for name, variable in self.named.items():
             value = np.asarray(weights.get(name, np.zeros(0)), np.float32)
-            if name in output_names:
+            shape = tuple(variable.shape)
+            if name in output_names and value.shape != shape:
                 fresh = variable.numpy()
                 assert value.shape[:-1] == fresh.shape[:-1] and value.shape[-1] >= NUM_CLASSES, (name, value.shape)
                 fresh[..., :NUM_CLASSES] = value[..., :NUM_CLASSES]
                 value = fresh
-            elif value.shape != tuple(variable.shape):
-                raise ValueError(f"{name}: the warm-start weights have {value.shape}, "
-                                 f"the model {tuple(variable.shape)}")
+            elif name == "decoder.lstm0.kernel" and self.config.previous_bar and value.shape == (
+                    shape[0] - FEATURES, shape[1]):
+                value = np.concatenate([value[:FEATURES], np.zeros((FEATURES, shape[1]), np.float32),
+                                        value[FEATURES:]])
+            elif value.shape != shape:
+                raise ValueError(f"{name}: the warm-start weights have {value.shape}, the model {shape}")
             transferred[name] = value
         self.load_weights_dict(transferred)
 

@@ -20,7 +20,8 @@ from explorer.model import (
     reconstruction_terms,
 )
 
-TINY = ["tiny_4bar", "tiny_hierdec_4bar", "tiny_dist_4bar"]  # Magenta's heads, flat and hierarchical; distributions
+# Magenta's heads, flat and hierarchical; distributions; distributions reading the bar before
+TINY = ["tiny_4bar", "tiny_hierdec_4bar", "tiny_dist_4bar", "tiny_prevbar_4bar"]
 
 
 @pytest.fixture(scope="module", params=TINY)
@@ -273,6 +274,44 @@ def test_a_magenta_head_checkpoint_warm_starts_a_distribution_preset():
     np.testing.assert_array_equal(target.named["decoder.output.kernel"].numpy()[:, 9:], fresh_heads)
     with pytest.raises(ValueError, match="conductor"):  # a flat model lacks the conductor: refused
         target.warm_start(MusicVAE(get_config("tiny_4bar")).weights_dict())
+
+
+def test_a_previous_bar_preset_warm_starts_exactly_from_one_without(eight_windows):
+    """The new input's kernel rows start at zero: the warm-started model plays exactly as its source, then learns
+    to read the bar before."""
+    keras.utils.set_random_seed(5)
+    source = MusicVAE(get_config("tiny_dist_4bar"))
+    target = MusicVAE(get_config("tiny_prevbar_4bar"))
+    target.warm_start(source.weights_dict())
+    kernel = target.named["decoder.lstm0.kernel"].numpy()
+    assert kernel.shape[0] == source.named["decoder.lstm0.kernel"].shape[0] + 27
+    np.testing.assert_array_equal(kernel[27:54], 0)
+    np.testing.assert_array_equal(target.named["decoder.output.kernel"].numpy(),
+                                  source.named["decoder.output.kernel"].numpy())  # same heads: all carried over
+    x = tf.constant(eight_windows)
+    mu = source.encode_params(x)[0]
+    np.testing.assert_allclose(target.decode_teacher_forced(mu, x), source.decode_teacher_forced(mu, x), atol=1e-5)
+    z = mu.numpy()
+    np.testing.assert_array_equal(CompiledModel(target).decode(z, 1.0, seed=3), CompiledModel(source).decode(z, 1.0,
+                                                                                                            seed=3))
+
+
+def test_each_bar_reads_the_same_steps_of_the_bar_before(eight_windows):
+    """Changing bar 2 of the targets (but its last step, which bar 3's first step reads as the previous output)
+    changes bar 3's teacher-forced logits only in a previous_bar preset; bar 1 and bar 4 never (exactly one bar
+    back)."""
+    x = eight_windows.copy()
+    changed = x.copy()
+    changed[:, 16:31, :9] = 1.0 - changed[:, 16:31, :9]
+    for name, reads_back in (("tiny_dist_4bar", False), ("tiny_prevbar_4bar", True)):
+        keras.utils.set_random_seed(6)
+        model = MusicVAE(get_config(name))
+        z = tf.zeros([8, model.config.z_size])
+        before, after = (model.decode_teacher_forced(z, tf.constant(t)).numpy() for t in (x, changed))
+        np.testing.assert_array_equal(before[:, :17], after[:, :17])
+        np.testing.assert_array_equal(before[:, 48:], after[:, 48:])
+        bar3_moved = np.abs(before[:, 32:48] - after[:, 32:48]).max()
+        assert bar3_moved > 1e-3 if reads_back else bar3_moved == 0, (name, bar3_moved)
 
 
 # bf16 rounds every matmul's inputs to 8 mantissa bits (relative error 2^-9 each). Measured on these windows (AMD
