@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import audio, ui
+from explorer import audio, resources, state, ui
 from explorer.dataset import GMD_CREDIT
 
 st.set_page_config(page_title="Groove Explorer", page_icon="🥁", layout="wide")
@@ -27,17 +27,17 @@ PAGES = [
     st.Page("app_pages/groove.py", title="Groove", icon=":material/graphic_eq:", url_path="groove"),
 ]
 page = st.navigation(PAGES)
-ui.init_state()
+state.init_state()
 
 with st.sidebar:
     st.markdown("### :material/graphic_eq: Groove Explorer")
-    checkpoints = ui.checkpoint_infos()
+    checkpoints = resources.checkpoint_infos()
     if checkpoints:
         names = [c.name for c in checkpoints]
         st.selectbox("Model checkpoint", names, key="keep_checkpoint",
                      format_func=lambda n: next(c.label for c in checkpoints if c.name == n),
                      help="Shipped and imported checkpoints under checkpoints/.")
-        active = ui.active_checkpoint()
+        active = resources.active_checkpoint()
         st.caption(f"Active: **{active.name}** — {active.source or 'no source recorded'}")
     else:
         st.error("No model checkpoint found under checkpoints/.")
@@ -49,7 +49,7 @@ with st.sidebar:
     st.toggle("Loop playback", key="keep_loop")
     st.caption(f"Sound: {audio.describe_renderer()}")
 
-    seeds = ui.basket()
+    seeds = state.basket()
     with st.expander(f"Seed basket ({len(seeds)})", expanded=True):
         for index, seed in enumerate(seeds):
             name, remove = st.columns([5, 1], vertical_alignment="center")
@@ -61,7 +61,7 @@ with st.sidebar:
         clear, restore = st.columns(2)
         clear.button("Clear", key="basket_clear", on_click=seeds.clear, disabled=not seeds)
         restore.button("Defaults", key="basket_defaults", help="Four GMD beats of different genres",
-                       on_click=lambda: st.session_state.update(basket=ui.default_seeds()))
+                       on_click=lambda: st.session_state.update(basket=state.default_seeds()))
     with st.expander("Add your own MIDI"):
         ui.upload_seed()
     with st.expander("About"):
@@ -76,5 +76,5 @@ with st.sidebar:
 try:
     page.run()
 finally:  # after the first page is drawn, so that loading the model does not slow it down
-    ui.save_to_address()
-    ui.warm_up_in_background(st.session_state.get("keep_checkpoint"))
+    state.save_to_address()
+    resources.warm_up_in_background(st.session_state.get("keep_checkpoint"))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import ui
+from explorer import resources, state, ui
 from explorer.attributes import COMPUTED_ATTRIBUTES, groove_attributes
 from explorer.errors import ExplorerError
 
@@ -24,13 +24,13 @@ LABEL_COLUMNS = {"genre": "Towards a genre", "beat_type": "Towards a beat or a f
 st.title("Attributes")
 st.caption("Each slider moves the seed along a direction of the model's latent space: the difference between the "
            "average of dataset windows that have much of a quality and those that have little of it.")
-model = ui.model()
+model = resources.model()
 seed = ui.seed_picker("Seed", key="keep_attr_seed")
 if seed is None:
     st.stop()
-checkpoint = ui.active_checkpoint()
-rows = ui.map_subset(ui.windows().meta, "one")
-vectors = ui.attribute_vectors(checkpoint.name, checkpoint.sha256, ui.rows_key(rows), rows)
+checkpoint = resources.active_checkpoint()
+rows = ui.map_subset(resources.windows().meta, "one")
+vectors = resources.attribute_vectors(checkpoint.name, checkpoint.sha256, ui.rows_key(rows), rows)
 
 sliders, labels = st.columns([3, 2])
 amounts: dict[str, float] = {}
@@ -62,7 +62,7 @@ except (ExplorerError, ValueError) as error:
     st.stop()
 changes = ", ".join(f"{name} {amount:+.1f}" for name, amount in amounts.items() if amount) or "no move"
 label = f"{seed.label} ({changes})"
-ui.set_results(PAGE, [(label, moved)], new_generation=False)
+state.set_results(PAGE, [(label, moved)], new_generation=False)
 
 table = groove_attributes(np.stack([seed.groove.tensor(), moved.tensor()]))
 moved_title = "the model's reconstruction (no move)" if changes == "no move" else f"moved: {changes}"

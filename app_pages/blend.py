@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import generate, ui
+from explorer import generate, resources, state, ui
 from explorer.errors import ExplorerError
 
 PAGE = "blend"
@@ -14,8 +14,8 @@ CORNERS = ("top left", "top right", "bottom left", "bottom right")
 st.title("Blend")
 st.caption("Put a seed in each corner; every cell of the grid mixes the four in proportion to how close it is to "
            "each corner. Click a cell to hear it.")
-model = ui.model()
-if len(ui.basket()) < 2:
+model = resources.model()
+if len(state.basket()) < 2:
     st.info(f"Blending needs at least two seeds in the basket (four for four different corners). {ui.SEED_SOURCES}")
     st.stop()
 corner_columns = st.columns(4)
@@ -28,19 +28,19 @@ temperature_column.slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_blend_te
 
 
 def run() -> None:
-    state = st.session_state
-    seeds = ui.basket()
-    size = state["keep_blend_size"]
+    session = st.session_state
+    seeds = state.basket()
+    size = session["keep_blend_size"]
     try:
-        corners = [seeds[state[f"keep_blend_corner_{n}"]].groove for n in range(4)]
-        grid = generate.blend(model, corners, size, size, state["keep_blend_temperature"])
+        corners = [seeds[session[f"keep_blend_corner_{n}"]].groove for n in range(4)]
+        grid = generate.blend(model, corners, size, size, session["keep_blend_temperature"])
     except (ExplorerError, ValueError, IndexError) as error:
-        state["blend_error"] = str(error)
+        session["blend_error"] = str(error)
         return
-    state.pop("blend_error", None)
-    state["blend_size"] = size
-    state["blend_cell"] = 0
-    ui.set_results(PAGE, [(f"blend row {r + 1} column {c + 1}", g) for r, row in enumerate(grid)
+    session.pop("blend_error", None)
+    session["blend_size"] = size
+    session["blend_cell"] = 0
+    state.set_results(PAGE, [(f"blend row {r + 1} column {c + 1}", g) for r, row in enumerate(grid)
                           for c, g in enumerate(row)])
 
 

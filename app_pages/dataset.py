@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import dataset, plots, ui
+from explorer import dataset, plots, resources, state, ui
 from explorer.errors import ExplorerError
 
 st.title("Dataset")
 st.caption("The Groove MIDI Dataset: 1,150 performances by 10 drummers. Filter it, pick a performance, choose "
            "a 4-bar window, listen, and keep it in the seed basket.")
 try:
-    info = ui.info()
-    window_set = ui.windows()
+    info = resources.info()
+    window_set = resources.windows()
 except ExplorerError as error:
     st.error(str(error))
     st.stop()
 
-ranges = ui.filter_ranges(info)
+ranges = state.filter_ranges(info)
 bpm_range, duration_range = ranges["keep_bpm"], ranges["keep_duration"]
 with st.container(border=True):
     first, second, third = st.columns(3)
@@ -35,7 +35,7 @@ with st.container(border=True):
 
 filters = {"genres": genres or None, "drummers": drummers or None, "bpm": bpm, "beat_types": beat_types or None,
            "time_signatures": meters or None, "splits": splits or None, "duration": duration, "text": text or None}
-st.session_state[ui.STATE_KEYS["filters"]] = filters  # the latent map can show the same set
+st.session_state[state.STATE_KEYS["filters"]] = filters  # the latent map can show the same set
 table = dataset.filter_info(info, **filters)
 counts = dataset.summary(table, window_set)
 windows_found = sum(counts["windows_per_split"].values())
@@ -81,7 +81,7 @@ rows = window_set.meta.index[window_set.meta["midi_filename"] == name]
 if len(rows) == 0:
     meter = str(table.loc[table["midi_filename"] == name, "time_signature"].iloc[0]).replace("-", "/")
     try:
-        played, wav = ui.played_audio(name)
+        played, wav = resources.played_audio(name)
     except ExplorerError as error:
         st.warning(f"This performance cannot be played: {error}")
         st.stop()
@@ -103,10 +103,10 @@ def take_window_from_overview() -> None:
 
 
 try:
-    roll = ui.performance_roll_spec(name)
+    roll = resources.performance_roll_spec(name)
 except ExplorerError as error:
     st.warning(f"The whole performance cannot be drawn: {error}")
 else:
     st.plotly_chart(plots.with_window(roll, start - 1), key=f"overview_{name}",
                     on_select=take_window_from_overview, selection_mode="points")
-ui.groove_card(groove, key=f"dataset_{row}", title=ui.window_label(window_set.meta.iloc[row]))
+ui.groove_card(groove, key=f"dataset_{row}", title=state.window_label(window_set.meta.iloc[row]))

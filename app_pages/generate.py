@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import generate, ui
+from explorer import generate, resources, state, ui
 from explorer.errors import ExplorerError
 
 PAGE = "generate"
@@ -14,7 +14,7 @@ DEFAULT_TEMPERATURE = {"samples": 0.8, "variations": 0.5, "reconstruction": 0.0}
 st.title("Generate")
 st.caption("New grooves from the model: random samples from its latent space, variations around a seed, or a "
            "seed played back through the model.")
-model = ui.model()
+model = resources.model()
 mode = st.radio("What to generate", list(MODES), format_func=MODES.get, horizontal=True, key="keep_gen_mode")
 left, middle, right = st.columns(3)
 seed_groove = None
@@ -39,20 +39,20 @@ def run() -> None:
     """Button callback: generate, keep the results, move the random seed on so the next click sounds new.
 
     It reads the widgets from session state, which holds their values as of the click."""
-    state = st.session_state
-    mode, seed = state["keep_gen_mode"], int(state["keep_gen_random_seed"])
-    temperature = state[f"keep_gen_temp_{mode}"]
+    session = st.session_state
+    mode, seed = session["keep_gen_mode"], int(session["keep_gen_random_seed"])
+    temperature = session[f"keep_gen_temp_{mode}"]
     try:
         if mode == "samples":
-            grooves = generate.sample(model, state["keep_gen_count"], temperature, seed, bpm=state["keep_gen_bpm"])
+            grooves = generate.sample(model, session["keep_gen_count"], temperature, seed, bpm=session["keep_gen_bpm"])
             items = [(f"sample {i + 1} · random seed {seed} · T {temperature:g} · {g.bpm:.0f} bpm", g)
                      for i, g in enumerate(grooves)]
         else:
-            number = state["keep_gen_seed_index"] + 1
-            original = ui.basket()[number - 1].groove
+            number = session["keep_gen_seed_index"] + 1
+            original = state.basket()[number - 1].groove
             if mode == "variations":
-                amount = state["keep_gen_amount"]
-                grooves = generate.variations(model, original, state["keep_gen_count"], amount, temperature, seed)
+                amount = session["keep_gen_amount"]
+                grooves = generate.variations(model, original, session["keep_gen_count"], amount, temperature, seed)
                 items = [(f"variation {i + 1} of seed {number} · amount {amount:g} · {g.bpm:.0f} bpm", g)
                          for i, g in enumerate(grooves)]
             else:
@@ -60,11 +60,11 @@ def run() -> None:
                 items = [(f"seed {number} as played · {original.bpm:.0f} bpm", original),
                          (f"the model's reconstruction of seed {number}", reconstruction)]
     except (ExplorerError, ValueError, IndexError) as error:
-        state["generate_error"] = str(error)
+        session["generate_error"] = str(error)
         return
-    state.pop("generate_error", None)
-    ui.set_results(PAGE, items)
-    state["keep_gen_random_seed"] = (seed + 1) % (2**31 - 1)
+    session.pop("generate_error", None)
+    state.set_results(PAGE, items)
+    session["keep_gen_random_seed"] = (seed + 1) % (2**31 - 1)
 
 
 items = ui.action_row(PAGE, "Generate", run, "generated",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import humanize, plots, ui
+from explorer import humanize, plots, resources, state, ui
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES
 
@@ -14,8 +14,8 @@ st.title("Groove")
 st.caption("Turn a programmed beat into a performance: the model plays exactly its hits, with a drummer's dynamics "
            "and micro-timing. The feel comes from the beat itself, or from any seed in the basket: a jazz "
            "drummer's, say.")
-model = ui.model()
-checkpoint = ui.active_checkpoint()
+model = resources.model()
+checkpoint = resources.active_checkpoint()
 if checkpoint.heads == "magenta":
     st.info(f"**{checkpoint.name}** has Magenta's heads: one fixed velocity and timing per hit, so the temperature "
             "changes nothing. A checkpoint with per-hit distributions plays a livelier groove.")
@@ -60,21 +60,21 @@ keep[2].multiselect("Leave these drums as they are", DRUM_CLASSES, key="keep_gro
 
 
 def run() -> None:
-    state = st.session_state
+    session = st.session_state
     try:
         options = humanize.HumanizeOptions(
-            temperature=state["keep_groove_temperature"], seed=int(state["keep_groove_seed"]),
-            amount=state["keep_groove_amount"], keep_velocities=state["keep_groove_keep_velocities"],
-            keep_timing=state["keep_groove_keep_timing"], untouched=tuple(state["keep_groove_untouched"]),
-            feel_weight=state.get("keep_groove_weight", 1.0) if feel is not None else 1.0)
-        played = humanize.humanize(model, beat, feel, options, ui.humanness_direction(checkpoint.name,
+            temperature=session["keep_groove_temperature"], seed=int(session["keep_groove_seed"]),
+            amount=session["keep_groove_amount"], keep_velocities=session["keep_groove_keep_velocities"],
+            keep_timing=session["keep_groove_keep_timing"], untouched=tuple(session["keep_groove_untouched"]),
+            feel_weight=session.get("keep_groove_weight", 1.0) if feel is not None else 1.0)
+        played = humanize.humanize(model, beat, feel, options, resources.humanness_direction(checkpoint.name,
                                                                                       checkpoint.sha256))
     except (ExplorerError, ValueError) as error:
-        state[f"{PAGE}_error"] = str(error)
+        session[f"{PAGE}_error"] = str(error)
         return
-    state.pop(f"{PAGE}_error", None)
+    session.pop(f"{PAGE}_error", None)
     feel_name = "own feel" if feel is None else "feel of a seed"
-    ui.set_results(PAGE, [("before", beat), (f"humanized ({feel_name}, T {options.temperature:g})", played)])
+    state.set_results(PAGE, [("before", beat), (f"humanized ({feel_name}, T {options.temperature:g})", played)])
 
 
 items = ui.action_row(PAGE, "Humanize", run, "groove", "Press **Humanize** to hear the beat played.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import generate, ui
+from explorer import generate, resources, state, ui
 from explorer.errors import ExplorerError
 from explorer.groove import chain
 
@@ -13,8 +13,8 @@ PAGE = "interpolate"
 st.title("Interpolate")
 st.caption("Morph one groove into another: the model decodes evenly spaced points on the way between the two "
            "seeds' places in its latent space.")
-model = ui.model()
-if len(ui.basket()) < 2:
+model = resources.model()
+if len(state.basket()) < 2:
     st.info(f"Interpolation needs two seeds in the basket. {ui.SEED_SOURCES}")
     st.stop()
 left, right = st.columns(2)
@@ -32,20 +32,20 @@ temperature_column.slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_interp_t
 
 
 def run() -> None:
-    state = st.session_state
-    seeds = ui.basket()
+    session = st.session_state
+    seeds = state.basket()
     try:
-        a, b = seeds[state["keep_interp_a"]].groove, seeds[state["keep_interp_b"]].groove
-        grooves = generate.interpolate(model, a, b, state["keep_interp_steps"], state["keep_interp_method"],
-                                       state["keep_interp_temperature"])
+        a, b = seeds[session["keep_interp_a"]].groove, seeds[session["keep_interp_b"]].groove
+        grooves = generate.interpolate(model, a, b, session["keep_interp_steps"], session["keep_interp_method"],
+                                       session["keep_interp_temperature"])
     except (ExplorerError, ValueError, IndexError) as error:
-        state["interpolate_error"] = str(error)
+        session["interpolate_error"] = str(error)
         return
-    state.pop("interpolate_error", None)
+    session.pop("interpolate_error", None)
     count = len(grooves)
-    ui.set_results(PAGE, [(f"step {i + 1} of {count} · {g.bpm:.0f} bpm", g) for i, g in enumerate(grooves)])
-    state["interpolate_ends"] = (f"seed {state['keep_interp_a'] + 1}: {seeds[state['keep_interp_a']].label}",
-                                 f"seed {state['keep_interp_b'] + 1}: {seeds[state['keep_interp_b']].label}")
+    state.set_results(PAGE, [(f"step {i + 1} of {count} · {g.bpm:.0f} bpm", g) for i, g in enumerate(grooves)])
+    session["interpolate_ends"] = (f"seed {session['keep_interp_a'] + 1}: {seeds[session['keep_interp_a']].label}",
+                                 f"seed {session['keep_interp_b'] + 1}: {seeds[session['keep_interp_b']].label}")
 
 
 items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interpolate** to hear the path.")

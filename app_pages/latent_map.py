@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import dataset, plots, ui
+from explorer import dataset, plots, resources, state, ui
 from explorer.errors import ExplorerError
+from explorer.projection import PROJECTIONS
 
 COLOR_BY = {"genre": "genre", "drummer": "drummer", "bpm": "tempo (bpm)", "beat_type": "beat or fill"}
 MAX_SELECTED = 12  # selected points listed below the map (the rest are counted)
@@ -13,10 +14,10 @@ MAX_SELECTED = 12  # selected points listed below the map (the rest are counted)
 st.title("Latent map")
 st.caption("Each point is a 4-bar window of the dataset, placed by what the model hears in it. Close points "
            "sound alike. Click a point to hear it; the lasso in the chart's toolbar selects several.")
-model = ui.model()
-checkpoint = ui.active_checkpoint()
+model = resources.model()
+checkpoint = resources.active_checkpoint()
 try:
-    window_set = ui.windows()
+    window_set = resources.windows()
 except ExplorerError as error:
     st.error(str(error))
     st.stop()
@@ -26,7 +27,7 @@ first, second, third, fourth = st.columns(4)
 scope = first.radio("Performances", ["filtered", "all"], key="keep_map_scope", horizontal=True,
                     format_func={"filtered": "filtered on Dataset", "all": "all"}.get)
 subset = first.selectbox("Windows", list(ui.MAP_SUBSETS), key="keep_map_subset", format_func=ui.MAP_SUBSETS.get)
-method = second.radio("Projection", plots.PROJECTIONS, key="keep_map_method", horizontal=True,
+method = second.radio("Projection", PROJECTIONS, key="keep_map_method", horizontal=True,
                       help="PCA is instant and exact for new points; t-SNE and UMAP show clusters better but "
                            "take seconds (UMAP's first use also compiles it).")
 dims = second.radio("Dimensions", [2, 3], key="keep_map_dims", horizontal=True, format_func=lambda d: f"{d}-D")
@@ -36,9 +37,9 @@ show_results = fourth.toggle("Show generated grooves", True, key="keep_map_resul
 
 files = None
 if scope == "filtered":
-    filters = st.session_state.get(ui.STATE_KEYS["filters"])
+    filters = st.session_state.get(state.STATE_KEYS["filters"])
     if filters:
-        files = dataset.filter_info(ui.info(), **filters)["midi_filename"].tolist()
+        files = dataset.filter_info(resources.info(), **filters)["midi_filename"].tolist()
 rows = ui.map_subset(meta, subset, files)
 if len(rows) <= dims:
     st.info("Too few windows match the Dataset page's filters for a map. Widen the filters or choose **all**.")
@@ -49,13 +50,13 @@ if len(rows) < asked:
     st.caption(f"t-SNE maps {len(rows):,} of these {asked:,} windows, evenly spread: it needs about half a minute "
                "for that many on 2 cores, and minutes for all. PCA and UMAP map every one.")
 key = ui.rows_key(rows)
-mu = ui.latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
+mu = resources.latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
 with st.spinner(f"Projecting {len(rows):,} windows with {method}"
-                + (" (t-SNE and UMAP take up to a minute on 2 cores)…" if method != "PCA" else "…")):
-    projection = ui.projection(checkpoint.name, checkpoint.sha256, key, method, dims, mu)
-overlays = ui.map_overlays(model, projection, show_seeds, show_results)
+                + (" (UMAP first finds each window's neighbours)…" if method == "UMAP" else "…")):
+    fitted = resources.projection(checkpoint.name, checkpoint.sha256, key, method, dims, mu)
+overlays = ui.map_overlays(model, fitted, show_seeds, show_results)
 st.caption(f"{len(rows):,} windows · {checkpoint.name} · {method} {dims}-D")
-figure = plots.latent_map(projection.points, meta.iloc[rows].reset_index(drop=True), color_by, overlays)
+figure = plots.latent_map(fitted.points, meta.iloc[rows].reset_index(drop=True), color_by, overlays)
 if dims == 3:
     st.plotly_chart(figure, key=f"map3d_{key}_{method}")
     st.info("Drag to turn the 3-D map. To hear points, switch **Dimensions** to 2-D and click one.")
@@ -74,8 +75,8 @@ shown = ui.spread_selection(chosen_rows, meta, MAX_SELECTED)
 st.markdown(f"**{len(chosen_rows)} selected**" + (f" — showing {len(shown)}, from as many performances as "
                                                     "possible across the selection" if len(shown) < len(chosen_rows)
                                                     else ""))
-labels = ui.unique_labels([ui.window_label(meta.iloc[r]) for r in shown])
-st.button(f"Add {len(shown)} to the basket", icon=":material/add:", key="map_add_all", on_click=ui.add_all_to_basket,
+labels = ui.unique_labels([state.window_label(meta.iloc[r]) for r in shown])
+st.button(f"Add {len(shown)} to the basket", icon=":material/add:", key="map_add_all", on_click=state.add_all_to_basket,
           args=(list(zip(labels, window_set.grooves(shown), strict=True)),))
 row = st.selectbox("Listen to", shown, key="map_listen", format_func=lambda r: labels[shown.index(r)])
 ui.groove_card(window_set.grooves(row)[0], key=f"map_{row}", title=labels[shown.index(row)])

@@ -1,15 +1,14 @@
 """Figures for the app: the drum roll of a groove (SVG), a whole performance's drum roll, the dataset's
 distributions and the latent map (plotly).
 
-Plain functions from data to an SVG string or a `go.Figure` (and the projection behind the map), so tests call them
-directly.
+Plain functions from data to an SVG string or a `go.Figure`, so tests call them directly; the projection behind the
+map is explorer/projection.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from html import escape
 
 import numpy as np
@@ -31,10 +30,6 @@ VELOCITY_COLORSCALE = "Viridis"
 ROLL_WIDTH, ROLL_LANE_HEIGHT = 720, 20  # drum roll drawing units (pixels at its natural size) and per lane
 ROLL_LABEL_WIDTH, ROLL_LEGEND_WIDTH, ROLL_TITLE_HEIGHT, ROLL_AXIS_HEIGHT = 92, 50, 24, 20
 FINE_GRID_MAX_BARS = 8  # 16th-note grid lines only up to this length: longer rolls get beat lines alone
-PROJECTIONS = ("PCA", "t-SNE", "UMAP")
-# How extra points (seeds, generated grooves) land on a t-SNE or UMAP map, which cannot place new points exactly:
-# at the mean position of their nearest dataset windows in latent space.
-PLACEMENT_NEIGHBOURS = 5
 OVERLAY_SYMBOLS = {"seed": "star", "generated": "diamond", "path": "circle-open"}
 # Seeds, results and paths stand out in black, dark grey and blue-black, outlined in white; no category colour is
 # that dark (CATEGORY_COLORS).
@@ -217,56 +212,6 @@ def bpm_chart(df: pd.DataFrame, bin_bpm: int = 10) -> go.Figure:
 
 
 # --- latent map --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A 2-D or 3-D projection of latent vectors, able to place new vectors on the same map."""
-
-    method: str
-    points: np.ndarray  # [N, dims]
-    mu: np.ndarray  # [N, z]: the vectors it was fitted on
-    components: np.ndarray | None = None  # PCA: [dims, z]
-    mean: np.ndarray | None = None  # PCA: [z]
-
-    def place(self, mu: np.ndarray) -> np.ndarray:
-        """[M, z] → [M, dims]: exact for PCA; for t-SNE/UMAP the mean of the PLACEMENT_NEIGHBOURS nearest windows."""
-        mu = np.atleast_2d(np.asarray(mu, np.float32))
-        if len(mu) == 0:
-            return np.zeros((0, self.points.shape[1]), np.float32)
-        if self.components is not None:
-            return ((mu - self.mean) @ self.components.T).astype(np.float32)
-        distances = ((mu[:, None, :] - self.mu[None, :, :]) ** 2).sum(axis=2)
-        k = min(PLACEMENT_NEIGHBOURS, len(self.mu))
-        nearest = np.argsort(distances, axis=1)[:, :k]
-        return self.points[nearest].mean(axis=1).astype(np.float32)
-
-
-def project(mu: np.ndarray, method: str = "PCA", dims: int = 2, seed: int = 0) -> Projection:
-    """Fit a projection of `mu` [N, z] (N ≥ dims + 1) to `dims` dimensions with PCA, t-SNE or UMAP."""
-    if method not in PROJECTIONS:
-        raise ValueError(f"method must be one of {', '.join(PROJECTIONS)}")
-    if dims not in (2, 3):
-        raise ValueError("dims must be 2 or 3")
-    mu = np.asarray(mu, np.float32)
-    if len(mu) <= dims:
-        raise ValueError(f"a {dims}-D map needs more than {dims} points")
-    if method == "PCA":
-        mean = mu.mean(axis=0)
-        _, _, vt = np.linalg.svd(mu - mean, full_matrices=False)
-        components = vt[:dims]
-        return Projection(method, ((mu - mean) @ components.T).astype(np.float32), mu, components, mean)
-    if method == "t-SNE":
-        from sklearn.manifold import TSNE
-
-        perplexity = float(min(30.0, (len(mu) - 1) / 3))
-        points = TSNE(dims, perplexity=perplexity, init="pca", random_state=seed).fit_transform(mu)
-    else:
-        import umap  # imported here: it takes seconds (numba)
-
-        neighbours = int(min(15, len(mu) - 1))
-        points = umap.UMAP(n_components=dims, n_neighbors=neighbours, random_state=seed, n_jobs=1).fit_transform(mu)
-    return Projection(method, np.asarray(points, np.float32), mu)
 
 
 def latent_map(points: np.ndarray, meta: pd.DataFrame, color_by: str,

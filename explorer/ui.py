@@ -1,93 +1,42 @@
-"""What the Streamlit pages share: cached data and model, the seed basket, playback settings, the groove card
-(drum roll + audio + MIDI) and the ZIP export.
+"""The Streamlit pages' widgets and the plain logic behind them: seed pickers, the groove card (drum roll + audio
++ MIDI), uploads, the ZIP export, the latent map's choices and overlays, and each page's action row.
 
-The first part is plain Python (tests call it directly); the Streamlit part below it keeps its state in
-`st.session_state` under the keys named in STATE_KEYS.
+The plain functions come first (tests call them directly); what the pages share is in explorer/resources.py, one
+session's state in explorer/state.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import io
-import math
 import re
-import threading
-import time
 import zipfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import audio, dataset, plots
+from explorer import audio, plots, resources, state
 from explorer.errors import ExplorerError, MidiError
-from explorer.groove import WINDOW_BARS, WINDOW_STEPS, Groove, groove_to_midi, midi_to_performance
+from explorer.groove import WINDOW_BARS, Groove, groove_to_midi, midi_to_performance
+from explorer.projection import Projection
+from explorer.state import Seed
 
-DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
-BASKET_LIMIT = 24
 MAP_SUBSETS = {  # how many 4-bar windows the latent map encodes: few enough by default to stay responsive
     "one": "one window per performance",
     "every4": "every 4th bar (non-overlapping windows)",
     "all": "every window (slow the first time: ~20k on the full set)",
 }
 MIN_TEMPO, MAX_TEMPO, DEFAULT_TEMPO = 50, 240, 100
+
+
 # Where seeds come from, said the same way on every page that needs them.
 SEED_SOURCES = ("Add grooves with **+ Basket** on the **Dataset** page, the **Latent map** or any page's results, "
                 "upload your own under **Add your own MIDI** in the sidebar, or press **Defaults** under the seed "
                 "basket for four GMD beats.")
-STATE_KEYS = {"basket": "basket", "results": "results", "filters": "dataset_filters"}
-
-
-# --- plain helpers -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seed:
-    """A groove in the basket with the name the user sees."""
-
-    label: str
-    groove: Groove
-
-
-def add_seed(basket: list[Seed], seed: Seed, limit: int = BASKET_LIMIT) -> str:
-    """Append `seed` unless it is no 4-bar groove, is already in, or the basket is full; returns what happened."""
-    if seed.groove.steps != WINDOW_STEPS:
-        return f"Only 4-bar grooves can be seeds; '{seed.label}' lasts {seed.groove.bars:g} bars."
-    key = seed.groove.content_key()
-    if any(s.groove.content_key() == key for s in basket):
-        return f"'{seed.label}' is already in the basket."
-    if len(basket) >= limit:
-        return f"The basket holds {limit} seeds at most; remove one first."
-    basket.append(seed)
-    return f"Added '{seed.label}' to the basket."
-
-
-def default_seed_rows(meta: pd.DataFrame, genres: Sequence[str] = DEFAULT_SEED_GENRES) -> list[int]:
-    """One window per genre: the middle window of the first test-split beat of that genre (by file name)."""
-    beats = meta[(meta["split"] == "test") & (meta["beat_type"] == "beat")]
-    rows = []
-    for genre in genres:
-        files = sorted(beats.loc[beats["genre"] == genre, "midi_filename"].unique())
-        if files:
-            windows = beats.index[beats["midi_filename"] == files[0]]
-            rows.append(int(windows[len(windows) // 2]))
-    return rows
-
-
-def window_label(row: pd.Series) -> str:
-    """'funk · drummer1 · 80 bpm · beat · bars 5-8' for a window's meta row; a performance shorter than 4 bars (GMD's
-    short fills) says that it is repeated to fill them."""
-    start = int(row["start_bar"]) + 1
-    bars = round(float(row["duration"]) * float(row["bpm"]) / 240 * 2) / 2  # its length in bars, to the half bar
-    where = (f"{short_loop(bars)}, repeated to fill 4" if bars < WINDOW_BARS and start == 1
-             else f"bars {start}-{start + 3}")
-    return f"{row['genre']} · {row['drummer']} · {row['bpm']} bpm · {row['beat_type']} · {where}"
 
 
 def unique_labels(labels: Sequence[str]) -> list[str]:
@@ -195,7 +144,7 @@ def upload_windows(data: bytes, name: str) -> list[Seed]:
     seeds = []
     for groove in found:
         if bars < WINDOW_BARS:
-            where = f"{short_loop(bars)}, repeated to fill 4 bars"
+            where = f"{state.short_loop(bars)}, repeated to fill 4 bars"
         else:
             start = int(groove.source.rsplit("@bar", 1)[1])
             where = f"bars {start}–{start + WINDOW_BARS - 1}"
@@ -215,12 +164,8 @@ def upload_beat(data: bytes, name: str) -> Groove:
     if groove.bars > MAX_BEAT_BARS:
         raise MidiError(f"'{name}' lasts {groove.bars:g} bars; the Groove page plays up to {MAX_BEAT_BARS} "
                         "(`python -m explorer humanize` takes any length).")
-    return dataclasses.replace(groove, source=f"{Path(name).stem} · {groove.bpm:.0f} bpm · {short_loop(groove.bars)}")
-
-
-def short_loop(bars: float) -> str:
-    """'1 bar', '2 bars', '2.5 bars'."""
-    return f"{bars:g} bar" + ("" if bars == 1 else "s")
+    name = f"{Path(name).stem} · {groove.bpm:.0f} bpm · {state.short_loop(groove.bars)}"
+    return dataclasses.replace(groove, source=name)
 
 
 def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
@@ -247,7 +192,7 @@ def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, re
     the WAVs render `audio.ENGINES` at a time, and `progress(done, total)` hears of each."""
     buffer = io.BytesIO()
     used: set[str] = set()
-    renders = [_RENDERERS.submit(render, groove, bpm=bpm, renderer=renderer) for _, groove in items]
+    renders = [resources.RENDERERS.submit(render, groove, bpm=bpm, renderer=renderer) for _, groove in items]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for number, ((label, groove), wav) in enumerate(zip(items, renders, strict=True), 1):
             stem = file_stem(label)
@@ -261,151 +206,6 @@ def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, re
     return buffer.getvalue()
 
 
-# --- cached data and model (shared by every session) ----------------------------------------
-
-
-@st.cache_data(show_spinner="Reading the Groove MIDI Dataset…")
-def info() -> pd.DataFrame:
-    return dataset.load_info()
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def performance(midi_filename: str) -> Groove:
-    return dataset.load_performance(midi_filename)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def performance_roll_spec(midi_filename: str) -> dict:
-    """The whole performance's drum roll, built once (the window slider only moves its shaded band)."""
-    return plots.performance_roll_spec(performance(midi_filename))
-
-
-@st.cache_data(show_spinner="Rendering the performance…", max_entries=3)  # a few minutes of WAV each
-def played_audio(midi_filename: str) -> tuple[dataset.PlayedNotes, bytes]:
-    """A performance in another meter than 4/4: its notes as played, and their audio."""
-    played = dataset.load_played_notes(midi_filename)
-    return played, audio.render_played(played)
-
-
-@st.cache_resource(show_spinner="Loading the 4-bar windows of the Groove MIDI Dataset…")
-def windows() -> dataset.WindowSet:
-    """Read-only and shared: ~20k windows are too big to copy on every rerun (as st.cache_data would)."""
-    window_set = dataset.load_windows()
-    window_set.tensors.setflags(write=False)
-    return window_set
-
-
-_RENDERERS = ThreadPoolExecutor(audio.ENGINES, thread_name_prefix="audio")  # shared by every session
-_warm_up_lock = threading.Lock()
-_warm_up_thread: threading.Thread | None = None
-WARM_UP_BATCH_SIZES = (4, 1, 16)  # the XLA batch sizes, Generate's default count of 4 first
-WARM_UP_DELAY = 4.0  # seconds: importing TensorFlow holds Python's lock much of the time; let the first page finish
-
-
-def warm_up_in_background(checkpoint: str | None = None, delay: float = WARM_UP_DELAY) -> threading.Thread | None:
-    """Once per server process: import TensorFlow, load `checkpoint` (default: the first in the registry) and
-    compile its encoder and sampler for small batches, in a background thread, while the user reads the first page.
-    The first model page then finds the model in `checkpoints.load_model`'s process cache, and its first click does
-    not wait for graph optimisation or XLA. Returns the thread when this call started it."""
-    global _warm_up_thread
-    with _warm_up_lock:
-        if _warm_up_thread is not None:
-            return None
-        _warm_up_thread = threading.Thread(target=_warm_up, args=(checkpoint, delay), name="model-warm-up",
-                                           daemon=True)
-        _warm_up_thread.start()
-        return _warm_up_thread
-
-
-def _warm_up(checkpoint: str | None, delay: float) -> None:
-    from explorer.checkpoints import load_model
-
-    time.sleep(delay)
-    with contextlib.suppress(ExplorerError):  # a page that needs the model loads it again and shows the message
-        load_model(checkpoint).warm_up(WARM_UP_BATCH_SIZES)
-
-
-def _skip_streamlit_keras_reset() -> None:
-    """Streamlit resets Keras after every script run once keras is imported (for scripts that build a model on
-    every run): `keras.backend.clear_session()`, a full garbage collection and TensorFlow's kernel cache dropped.
-    This app builds its models once, in `st.cache_resource`; the reset only cost time (measured: Blend 4×4 went
-    from 2.6 s to 0.6 s a click without it). Streamlit offers no setting for it."""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    script_runner._clean_problem_modules = lambda: None
-
-
-_skip_streamlit_keras_reset()
-
-
-@st.cache_resource(show_spinner="Loading the model (the first time takes a few seconds)…", max_entries=4)
-def _model(name: str, sha256: str):
-    from explorer.checkpoints import load_model  # imports TensorFlow: only when a page needs the model
-
-    return load_model(name)
-
-
-def checkpoint_infos() -> list:
-    from explorer.checkpoints import list_checkpoints
-
-    return list_checkpoints()
-
-
-def active_checkpoint():
-    """The CheckpointInfo chosen in the sidebar (None when there is none)."""
-    infos = checkpoint_infos()
-    chosen = st.session_state.get("keep_checkpoint")
-    return next((i for i in infos if i.name == chosen), infos[0] if infos else None)
-
-
-def model():
-    """The active model, or an error message and the end of this page's run."""
-    checkpoint = active_checkpoint()
-    if checkpoint is None:
-        st.error("No model checkpoint found under checkpoints/. Train one (`python -m explorer train`) or import "
-                 "Magenta's groovae_4bar.")
-        st.stop()
-    try:
-        return _model(checkpoint.name, checkpoint.sha256)
-    except ExplorerError as error:
-        st.error(str(error))
-        st.stop()
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def latent_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray) -> np.ndarray:
-    """mu of the windows at `_rows` (identified by `key` = rows_key(_rows)): read from data/cache/, or encoded
-    there with a progress bar the first time."""
-    from explorer.encodings_cache import cached_mu
-
-    bars = []  # shown only when windows are encoded
-
-    def progress(done: int, total: int) -> None:
-        text = f"Encoding windows with {checkpoint}: {done:,} / {total:,}"
-        if not bars:
-            bars.append(st.progress(0.0, text=text))
-        bars[0].progress(done / max(total, 1), text=text)
-
-    mu = cached_mu(_model(checkpoint, sha256), sha256, windows().tensors, _rows, progress=progress)
-    for bar in bars:
-        bar.empty()
-    return mu
-
-
-@st.cache_data(show_spinner=False, max_entries=16)  # the page's spinner says how long
-def projection(checkpoint: str, sha256: str, key: str, method: str, dims: int, _mu: np.ndarray) -> plots.Projection:
-    return plots.project(_mu, method, dims)
-
-
-@st.cache_data(show_spinner="Finding attribute directions…", max_entries=4)
-def attribute_vectors(checkpoint: str, sha256: str, key: str, _rows: np.ndarray) -> dict[str, np.ndarray]:
-    from explorer.attributes import attribute_vectors as vectors
-
-    window_set = windows()
-    meta = window_set.meta.iloc[_rows].reset_index(drop=True)
-    return vectors(latent_vectors(checkpoint, sha256, key, _rows), window_set.tensors[_rows], meta)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _upload_windows(data: bytes, name: str) -> list[Seed]:
     return upload_windows(data, name)
@@ -414,134 +214,6 @@ def _upload_windows(data: bytes, name: str) -> list[Seed]:
 @st.cache_data(show_spinner=False, max_entries=8)
 def uploaded_beat(data: bytes, name: str) -> Groove:
     return upload_beat(data, name)
-
-
-@st.cache_resource(show_spinner="Learning what real playing sounds like to this model…", max_entries=4)
-def humanness_direction(checkpoint: str, sha256: str):
-    """The active checkpoint's humanness direction (explorer.humanize), once per server; None without GMD."""
-    from explorer.humanize import direction_for
-
-    return direction_for(_model(checkpoint, sha256))
-
-
-# --- session state -----------------------------------------------------------------------------
-
-
-def init_state() -> None:
-    """The seed basket and the Dataset filters of the page's address (a reload or a shared link), else the basket
-    pre-filled with four GMD beats of different genres; the results of every page."""
-    if STATE_KEYS["basket"] not in st.session_state:
-        seeds = restore_from_address()
-        st.session_state[STATE_KEYS["basket"]] = seeds if seeds is not None else default_seeds()
-    st.session_state.setdefault(STATE_KEYS["results"], {})
-
-
-def filter_ranges(info_table: pd.DataFrame) -> dict[str, tuple]:
-    """The full range of the Dataset page's tempo and duration sliders."""
-    return {"keep_bpm": (int(info_table["bpm"].min()), int(info_table["bpm"].max())),
-            "keep_duration": (0.0, float(5 * math.ceil(info_table["duration"].max() / 5)))}
-
-
-def restore_from_address() -> list[Seed] | None:
-    """Sets the filters the address names; returns its GMD seeds (None when it names none)."""
-    from explorer import share
-
-    query = st.query_params.to_dict()
-    if not query:
-        return None
-    try:
-        info_table, window_set = info(), windows()
-    except ExplorerError:
-        return None
-    widgets, rows = share.from_query(query, info_table, window_set.meta, filter_ranges(info_table))
-    st.session_state.update(widgets)
-    return seeds_of_rows(window_set, rows) if rows else None
-
-
-def save_to_address() -> None:
-    """Writes the filters and the basket's GMD seeds into the page's address (after every run)."""
-    from explorer import share
-
-    widgets = {key: st.session_state.get(key) for key in (*share.LIST_FILTERS, *share.RANGE_FILTERS,
-                                                          share.TEXT_FILTER[0])}
-    try:
-        ranges = filter_ranges(info())
-    except ExplorerError:  # no dataset: no filters to keep
-        ranges = {}
-    for key, full in ranges.items():  # a slider at its full range filters nothing: the address stays short
-        if widgets.get(key) is not None and tuple(widgets[key]) == tuple(full):
-            widgets[key] = None
-    query = share.to_query(widgets, [seed.groove.source for seed in st.session_state.get(STATE_KEYS["basket"], [])])
-    if query != st.query_params.to_dict():
-        st.query_params.from_dict(query)
-
-
-def default_seeds() -> list[Seed]:
-    try:
-        window_set = windows()
-    except ExplorerError as error:
-        st.error(str(error))
-        return []
-    return seeds_of_rows(window_set, default_seed_rows(window_set.meta))
-
-
-def seeds_of_rows(window_set: dataset.WindowSet, rows: Sequence[int]) -> list[Seed]:
-    """The windows at `rows` as basket seeds, named by `window_label`."""
-    return [Seed(window_label(window_set.meta.iloc[r]), g) for r, g in zip(rows, window_set.grooves(rows), strict=True)]
-
-
-def basket() -> list[Seed]:
-    return st.session_state[STATE_KEYS["basket"]]
-
-
-def add_to_basket(label: str, groove: Groove) -> None:
-    """A button callback: add and say so in a toast."""
-    st.toast(add_seed(basket(), Seed(label, groove)))
-
-
-def add_all_to_basket(items: Sequence[tuple[str, Groove]]) -> None:
-    """A button callback: add several, one toast."""
-    messages = [add_seed(basket(), Seed(label, groove)) for label, groove in items]
-    st.toast(added_message(messages, len(basket())))
-
-
-def added_message(messages: Sequence[str], basket_size: int, limit: int = BASKET_LIMIT) -> str:
-    """One line for several `add_seed` results: how many went in, and why the others did not."""
-    added = sum(m.startswith("Added") for m in messages)
-    if added == len(messages):
-        return f"Added {added} to the basket."
-    reasons = []
-    if basket_size >= limit:
-        reasons.append(f"the basket holds {limit} at most")
-    if any("already" in m for m in messages):
-        reasons.append("some were in it already")
-    if any(m.startswith("Only 4-bar") for m in messages):
-        reasons.append("only 4-bar grooves can be seeds")
-    return f"Added {added} of {len(messages)} to the basket: {' and '.join(reasons) or 'see each one'}."
-
-
-def results(page: str) -> list[tuple[str, Groove]]:
-    return st.session_state[STATE_KEYS["results"]].get(page, [])
-
-
-def set_results(page: str, items: list[tuple[str, Groove]], new_generation: bool = True) -> None:
-    """Keep a page's results; a new generation gives its widgets new keys, so old players and choices go."""
-    st.session_state[STATE_KEYS["results"]][page] = items
-    if new_generation:
-        st.session_state[f"generation_{page}"] = st.session_state.get(f"generation_{page}", 0) + 1
-
-
-def clear_results(page: str) -> None:
-    st.session_state[STATE_KEYS["results"]].pop(page, None)
-
-
-def all_results() -> list[tuple[str, str, Groove]]:
-    """(page, label, groove) of every page's results, for the latent map."""
-    return [(page, label, groove) for page, items in st.session_state[STATE_KEYS["results"]].items()
-            for label, groove in items]
-
-
-# --- widgets -----------------------------------------------------------------------------------
 
 
 def playback_bpm(groove: Groove) -> float:
@@ -553,7 +225,7 @@ def playback_bpm(groove: Groove) -> float:
 
 def seed_picker(label: str, key: str, default: int = 0) -> Seed | None:
     """A select box over the basket (None, with a hint, when the basket is empty)."""
-    seeds = basket()
+    seeds = state.basket()
     if not seeds:
         st.info(f"The seed basket is empty. {SEED_SOURCES}")
         return None
@@ -582,14 +254,14 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
                              mime="audio/midi", key=f"midi_{key}", on_click="ignore",
                              icon=":material/download:")
     if basket_button:
-        add.button("Basket", icon=":material/add:", key=f"add_{key}", on_click=add_to_basket, args=(title, groove),
-                   help="Keep this groove as a seed for the other pages")
+        add.button("Basket", icon=":material/add:", key=f"add_{key}", on_click=state.add_to_basket,
+                   args=(title, groove), help="Keep this groove as a seed for the other pages")
 
 
 def fill_audio(deferred: Sequence[tuple]) -> None:
     """Render and show the players `groove_card` left places for, `audio.ENGINES` renders at a time."""
     loop = bool(st.session_state.get("keep_loop"))  # a looping player gets a file exactly its bars long
-    renders = [_RENDERERS.submit(audio.render_wav, groove, bpm=bpm, loop=loop) for _, groove, bpm in deferred]
+    renders = [resources.RENDERERS.submit(audio.render_wav, groove, bpm=bpm, loop=loop) for _, groove, bpm in deferred]
     for (slot, _, _), render in zip(deferred, renders, strict=True):
         try:
             slot.audio(render.result(), format="audio/wav", loop=loop)
@@ -622,19 +294,19 @@ def zip_button(items: Sequence[tuple[str, Groove]], name: str, key: str) -> None
 def upload_seed() -> None:
     """Upload a MIDI file, preview a 4-bar window (drum roll and player), add it to the basket. A refused file's
     message shows once, where it was dropped, and the uploader is emptied for the next try."""
-    state = st.session_state
-    refused = state.pop("upload_refused", None)
+    session = st.session_state
+    refused = session.pop("upload_refused", None)
     if refused:
         st.error(refused)
-    uploaded = st.file_uploader("Your own MIDI file", type=["mid", "midi"], key=f"upload_{state.get('uploads', 0)}",
+    uploaded = st.file_uploader("Your own MIDI file", type=["mid", "midi"], key=f"upload_{session.get('uploads', 0)}",
                                 help="Drums on channel 10, 4/4, one tempo; up to 2 MB.")
     if uploaded is None:
         return
     try:
         found = _upload_windows(uploaded.getvalue(), uploaded.name)
     except ExplorerError as error:
-        state["upload_refused"] = str(error)
-        state["uploads"] = state.get("uploads", 0) + 1  # a new, empty uploader
+        session["upload_refused"] = str(error)
+        session["uploads"] = session.get("uploads", 0) + 1  # a new, empty uploader
         st.rerun()
     start = st.selectbox("Window", range(len(found)), key="upload_window",
                          format_func=lambda i: found[i].label)
@@ -642,26 +314,23 @@ def upload_seed() -> None:
     bpm = playback_bpm(choice.groove)
     st.markdown(plots.drum_roll_svg(choice.groove, bpm, choice.label), unsafe_allow_html=True)
     fill_audio([(st.empty(), choice.groove, bpm)])
-    st.button("Add to basket", icon=":material/add:", key="upload_add", on_click=add_to_basket,
+    st.button("Add to basket", icon=":material/add:", key="upload_add", on_click=state.add_to_basket,
               args=(choice.label, choice.groove))
 
 
-# --- latent map overlays -----------------------------------------------------------------------
-
-
-def map_overlays(model, projection: plots.Projection, seeds: bool = True, generated: bool = True,
+def map_overlays(model, projection: Projection, seeds: bool = True, generated: bool = True,
                  path: Sequence[Groove] = ()) -> pd.DataFrame:
     """Seeds, every page's results and an optional path, encoded by `model` and placed on `projection`."""
     from explorer.generate import encode
 
     groups: list[tuple[str, str, list[tuple[str, Groove]]]] = []  # (kind, group, items); seeds show their number
-    if seeds and basket():
-        groups.append(("seed", "seeds", [(s.label, s.groove) for s in basket()]))
+    if seeds and state.basket():
+        groups.append(("seed", "seeds", [(s.label, s.groove) for s in state.basket()]))
     if generated:
-        for page, items in st.session_state[STATE_KEYS["results"]].items():
+        for page, items in st.session_state[state.STATE_KEYS["results"]].items():
             if items and page != "interpolate":
                 groups.append(("generated", page, items))
-        path_items = results("interpolate")
+        path_items = state.results("interpolate")
         if path_items and not path:
             groups.append(("path", "interpolation", path_items))
     if path:
@@ -679,13 +348,13 @@ def map_overlays(model, projection: plots.Projection, seeds: bool = True, genera
 
 def path_on_map(path: Sequence[Groove]) -> None:
     """The default map (one window per performance, PCA, by genre) with the basket's seeds and `path` drawn on it."""
-    checkpoint = active_checkpoint()
-    rows = map_subset(windows().meta, "one")
+    checkpoint = resources.active_checkpoint()
+    rows = map_subset(resources.windows().meta, "one")
     key = rows_key(rows)
-    mu = latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
-    projection_2d = projection(checkpoint.name, checkpoint.sha256, key, "PCA", 2, mu)
-    overlays = map_overlays(model(), projection_2d, seeds=True, generated=False, path=path)
-    meta = windows().meta.iloc[rows].reset_index(drop=True)
+    mu = resources.latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
+    projection_2d = resources.projection(checkpoint.name, checkpoint.sha256, key, "PCA", 2, mu)
+    overlays = map_overlays(resources.model(), projection_2d, seeds=True, generated=False, path=path)
+    meta = resources.windows().meta.iloc[rows].reset_index(drop=True)
     st.plotly_chart(plots.latent_map(projection_2d.points, meta, "genre", overlays, height=460), key="path_map")
 
 
@@ -698,8 +367,8 @@ def action_row(page: str, label: str, run: Callable[[], None], zip_name: str, em
     buttons = st.columns([2, 2, 6])
     buttons[0].button(label, type="primary", key=f"{page}_run", on_click=run, use_container_width=True,
                       disabled=disabled)
-    items = results(page)
-    buttons[1].button("Clear results", key=f"{page}_clear", on_click=clear_results, args=(page,),
+    items = state.results(page)
+    buttons[1].button("Clear results", key=f"{page}_clear", on_click=state.clear_results, args=(page,),
                       disabled=not items, use_container_width=True)
     if f"{page}_error" in st.session_state:
         st.error(st.session_state[f"{page}_error"])

@@ -249,6 +249,16 @@ def test_latent_map_shows_one_point_per_performance_and_the_seeds():
     assert np.isfinite(len(at.get("plotly_chart")))
 
 
+def test_latent_map_draws_a_tsne_map_and_takes_its_progress_bar_away_when_done():
+    at = open_app("latent_map")
+    at.radio(key="keep_map_method").set_value("t-SNE").run()
+    assert_ok(at)
+    performances = dataset.load_windows().meta["midi_filename"].nunique()
+    assert any(c.value == f"{performances:,} windows · {DEFAULT_CHECKPOINT} · t-SNE 2-D"
+               for c in at.caption), [c.value for c in at.caption]
+    assert not at.get("progress")
+
+
 def test_a_reload_keeps_the_filters_and_the_gmd_seeds_through_the_address():
     """The basket's GMD seeds and the Dataset filters are written into the page's address after each run, and a
     new session opened on that address (a reload, or a shared link) starts with them."""

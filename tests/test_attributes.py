@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explorer import state
 from explorer.attributes import attribute_vectors, computed_vector, disentangled, groove_attributes, label_vector
 
 
@@ -81,7 +82,7 @@ def test_a_loudness_move_makes_the_shipped_model_louder_and_keeps_its_hits(groov
     rows = ui.map_subset(windows.meta, "one")
     mu, _ = encode_tensors(model, windows.tensors[rows])
     loudness = attribute_vectors(mu, windows.tensors[rows])["loudness"]
-    for seed in windows.grooves(ui.default_seed_rows(windows.meta)):
+    for seed in windows.grooves(state.default_seed_rows(windows.meta)):
         _, z, _ = encode(model, [seed])
         moved = [decode(model, apply_vector(z[0], loudness, amount), bpm=seed.bpm)[0] for amount in (-2, 0, 2)]
         levels = groove_attributes(np.stack([g.tensor() for g in moved]))["loudness"].to_numpy()

@@ -1,4 +1,4 @@
-"""The app's figures: drum roll, dataset distributions, latent projections and the latent map."""
+"""The app's figures: drum roll, dataset distributions and the latent map."""
 
 from __future__ import annotations
 
@@ -89,47 +89,6 @@ def test_count_and_bpm_charts_count_the_rows():
     assert list(bars.x) == ["rock", "jazz"] and list(bars.y) == [2, 1]
     histogram = plots.bpm_chart(df).data[0]
     assert list(histogram.x) == [100, 105, 180] and histogram.xbins.size == 10
-
-
-def clustered(n_per: int = 20, z: int = 16, seed: int = 0) -> np.ndarray:
-    """Two well separated clusters in z dimensions."""
-    rng = np.random.default_rng(seed)
-    centre = np.zeros(z, np.float32)
-    centre[0] = 10.0
-    return np.concatenate([rng.normal(0, 0.3, (n_per, z)), rng.normal(0, 0.3, (n_per, z)) + centre]).astype(np.float32)
-
-
-def test_pca_projection_separates_clusters_and_places_new_points_exactly():
-    mu = clustered()
-    projection = plots.project(mu, "PCA", 2)
-    assert projection.points.shape == (40, 2)
-    first = projection.points[:, 0]
-    assert abs(first[:20].mean() - first[20:].mean()) > 9  # the separating axis is the first component
-    np.testing.assert_allclose(projection.place(mu[:5]), projection.points[:5], atol=1e-4)
-    assert plots.project(mu, "PCA", 3).place(mu[:1]).shape == (1, 3)
-
-
-@pytest.mark.parametrize("method", ["t-SNE", pytest.param("UMAP", marks=pytest.mark.slow)])  # UMAP: ~30 s of numba
-def test_nonlinear_projections_keep_clusters_and_place_points_among_their_neighbours(method):
-    mu = clustered()
-    projection = plots.project(mu, method, 2)
-    points = projection.points
-    gap = np.linalg.norm(points[:20].mean(axis=0) - points[20:].mean(axis=0))
-    spread = max(points[:20].std(axis=0).max(), points[20:].std(axis=0).max())
-    assert gap > 2 * spread
-    placed = projection.place(mu[25] + 0.01)  # a new point beside a member of the second cluster
-    nearest_cluster = np.argmin([np.linalg.norm(placed - points[:20].mean(axis=0)),
-                                 np.linalg.norm(placed - points[20:].mean(axis=0))])
-    assert nearest_cluster == 1
-
-
-def test_project_refuses_bad_requests():
-    with pytest.raises(ValueError, match="method"):
-        plots.project(clustered(), "MDS")
-    with pytest.raises(ValueError, match="dims"):
-        plots.project(clustered(), "PCA", 4)
-    with pytest.raises(ValueError, match="more than"):
-        plots.project(clustered()[:2], "PCA", 2)
 
 
 META = pd.DataFrame({"midi_filename": ["a.mid", "b.mid", "c.mid", "d.mid"], "start_bar": [0, 3, 0, 1],

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer import audio, dataset, ui
+from explorer import audio, dataset, resources, state, ui
 from explorer.errors import InvalidMidiError, MidiError, NoDrumsError
 from explorer.groove import Groove, chain, groove_notes, groove_to_midi, midi_to_grooves, midi_to_performance
 from explorer.model import XLA_BATCH_SIZES
@@ -30,27 +30,27 @@ B = make_groove([(0, 0, 1.0, 0.0), (8, 2, 0.8, -0.2)], bpm=140)
 
 
 def test_add_seed_refuses_duplicates_and_a_full_basket():
-    basket: list[ui.Seed] = []
-    assert ui.add_seed(basket, ui.Seed("a", A)).startswith("Added")
-    assert "already" in ui.add_seed(basket, ui.Seed("same sound, other name", A))
-    assert ui.add_seed(basket, ui.Seed("b", B), limit=2).startswith("Added")
-    assert "at most" in ui.add_seed(basket, ui.Seed("c", A.with_bpm(90)), limit=2)
+    basket: list[state.Seed] = []
+    assert state.add_seed(basket, state.Seed("a", A)).startswith("Added")
+    assert "already" in state.add_seed(basket, state.Seed("same sound, other name", A))
+    assert state.add_seed(basket, state.Seed("b", B), limit=2).startswith("Added")
+    assert "at most" in state.add_seed(basket, state.Seed("c", A.with_bpm(90)), limit=2)
     assert [s.label for s in basket] == ["a", "b"]
-    assert "4-bar" in ui.add_seed([], ui.Seed("whole path", chain([A, B])))
+    assert "4-bar" in state.add_seed([], state.Seed("whole path", chain([A, B])))
 
 
 def test_default_seeds_are_test_split_beats_of_four_genres(window_set):
-    rows = ui.default_seed_rows(window_set.meta)
+    rows = state.default_seed_rows(window_set.meta)
     chosen = window_set.meta.iloc[rows]
-    assert list(chosen["genre"]) == list(ui.DEFAULT_SEED_GENRES)
+    assert list(chosen["genre"]) == list(state.DEFAULT_SEED_GENRES)
     assert set(chosen["split"]) == {"test"} and set(chosen["beat_type"]) == {"beat"}
     assert all(g.hits.sum() > 0 for g in window_set.grooves(rows))
-    assert ui.default_seed_rows(window_set.meta, ("no-such-genre",)) == []
+    assert state.default_seed_rows(window_set.meta, ("no-such-genre",)) == []
 
 
 def test_window_label_names_genre_drummer_tempo_and_bars(window_set):
-    row = window_set.meta.iloc[ui.default_seed_rows(window_set.meta)[0]]
-    label = ui.window_label(row)
+    row = window_set.meta.iloc[state.default_seed_rows(window_set.meta)[0]]
+    label = state.window_label(row)
     start = int(row["start_bar"]) + 1
     assert label == f"rock · {row['drummer']} · {row['bpm']} bpm · beat · bars {start}-{start + 3}"
 
@@ -122,8 +122,8 @@ def test_a_short_loop_says_it_is_repeated_to_fill_four_bars(window_set):
     # GMD's short fills, in the dataset's own labels
     meta = window_set.meta
     short = meta[meta["duration"] * meta["bpm"] / 240 < 3].iloc[0]
-    assert "repeated to fill 4" in ui.window_label(short)
-    assert "bars 1-4" in ui.window_label(meta[meta["duration"] * meta["bpm"] / 240 > 8].iloc[0])
+    assert "repeated to fill 4" in state.window_label(short)
+    assert "bars 1-4" in state.window_label(meta[meta["duration"] * meta["bpm"] / 240 > 8].iloc[0])
 
 
 def test_chain_plays_grooves_back_to_back_each_at_its_own_tempo():
@@ -215,19 +215,19 @@ def test_move_shifts_the_seed_along_the_named_vectors():
 def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
     from explorer import checkpoints
 
-    monkeypatch.setattr(ui, "_warm_up_thread", None)
+    monkeypatch.setattr(resources, "_warm_up_thread", None)
     monkeypatch.setattr(checkpoints, "_loaded", {})  # as in a new server process
     called = []
     load = checkpoints.load_model
     monkeypatch.setattr(checkpoints, "load_model", lambda name=None: called.append(name) or load(name))
-    thread = ui.warm_up_in_background(delay=0.0)
-    assert thread is not None and ui.warm_up_in_background() is None  # one warm-up per process
+    thread = resources.warm_up_in_background(delay=0.0)
+    assert thread is not None and resources.warm_up_in_background() is None  # one warm-up per process
     thread.join(timeout=300)
     info = checkpoints.read_info(checkpoints.resolve(None))
     assert called == [None] and list(checkpoints._loaded) == [(str(info.directory.resolve()), info.sha256)]
     # every XLA program traced (and run, hence compiled) before a user's first click
     model = next(iter(checkpoints._loaded.values()))
-    assert sorted(ui.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
+    assert sorted(resources.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
     assert model._encode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
     assert model._decode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
 
@@ -263,10 +263,11 @@ def test_the_map_keeps_its_selection_when_only_the_colours_change():
 
 
 def test_adding_several_says_why_some_did_not_go_in():
-    full = ui.added_message(["Added 'a'", "The basket holds 24 seeds at most; remove one first."] * 1, basket_size=24)
+    full = state.added_message(["Added 'a'", "The basket holds 24 seeds at most; remove one first."],
+                               basket_size=24)
     assert full == "Added 1 of 2 to the basket: the basket holds 24 at most."
-    assert "in it already" in ui.added_message(["Added 'a'", "'b' is already in the basket."], basket_size=3)
-    assert ui.added_message(["Added 'a'", "Added 'b'"], basket_size=2) == "Added 2 to the basket."
+    assert "in it already" in state.added_message(["Added 'a'", "'b' is already in the basket."], basket_size=3)
+    assert state.added_message(["Added 'a'", "Added 'b'"], basket_size=2) == "Added 2 to the basket."
 
 
 def test_t_sne_maps_an_even_spread_of_at_most_its_cap():

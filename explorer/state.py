@@ -1,0 +1,185 @@
+"""One session's state: the seed basket, each page's results, and the page's address (the Dataset filters and the
+basket's GMD seeds, which a reload or a shared link restores).
+
+Plain functions on a basket list come first (tests call them directly); the rest keeps its state in
+`st.session_state` under the keys named in STATE_KEYS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from explorer import dataset, resources
+from explorer.errors import ExplorerError
+from explorer.groove import WINDOW_BARS, WINDOW_STEPS, Groove
+
+DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
+BASKET_LIMIT = 24
+STATE_KEYS = {"basket": "basket", "results": "results", "filters": "dataset_filters"}
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A groove in the basket with the name the user sees."""
+
+    label: str
+    groove: Groove
+
+
+def add_seed(basket: list[Seed], seed: Seed, limit: int = BASKET_LIMIT) -> str:
+    """Append `seed` unless it is no 4-bar groove, is already in, or the basket is full; returns what happened."""
+    if seed.groove.steps != WINDOW_STEPS:
+        return f"Only 4-bar grooves can be seeds; '{seed.label}' lasts {seed.groove.bars:g} bars."
+    key = seed.groove.content_key()
+    if any(s.groove.content_key() == key for s in basket):
+        return f"'{seed.label}' is already in the basket."
+    if len(basket) >= limit:
+        return f"The basket holds {limit} seeds at most; remove one first."
+    basket.append(seed)
+    return f"Added '{seed.label}' to the basket."
+
+
+def default_seed_rows(meta: pd.DataFrame, genres: Sequence[str] = DEFAULT_SEED_GENRES) -> list[int]:
+    """One window per genre: the middle window of the first test-split beat of that genre (by file name)."""
+    beats = meta[(meta["split"] == "test") & (meta["beat_type"] == "beat")]
+    rows = []
+    for genre in genres:
+        files = sorted(beats.loc[beats["genre"] == genre, "midi_filename"].unique())
+        if files:
+            windows = beats.index[beats["midi_filename"] == files[0]]
+            rows.append(int(windows[len(windows) // 2]))
+    return rows
+
+
+def window_label(row: pd.Series) -> str:
+    """'funk · drummer1 · 80 bpm · beat · bars 5-8' for a window's meta row; a performance shorter than 4 bars (GMD's
+    short fills) says that it is repeated to fill them."""
+    start = int(row["start_bar"]) + 1
+    bars = round(float(row["duration"]) * float(row["bpm"]) / 240 * 2) / 2  # its length in bars, to the half bar
+    where = (f"{short_loop(bars)}, repeated to fill 4" if bars < WINDOW_BARS and start == 1
+             else f"bars {start}-{start + 3}")
+    return f"{row['genre']} · {row['drummer']} · {row['bpm']} bpm · {row['beat_type']} · {where}"
+
+
+def short_loop(bars: float) -> str:
+    """'1 bar', '2 bars', '2.5 bars'."""
+    return f"{bars:g} bar" + ("" if bars == 1 else "s")
+
+
+def init_state() -> None:
+    """The seed basket and the Dataset filters of the page's address (a reload or a shared link), else the basket
+    pre-filled with four GMD beats of different genres; the results of every page."""
+    if STATE_KEYS["basket"] not in st.session_state:
+        seeds = restore_from_address()
+        st.session_state[STATE_KEYS["basket"]] = seeds if seeds is not None else default_seeds()
+    st.session_state.setdefault(STATE_KEYS["results"], {})
+
+
+def filter_ranges(info_table: pd.DataFrame) -> dict[str, tuple]:
+    """The full range of the Dataset page's tempo and duration sliders."""
+    return {"keep_bpm": (int(info_table["bpm"].min()), int(info_table["bpm"].max())),
+            "keep_duration": (0.0, float(5 * math.ceil(info_table["duration"].max() / 5)))}
+
+
+def restore_from_address() -> list[Seed] | None:
+    """Sets the filters the address names; returns its GMD seeds (None when it names none)."""
+    from explorer import share
+
+    query = st.query_params.to_dict()
+    if not query:
+        return None
+    try:
+        info_table, window_set = resources.info(), resources.windows()
+    except ExplorerError:
+        return None
+    widgets, rows = share.from_query(query, info_table, window_set.meta, filter_ranges(info_table))
+    st.session_state.update(widgets)
+    return seeds_of_rows(window_set, rows) if rows else None
+
+
+def save_to_address() -> None:
+    """Writes the filters and the basket's GMD seeds into the page's address (after every run)."""
+    from explorer import share
+
+    widgets = {key: st.session_state.get(key) for key in (*share.LIST_FILTERS, *share.RANGE_FILTERS,
+                                                          share.TEXT_FILTER[0])}
+    try:
+        ranges = filter_ranges(resources.info())
+    except ExplorerError:  # no dataset: no filters to keep
+        ranges = {}
+    for key, full in ranges.items():  # a slider at its full range filters nothing: the address stays short
+        if widgets.get(key) is not None and tuple(widgets[key]) == tuple(full):
+            widgets[key] = None
+    query = share.to_query(widgets, [seed.groove.source for seed in st.session_state.get(STATE_KEYS["basket"], [])])
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
+
+
+def default_seeds() -> list[Seed]:
+    try:
+        window_set = resources.windows()
+    except ExplorerError as error:
+        st.error(str(error))
+        return []
+    return seeds_of_rows(window_set, default_seed_rows(window_set.meta))
+
+
+def seeds_of_rows(window_set: dataset.WindowSet, rows: Sequence[int]) -> list[Seed]:
+    """The windows at `rows` as basket seeds, named by `window_label`."""
+    return [Seed(window_label(window_set.meta.iloc[r]), g) for r, g in zip(rows, window_set.grooves(rows), strict=True)]
+
+
+def basket() -> list[Seed]:
+    return st.session_state[STATE_KEYS["basket"]]
+
+
+def add_to_basket(label: str, groove: Groove) -> None:
+    """A button callback: add and say so in a toast."""
+    st.toast(add_seed(basket(), Seed(label, groove)))
+
+
+def add_all_to_basket(items: Sequence[tuple[str, Groove]]) -> None:
+    """A button callback: add several, one toast."""
+    messages = [add_seed(basket(), Seed(label, groove)) for label, groove in items]
+    st.toast(added_message(messages, len(basket())))
+
+
+def added_message(messages: Sequence[str], basket_size: int, limit: int = BASKET_LIMIT) -> str:
+    """One line for several `add_seed` results: how many went in, and why the others did not."""
+    added = sum(m.startswith("Added") for m in messages)
+    if added == len(messages):
+        return f"Added {added} to the basket."
+    reasons = []
+    if basket_size >= limit:
+        reasons.append(f"the basket holds {limit} at most")
+    if any("already" in m for m in messages):
+        reasons.append("some were in it already")
+    if any(m.startswith("Only 4-bar") for m in messages):
+        reasons.append("only 4-bar grooves can be seeds")
+    return f"Added {added} of {len(messages)} to the basket: {' and '.join(reasons) or 'see each one'}."
+
+
+def results(page: str) -> list[tuple[str, Groove]]:
+    return st.session_state[STATE_KEYS["results"]].get(page, [])
+
+
+def set_results(page: str, items: list[tuple[str, Groove]], new_generation: bool = True) -> None:
+    """Keep a page's results; a new generation gives its widgets new keys, so old players and choices go."""
+    st.session_state[STATE_KEYS["results"]][page] = items
+    if new_generation:
+        st.session_state[f"generation_{page}"] = st.session_state.get(f"generation_{page}", 0) + 1
+
+
+def clear_results(page: str) -> None:
+    st.session_state[STATE_KEYS["results"]].pop(page, None)
+
+
+def all_results() -> list[tuple[str, str, Groove]]:
+    """(page, label, groove) of every page's results, for the latent map."""
+    return [(page, label, groove) for page, items in st.session_state[STATE_KEYS["results"]].items()
+            for label, groove in items]
