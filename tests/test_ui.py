@@ -1,4 +1,4 @@
-"""The app's plain helpers (explorer/ui.py): basket, default seeds, map subsets, uploads, chaining, ZIP export."""
+"""The widgets' plain helpers (explorer/ui.py): map subsets and selections, uploads, chaining, ZIP export."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer import audio, dataset, resources, state, ui
+from explorer import audio, dataset, state, ui
 from explorer.errors import InvalidMidiError, MidiError, NoDrumsError
 from explorer.groove import Groove, chain, groove_notes, groove_to_midi, midi_to_grooves, midi_to_performance
-from explorer.model import XLA_BATCH_SIZES
 from tests.test_plots import make_groove
 
 ROCK_FILE = "drummer3/session1/10_rock_105_beat_4-4.mid"  # 4 windows at hop 1
@@ -27,32 +26,6 @@ def window_set(groove_dir) -> dataset.WindowSet:
 
 A = make_groove([(0, 0, 1.0, 0.0), (4, 1, 0.5, 0.5)], bpm=100)
 B = make_groove([(0, 0, 1.0, 0.0), (8, 2, 0.8, -0.2)], bpm=140)
-
-
-def test_add_seed_refuses_duplicates_and_a_full_basket():
-    basket: list[state.Seed] = []
-    assert state.add_seed(basket, state.Seed("a", A)).startswith("Added")
-    assert "already" in state.add_seed(basket, state.Seed("same sound, other name", A))
-    assert state.add_seed(basket, state.Seed("b", B), limit=2).startswith("Added")
-    assert "at most" in state.add_seed(basket, state.Seed("c", A.with_bpm(90)), limit=2)
-    assert [s.label for s in basket] == ["a", "b"]
-    assert "4-bar" in state.add_seed([], state.Seed("whole path", chain([A, B])))
-
-
-def test_default_seeds_are_test_split_beats_of_four_genres(window_set):
-    rows = state.default_seed_rows(window_set.meta)
-    chosen = window_set.meta.iloc[rows]
-    assert list(chosen["genre"]) == list(state.DEFAULT_SEED_GENRES)
-    assert set(chosen["split"]) == {"test"} and set(chosen["beat_type"]) == {"beat"}
-    assert all(g.hits.sum() > 0 for g in window_set.grooves(rows))
-    assert state.default_seed_rows(window_set.meta, ("no-such-genre",)) == []
-
-
-def test_window_label_names_genre_drummer_tempo_and_bars(window_set):
-    row = window_set.meta.iloc[state.default_seed_rows(window_set.meta)[0]]
-    label = state.window_label(row)
-    start = int(row["start_bar"]) + 1
-    assert label == f"rock · {row['drummer']} · {row['bpm']} bpm · beat · bars {start}-{start + 3}"
 
 
 def test_map_subsets(window_set):
@@ -212,26 +185,6 @@ def test_move_shifts_the_seed_along_the_named_vectors():
     assert ui.move(model, A, vectors, {}).hits[:, 0].sum() == 1
 
 
-def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
-    from explorer import checkpoints
-
-    monkeypatch.setattr(resources, "_warm_up_thread", None)
-    monkeypatch.setattr(checkpoints, "_loaded", {})  # as in a new server process
-    called = []
-    load = checkpoints.load_model
-    monkeypatch.setattr(checkpoints, "load_model", lambda name=None: called.append(name) or load(name))
-    thread = resources.warm_up_in_background(delay=0.0)
-    assert thread is not None and resources.warm_up_in_background() is None  # one warm-up per process
-    thread.join(timeout=300)
-    info = checkpoints.read_info(checkpoints.resolve(None))
-    assert called == [None] and list(checkpoints._loaded) == [(str(info.directory.resolve()), info.sha256)]
-    # every XLA program traced (and run, hence compiled) before a user's first click
-    model = next(iter(checkpoints._loaded.values()))
-    assert sorted(resources.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
-    assert model._encode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
-    assert model._decode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
-
-
 def test_a_click_on_a_performance_chooses_the_window_that_holds_that_bar():
     starts = [0, 1, 2, 3, 4, 5]  # a 9-bar performance: windows start at bars 0..5
     assert ui.window_start_at(starts, 3) == 3
@@ -260,14 +213,6 @@ def test_the_map_keeps_its_selection_when_only_the_colours_change():
     assert ui.kept_selection(recoloured, [], ("map", "pca"), "drummer")["rows"] == [], "a click on nothing clears"
     assert ui.kept_selection(picked, [], ("other map", "pca"), "drummer")["rows"] == [], "another map: not kept"
     assert ui.kept_selection(picked, [7], ("map", "pca"), "genre")["rows"] == [7]
-
-
-def test_adding_several_says_why_some_did_not_go_in():
-    full = state.added_message(["Added 'a'", "The basket holds 24 seeds at most; remove one first."],
-                               basket_size=24)
-    assert full == "Added 1 of 2 to the basket: the basket holds 24 at most."
-    assert "in it already" in state.added_message(["Added 'a'", "'b' is already in the basket."], basket_size=3)
-    assert state.added_message(["Added 'a'", "Added 'b'"], basket_size=2) == "Added 2 to the basket."
 
 
 def test_t_sne_maps_an_even_spread_of_at_most_its_cap():

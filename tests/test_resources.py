@@ -1,0 +1,26 @@
+"""What every session shares (explorer/resources.py): the model warmed up once per server, in the background."""
+
+from __future__ import annotations
+
+from explorer import resources
+from explorer.model import XLA_BATCH_SIZES
+
+
+def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
+    from explorer import checkpoints
+
+    monkeypatch.setattr(resources, "_warm_up_thread", None)
+    monkeypatch.setattr(checkpoints, "_loaded", {})  # as in a new server process
+    called = []
+    load = checkpoints.load_model
+    monkeypatch.setattr(checkpoints, "load_model", lambda name=None: called.append(name) or load(name))
+    thread = resources.warm_up_in_background(delay=0.0)
+    assert thread is not None and resources.warm_up_in_background() is None  # one warm-up per process
+    thread.join(timeout=300)
+    info = checkpoints.read_info(checkpoints.resolve(None))
+    assert called == [None] and list(checkpoints._loaded) == [(str(info.directory.resolve()), info.sha256)]
+    # every XLA program traced (and run, hence compiled) before a user's first click
+    model = next(iter(checkpoints._loaded.values()))
+    assert sorted(resources.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
+    assert model._encode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
+    assert model._decode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)

@@ -1,0 +1,48 @@
+"""One session's state (explorer/state.py): the seed basket's rules, default seeds, seed names, the added message."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer import dataset, state
+from explorer.groove import chain
+from tests.test_ui import A, B
+
+
+@pytest.fixture(scope="module")
+def window_set(groove_dir) -> dataset.WindowSet:
+    return dataset.load_windows(root=groove_dir)
+
+
+def test_add_seed_refuses_duplicates_and_a_full_basket():
+    basket: list[state.Seed] = []
+    assert state.add_seed(basket, state.Seed("a", A)).startswith("Added")
+    assert "already" in state.add_seed(basket, state.Seed("same sound, other name", A))
+    assert state.add_seed(basket, state.Seed("b", B), limit=2).startswith("Added")
+    assert "at most" in state.add_seed(basket, state.Seed("c", A.with_bpm(90)), limit=2)
+    assert [s.label for s in basket] == ["a", "b"]
+    assert "4-bar" in state.add_seed([], state.Seed("whole path", chain([A, B])))
+
+
+def test_default_seeds_are_test_split_beats_of_four_genres(window_set):
+    rows = state.default_seed_rows(window_set.meta)
+    chosen = window_set.meta.iloc[rows]
+    assert list(chosen["genre"]) == list(state.DEFAULT_SEED_GENRES)
+    assert set(chosen["split"]) == {"test"} and set(chosen["beat_type"]) == {"beat"}
+    assert all(g.hits.sum() > 0 for g in window_set.grooves(rows))
+    assert state.default_seed_rows(window_set.meta, ("no-such-genre",)) == []
+
+
+def test_window_label_names_genre_drummer_tempo_and_bars(window_set):
+    row = window_set.meta.iloc[state.default_seed_rows(window_set.meta)[0]]
+    label = state.window_label(row)
+    start = int(row["start_bar"]) + 1
+    assert label == f"rock · {row['drummer']} · {row['bpm']} bpm · beat · bars {start}-{start + 3}"
+
+
+def test_adding_several_says_why_some_did_not_go_in():
+    full = state.added_message(["Added 'a'", "The basket holds 24 seeds at most; remove one first."],
+                               basket_size=24)
+    assert full == "Added 1 of 2 to the basket: the basket holds 24 at most."
+    assert "in it already" in state.added_message(["Added 'a'", "'b' is already in the basket."], basket_size=3)
+    assert state.added_message(["Added 'a'", "Added 'b'"], basket_size=2) == "Added 2 to the basket."
