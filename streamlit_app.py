@@ -53,7 +53,7 @@ with st.sidebar:
     with st.expander(f"Seed basket ({len(seeds)})", expanded=True):
         for index, seed in enumerate(seeds):
             name, remove = st.columns([5, 1], vertical_alignment="center")
-            name.caption(f"{index + 1}. {seed.label}")
+            name.caption(f"{index + 1}. {seed.label}", help=ui.source_file(seed.groove))
             remove.button(":material/close:", key=f"remove_seed_{index}", help="Remove from the basket",
                           type="tertiary", on_click=seeds.pop, args=(index,))  # tertiary: no padding to clip the icon
         if not seeds:

@@ -68,10 +68,10 @@ def _timing_words(offset_ms: float) -> str:
     return f"{abs(offset_ms):.0f} ms {'early' if offset_ms > 0 else 'late'}"
 
 
-def drum_roll_svg(groove: Groove, bpm: float | None = None, title: str = "") -> str:
+def drum_roll_svg(groove: Groove, bpm: float | None = None, title: str = "", title_tooltip: str = "") -> str:
     """The groove as 9 lanes of hits (kick at the bottom), as an SVG drawing: x in bars, colour and size by velocity,
     micro-timing as displacement from the grid lines, and each hit's drum, position, velocity and timing as its
-    tooltip.
+    tooltip; `title_tooltip` shows when the pointer rests on the title (e.g. the file a seed came from).
 
     An SVG rather than a plotly figure: a browser draws it in a millisecond instead of ~0.1 s, which decided whether
     a page of 4 to 16 results appeared within a second. It scales to the width of its column.
@@ -93,8 +93,9 @@ def drum_roll_svg(groove: Groove, bpm: float | None = None, title: str = "") -> 
              f'width="100%" role="img" aria-label="{escape(title or "drum roll")}" '
              f'style="font: 11px sans-serif; fill: currentColor; max-width: {ROLL_WIDTH * 1.5:.0f}px">']
     if title:
+        tooltip = f"<title>{escape(title_tooltip)}</title>" if title_tooltip else ""
         parts.append(f'<text class="drum-roll-title" x="{left}" y="{top - 8}" style="font-size: 13px">'
-                     f'{escape(title)}</text>')
+                     f'{escape(title)}{tooltip}</text>')
     for lane, name in enumerate(DRUM_CLASSES):
         y = float(y_of(lane))
         parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{name}</text>'

@@ -37,13 +37,13 @@ def to_query(widgets: Mapping[str, object], seed_sources: Sequence[str]) -> dict
             query[name] = f"{low:g}-{high:g}"
     if widgets.get(TEXT_FILTER[0]):
         query[TEXT_FILTER[1]] = str(widgets[TEXT_FILTER[0]])
-    windows = [f"{file}:{bar}" for file, bar in (_gmd_window(s) for s in seed_sources) if file]
+    windows = [f"{file}:{bar}" for file, bar in (gmd_window(s) for s in seed_sources) if file]
     if windows:
         query[SEEDS] = ",".join(windows)
     return query
 
 
-def _gmd_window(source: str) -> tuple[str | None, int]:
+def gmd_window(source: str) -> tuple[str | None, int]:
     """('drummer1/…/x.mid', 5) of a GMD window's source 'drummer1/…/x.mid@bar5'; (None, 0) for anything else."""
     file, _, bar = source.rpartition("@bar")
     return (file, int(bar)) if file.endswith(".mid") and bar.isdigit() else (None, 0)

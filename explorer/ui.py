@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import audio, plots, resources, state
+from explorer import audio, plots, resources, share, state
 from explorer.errors import ExplorerError, MidiError
 from explorer.groove import WINDOW_BARS, Groove, groove_to_midi, midi_to_performance
 from explorer.projection import Projection
@@ -168,6 +168,13 @@ def upload_beat(data: bytes, name: str) -> Groove:
     return dataclasses.replace(groove, source=name)
 
 
+def source_file(groove: Groove) -> str | None:
+    """'File drummer1/session1/…/x.mid, from bar 5' for a window of a GMD or uploaded .mid file, None for anything the
+    model made: names stay readable, the file shows on hover."""
+    file, bar = share.gmd_window(groove.source)
+    return f"File {file}, from bar {bar}" if file else None
+
+
 def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
     """The groove's mu moved by amount × vector for each named attribute vector, decoded (temperature 0)."""
     from explorer.generate import apply_vector, decode, encode
@@ -243,7 +250,7 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     """
     bpm = playback_bpm(groove)
     title = title or groove.source
-    st.markdown(plots.drum_roll_svg(groove, bpm, title), unsafe_allow_html=True)
+    st.markdown(plots.drum_roll_svg(groove, bpm, title, source_file(groove) or ""), unsafe_allow_html=True)
     slot = st.empty()  # the player on its own row: in half a page, beside the buttons, its seek bar was squashed
     download, add, _ = st.columns([2, 2.5, 5.5], vertical_alignment="center")
     if deferred_audio is None:

@@ -133,6 +133,11 @@ def test_basket_starts_with_four_genres_and_survives_page_switches():
     at = open_app()
     seeds = at.session_state["basket"]
     assert [s.label.split(" · ")[0] for s in seeds] == ["rock", "funk", "hiphop", "jazz"]
+    # each names its file on hover (the label stays readable)
+    shown = {c.value: c.proto.help for c in at.sidebar.caption}
+    for number, seed in enumerate(seeds, 1):
+        file, _, bar = seed.groove.source.rpartition("@bar")
+        assert shown[f"{number}. {seed.label}"] == f"File {file}, from bar {bar}"
     at.sidebar.button(key="remove_seed_0").click().run()
     assert [s.label.split(" · ")[0] for s in at.session_state["basket"]] == ["funk", "hiphop", "jazz"]
     at.switch_page("app_pages/generate.py").run()

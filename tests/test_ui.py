@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import wave
+import xml.etree.ElementTree as ET
 import zipfile
 
 import mido
@@ -11,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer import audio, dataset, state, ui
+from explorer import audio, dataset, plots, state, ui
 from explorer.errors import InvalidMidiError, MidiError, NoDrumsError
 from explorer.groove import Groove, chain, groove_notes, groove_to_midi, midi_to_grooves, midi_to_performance
 from tests.test_plots import make_groove
 
+SVG = "{http://www.w3.org/2000/svg}"
 ROCK_FILE = "drummer3/session1/10_rock_105_beat_4-4.mid"  # 4 windows at hop 1
 
 
@@ -222,3 +225,17 @@ def test_t_sne_maps_an_even_spread_of_at_most_its_cap():
     assert np.all(np.diff(capped) > 0) and np.array_equal(capped, ui.capped_for_projection(rows, "t-SNE"))
     assert ui.capped_for_projection(rows, "PCA") is rows and ui.capped_for_projection(rows[:100], "t-SNE") is not None
     assert len(ui.capped_for_projection(rows[:100], "t-SNE")) == 100
+
+
+def test_a_seed_names_its_file_on_hover_and_a_generated_groove_has_none(window_set):
+    seed = window_set.grooves([0])[0]
+    file, _, bar = seed.source.rpartition("@bar")
+    assert ui.source_file(seed) == f"File {file}, from bar {bar}"
+    assert ui.source_file(dataclasses.replace(seed, source="variation")) is None
+    def title_of(svg: str) -> ET.Element:
+        [title] = [t for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("class") == "drum-roll-title"]
+        return title
+
+    title = title_of(plots.drum_roll_svg(seed, title="rock · drummer1", title_tooltip=ui.source_file(seed)))
+    assert title.text == "rock · drummer1" and title.find(f"{SVG}title").text == ui.source_file(seed)
+    assert title_of(plots.drum_roll_svg(seed, title="sample 1")).find(f"{SVG}title") is None
