@@ -138,6 +138,18 @@ def with_window(spec: dict, window_start_bar: int | None, window_bars: int = WIN
     return {"data": spec["data"], "layout": {**spec["layout"], "shapes": shapes}}
 
 
+MAX_BAR_TICKS = 40  # numbered bars along a whole performance's roll: more overlap at the app's width
+
+
+def bar_tick_step(bars: float) -> int:
+    """Every how many bars the whole-performance roll numbers its bars: 1, else 4, 8, 16, … (whole phrases), the
+    smallest that keeps the numbers to MAX_BAR_TICKS."""
+    step = 1 if bars <= MAX_BAR_TICKS else 4
+    while bars / step > MAX_BAR_TICKS:
+        step *= 2
+    return step
+
+
 def performance_roll_spec(groove: Groove) -> dict:
     """The drum roll of `performance_roll` as a plotly figure dict of NumPy arrays, without the window (cache it per
     performance: Streamlit revalidates a spec on every run, quickly for arrays, item by item for lists)."""
@@ -158,7 +170,7 @@ def performance_roll_spec(groove: Groove) -> dict:
         "clickmode": "event+select",
         "title": {"text": "The whole performance: click a hit to take the 4 bars from its bar", "font": {"size": 13}},
         "xaxis": {"title": {"text": "bar"}, "range": [0.8, max(groove.bars, 1.0) + 1.2],
-                  "dtick": 1 if groove.bars <= 32 else 4, "zeroline": False},
+                  "dtick": bar_tick_step(groove.bars), "zeroline": False},
         "yaxis": {"tickvals": list(range(len(DRUM_CLASSES))), "ticktext": list(DRUM_CLASSES),
                   "range": [-0.6, len(DRUM_CLASSES) - 0.4], "fixedrange": True}}
     return {"data": [trace], "layout": layout}

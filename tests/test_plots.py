@@ -179,3 +179,9 @@ def test_moving_the_window_reuses_the_rolls_points_and_long_takes_draw_in_webgl(
     [band] = moved["layout"]["shapes"]
     assert (band["x0"], band["x1"]) == (8, 12)
     assert plots.performance_roll_spec(long.window(0, 8))["data"][0]["type"] == "scatter"  # short: SVG, clickable
+
+
+@pytest.mark.parametrize(("bars", "step"), [(4, 1), (40, 1), (41, 4), (160, 4), (161, 8), (321, 16), (639, 16)])
+def test_a_whole_performance_numbers_at_most_forty_bars_in_whole_phrases(bars, step):
+    assert plots.bar_tick_step(bars) == step
+    assert bars / step <= plots.MAX_BAR_TICKS
