@@ -18,7 +18,7 @@ import time
 
 from bench.report import machine, publish
 from explorer import audio, dataset
-from explorer.groove import midi_to_grooves
+from explorer.midi_reader import midi_to_grooves
 
 SECTION = "Audio rendering"
 TARGETS = {"builtin": 100.0, "fluidsynth": 20.0}  # × real time, from the issue

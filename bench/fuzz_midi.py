@@ -31,7 +31,8 @@ import numpy as np
 from bench import odd_midi
 from bench.report import machine, publish
 from explorer.errors import ExplorerError
-from explorer.groove import DEFAULT_LIMITS, Groove, groove_to_midi, midi_to_performance
+from explorer.groove import Groove, groove_to_midi
+from explorer.midi_reader import DEFAULT_LIMITS, midi_to_performance
 
 SECTION = "Hostile and odd files"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "RELIABILITY.md"

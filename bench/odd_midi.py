@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from explorer.groove import DEFAULT_LIMITS, DRUM_CHANNEL
+from explorer.groove import DRUM_CHANNEL
+from explorer.midi_reader import DEFAULT_LIMITS
 
 TPB = 480
 STEP = TPB // 4  # a 16th note

@@ -37,16 +37,8 @@ import mido
 import numpy as np
 
 from explorer.errors import AudioError
-from explorer.groove import (
-    DEFAULT_LIMITS,
-    DRUM_CHANNEL,
-    DRUM_CLASSES,
-    OUTPUT_PITCHES,
-    Groove,
-    PlayedNotes,
-    groove_notes,
-    midi_to_performance,
-)
+from explorer.groove import DRUM_CHANNEL, DRUM_CLASSES, OUTPUT_PITCHES, Groove, PlayedNotes, groove_notes
+from explorer.midi_reader import DEFAULT_LIMITS, midi_to_performance
 
 log = logging.getLogger(__name__)
 
@@ -518,7 +510,7 @@ def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, 
 
 def render_played(played: PlayedNotes, renderer: str = "auto", sample_rate: int = SAMPLE_RATE,
                   channels: int = 2) -> bytes:
-    """WAV bytes of a file's notes as played, in any meter (see `groove.midi_to_notes`), plus the tail."""
+    """WAV bytes of a file's notes as played, in any meter (see `midi_reader.midi_to_notes`), plus the tail."""
     passes = round(played.seconds * sample_rate) + 1
     if passes > MAX_AUDIO_SECONDS * sample_rate:
         raise AudioError(f"This performance lasts over {MAX_AUDIO_SECONDS // 60} minutes; it is not rendered.")

@@ -150,7 +150,7 @@ def cmd_sample(args) -> int:
 
 def cmd_reconstruct(args) -> int:
     from explorer import checkpoints, dataset, generate
-    from explorer.groove import midi_to_grooves
+    from explorer.midi_reader import midi_to_grooves
 
     model = checkpoints.load_model(args.checkpoint)
     if args.inputs:
@@ -175,7 +175,7 @@ def cmd_reconstruct(args) -> int:
 
 def cmd_interpolate(args) -> int:
     from explorer import checkpoints, generate
-    from explorer.groove import midi_to_grooves
+    from explorer.midi_reader import midi_to_grooves
 
     a, b = (midi_to_grooves(path)[0] for path in (args.a, args.b))
     grooves = generate.interpolate(checkpoints.load_model(args.checkpoint), a, b, args.steps, args.method,
@@ -187,7 +187,8 @@ def cmd_interpolate(args) -> int:
 
 def cmd_humanize(args) -> int:
     from explorer import checkpoints, humanize
-    from explorer.groove import groove_to_midi, midi_to_performance
+    from explorer.groove import groove_to_midi
+    from explorer.midi_reader import midi_to_performance
 
     if args.input.is_dir():
         pairs = [(path, args.out / path.name) for path in sorted(args.input.glob("*.mid"))]

@@ -29,15 +29,8 @@ from tqdm import tqdm
 
 from explorer.errors import DatasetError, MidiError
 from explorer.files import write_npz
-from explorer.groove import (
-    FEATURES,
-    NUM_CLASSES,
-    WINDOW_STEPS,
-    Groove,
-    PlayedNotes,
-    midi_to_notes,
-    midi_to_performance,
-)
+from explorer.groove import FEATURES, NUM_CLASSES, WINDOW_STEPS, Groove, PlayedNotes
+from explorer.midi_reader import midi_to_notes, midi_to_performance
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_DIR / "data"  # read at call time, so tests can point it elsewhere
@@ -56,7 +49,7 @@ INFO_DTYPES = {
 }
 META_COLUMNS = ("midi_filename", "start_bar", "drummer", "session", "id", "style", "genre", "substyle", "bpm",
                 "beat_type", "time_signature", "duration", "split")
-CACHE_VERSION = 1  # bump when the window format or groove.py's encoding changes: old caches are then rebuilt
+CACHE_VERSION = 1  # bump when the window format or midi_reader.py's encoding changes: old caches are then rebuilt
 BUILD_WORKERS = 2  # the machine class has 2 cores; a pool of 2 halves the build time
 
 DOWNLOAD_PREFIX, UNPACK_PREFIX = ".groove-download-", ".groove-unpack-"  # temporary files beside data/groove

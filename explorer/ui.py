@@ -21,7 +21,8 @@ import streamlit as st
 
 from explorer import audio, plots, resources, share, state
 from explorer.errors import ExplorerError, MidiError
-from explorer.groove import WINDOW_BARS, Groove, groove_to_midi, midi_to_performance
+from explorer.groove import WINDOW_BARS, Groove, groove_to_midi
+from explorer.midi_reader import midi_to_performance
 from explorer.projection import Projection
 from explorer.state import Seed
 

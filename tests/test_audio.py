@@ -13,7 +13,8 @@ import pytest
 
 from explorer import audio, cli, dataset
 from explorer.errors import AudioError, MidiError
-from explorer.groove import STEPS_PER_BAR, Groove, groove_to_midi, groove_to_sequence, midi_to_performance
+from explorer.groove import STEPS_PER_BAR, Groove, groove_to_midi, groove_to_sequence
+from explorer.midi_reader import midi_to_performance
 from tests.conftest import gmd_folder
 
 SR = audio.SAMPLE_RATE

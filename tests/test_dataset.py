@@ -18,7 +18,7 @@ import requests
 
 from explorer import cli, dataset
 from explorer.errors import DatasetError
-from explorer.groove import midi_to_grooves
+from explorer.midi_reader import midi_to_grooves
 
 # Measured on GMD v1.0.0 with hop 1 bar (see docs/DATA.md).
 WINDOWS_PER_SPLIT = {"train": 16_249, "validation": 2_015, "test": 1_972}

@@ -23,15 +23,8 @@ from explorer.errors import (
     TempoError,
     UnsupportedMeterError,
 )
-from explorer.groove import (
-    DEFAULT_LIMITS,
-    DRUM_CHANNEL,
-    DRUM_CLASSES,
-    FEATURES,
-    PITCH_TO_CLASS,
-    WINDOW_STEPS,
-    midi_to_performance,
-)
+from explorer.groove import DRUM_CHANNEL, DRUM_CLASSES, FEATURES, WINDOW_STEPS
+from explorer.midi_reader import DEFAULT_LIMITS, PITCH_TO_CLASS, midi_to_performance
 
 SEED = 0
 SUBSET = 300  # inputs 0-299 of the bench's seed-0 run

@@ -105,7 +105,7 @@ def _three_four(path) -> None:
 def test_the_cli_humanizes_a_file_and_a_folder_and_refuses_what_it_cannot_play(tmp_path, groove_dir, capsys):
     from explorer import checkpoints
     from explorer.cli import main
-    from explorer.groove import midi_to_performance
+    from explorer.midi_reader import midi_to_performance
 
     tiny = MusicVAE(get_config("tiny_dist_4bar"))
     folder = checkpoints.save_checkpoint(tiny.weights_dict(), tiny.config.to_dict(), tmp_path / "tiny",

@@ -15,7 +15,8 @@ import pytest
 
 from explorer import audio, dataset, plots, state, ui
 from explorer.errors import InvalidMidiError, MidiError, NoDrumsError
-from explorer.groove import Groove, chain, groove_notes, groove_to_midi, midi_to_grooves, midi_to_performance
+from explorer.groove import Groove, chain, groove_notes, groove_to_midi
+from explorer.midi_reader import midi_to_grooves, midi_to_performance
 from tests.test_plots import make_groove
 
 SVG = "{http://www.w3.org/2000/svg}"
