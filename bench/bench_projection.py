@@ -43,7 +43,7 @@ def run(sizes: list[int]) -> list[str]:
         mu, _ = model.encode(windows.tensors[rows])
         runs = (lambda mu=mu: project(mu, "PCA"), lambda mu=mu: project(mu, "t-SNE"), lambda mu=mu: sklearn_tsne(mu),
                 lambda mu=mu: project(mu, "UMAP"))
-        times = [seconds(run) for run in runs]
+        times = [seconds(fit) for fit in runs]
         lines.append(f"| {len(rows):,} | " + " | ".join(f"{t:.1f}" for t in times) + " |")
     return lines
 
