@@ -18,9 +18,10 @@ PROJECTIONS = ("PCA", "t-SNE", "UMAP")
 PLACEMENT_NEIGHBOURS = 5
 # openTSNE's schedule (its defaults): early exaggeration, then the main optimisation; progress every 25 iterations.
 TSNE_EXAGGERATION_ITERATIONS, TSNE_ITERATIONS, PROGRESS_EVERY = 250, 500, 25
-# Barnes-Hut: 27 s for 5,000 GMD windows against scikit-learn's 38 s and openTSNE's FFT 56 s, measured side by side
-# on 2 loaded cores (docs/BENCHMARKS.md); FFT wins only far beyond the map's cap (explorer/ui.py, TSNE_MAX_WINDOWS).
-TSNE_GRADIENT = "bh"
+# Barnes-Hut on every core: 7.7 s for 5,000 GMD windows on 2 quiet cores, against 13.9 s on one and scikit-learn's
+# 11.1 s (FFT: 56 s against Barnes-Hut's 27 s on loaded cores); docs/BENCHMARKS.md. FFT wins only far beyond the
+# map's cap (explorer/ui.py, TSNE_MAX_WINDOWS).
+TSNE_GRADIENT, TSNE_JOBS = "bh", -1
 
 Progress = Callable[[int, int], None]  # (iterations or epochs done, of total); total stays the same throughout
 
@@ -83,7 +84,7 @@ def _tsne(mu: np.ndarray, dims: int, seed: int, progress: Progress) -> np.ndarra
     progress(0, total)
     tsne = openTSNE.TSNE(dims, perplexity=float(min(30.0, (len(mu) - 1) / 3)), initialization="pca",
                          early_exaggeration_iter=TSNE_EXAGGERATION_ITERATIONS, n_iter=TSNE_ITERATIONS,
-                         negative_gradient_method=TSNE_GRADIENT, random_state=seed, n_jobs=1,
+                         negative_gradient_method=TSNE_GRADIENT, random_state=seed, n_jobs=TSNE_JOBS,
                          callbacks=callback, callbacks_every_iters=PROGRESS_EVERY)
     return np.asarray(tsne.fit(mu))
 

@@ -77,9 +77,9 @@ def kept_selection(previous: dict | None, picked: list[int], context: tuple, col
     return {**previous, "color_by": color_by}
 
 
-# t-SNE's cost grows faster than the number of points: scikit-learn's took ~27 s for 5,000 windows and ~96 s for all
-# 20,236 on 2 loaded cores (openTSNE's FFT method: 45 s for the 5,000, measured side by side). Maps asking for more
-# are drawn from an even spread of this many, and say so; PCA and UMAP draw every window.
+# t-SNE's cost grows faster than the number of points: openTSNE took 7.7 s for 5,000 windows on 2 quiet cores,
+# scikit-learn's ~96 s for all 20,236 on 2 loaded ones (docs/BENCHMARKS.md). Maps asking for more are drawn from an
+# even spread of this many, and say so; PCA and UMAP draw every window.
 TSNE_MAX_WINDOWS = 5000
 
 
