@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,8 +79,7 @@ def magenta_rate(python: str, work: Path, steps: int) -> tuple[float, list[float
     if len(intervals) < 3:
         raise RuntimeError(f"Magenta's trainer logged {len(intervals)} intervals: {log.stderr[-2000:]}")
     rates = [LOG_EVERY * BATCH / seconds for seconds in intervals]
-    steady = rates[2:]
-    return sorted(steady)[len(steady) // 2], rates
+    return statistics.median(rates[2:]), rates
 
 
 def our_rate(config: str, precision: str, tensors, steps: int) -> float:
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--magenta-python", required=True, help="the Python of an environment with magenta 2.1.4")
     parser.add_argument("--magenta-steps", type=int, default=400)
-    parser.add_argument("--steps", type=int, default=60, help="this project's timed steps per configuration")
+    parser.add_argument("--steps", type=int, default=120, help="this project's timed steps per configuration")
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     publish("Training beside Magenta", run(args.magenta_python, args.magenta_steps, args.steps), args.write)
