@@ -46,7 +46,8 @@ from bench.report import machine, publish
 from explorer import dataset
 from explorer.errors import DatasetError
 from explorer.groove import groove_to_midi
-from explorer.ui import default_seed_rows, file_stem, window_label
+from explorer.state import default_seed_rows, window_label
+from explorer.ui import file_stem
 from tests.browser_helpers import (
     ROOT,
     act_and_time,

@@ -93,9 +93,10 @@ def drum_roll_svg(groove: Groove, bpm: float | None = None, title: str = "", tit
              f'width="100%" role="img" aria-label="{escape(title or "drum roll")}" '
              f'style="font: 11px sans-serif; fill: currentColor; max-width: {ROLL_WIDTH * 1.5:.0f}px">']
     if title:
-        tooltip = f"<title>{escape(title_tooltip)}</title>" if title_tooltip else ""
-        parts.append(f'<text class="drum-roll-title" x="{left}" y="{top - 8}" style="font-size: 13px">'
-                     f'{escape(title)}{tooltip}</text>')
+        text = (f'<text class="drum-roll-title" x="{left}" y="{top - 8}" style="font-size: 13px">'
+                f'{escape(title)}</text>')
+        # the tooltip titles a group around the text, so that the text's own content stays the title alone
+        parts.append(f"<g><title>{escape(title_tooltip)}</title>{text}</g>" if title_tooltip else text)
     for lane, name in enumerate(DRUM_CLASSES):
         y = float(y_of(lane))
         parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{name}</text>'
