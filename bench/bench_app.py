@@ -61,7 +61,8 @@ POINT_JS = """(plot, index) => {
 def long_take(page, name: str, repeats: int) -> dict:
     """On the Dataset page: seconds to pick the performance, to move the window slider (End / Home, in turn) and to
     click its roll's last and first hits (in turn)."""
-    page.locator("[data-testid='stMain'] [data-testid='stSelectbox']", has_text="Performance").click()
+    page.locator("[data-testid='stMain'] [data-testid='stSelectbox']", has_text="Performance").get_by_role(
+        "combobox").focus()  # by focus, not a click: a click can miss while the page above still grows
     pick = act_and_time(page, lambda: (page.keyboard.type(name), page.keyboard.press("Enter")))
     thumb = page.locator("[data-testid='stSlider']", has_text="4-bar window").get_by_role("slider")
     moves = []

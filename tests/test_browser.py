@@ -153,7 +153,10 @@ def test_the_main_flow_filter_pick_listen_add_generate_interpolate_download(app_
     main = "[data-testid='stMain']"
 
     def choose(label: str, option: int) -> None:
-        page.locator(f"{main} [data-testid='stSelectbox']", has_text=label).click()
+        # Focus and open by keyboard: a click lands by coordinates, and the page above may still be growing (its
+        # charts and table drawing) when the click is made, so it can miss the box.
+        page.locator(f"{main} [data-testid='stSelectbox']", has_text=label).get_by_role("combobox").focus()
+        page.keyboard.press("ArrowDown")
         act_and_time(page, page.get_by_role("option").nth(option).click)
 
     with app_page(app_url) as page:
