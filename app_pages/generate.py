@@ -26,6 +26,7 @@ if mode != "reconstruction":
     middle.slider("How many", 1, 12, 4, key="keep_gen_count")
 if mode == "samples":
     left.slider("Tempo of the samples (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_gen_bpm")
+    left.caption(ui.sampling_prior_note(model))
 if mode == "variations":
     middle.slider("Amount of variation", 0.0, 1.0, 0.3, 0.05, key="keep_gen_amount",
                            help="0 = the seed as the model hears it, 1 = a random groove")

@@ -1,8 +1,9 @@
-"""The checkpoint registry: every folder `checkpoints/<name>/` holding `checkpoint.json` + `weights.npz`.
+"""The checkpoint registry: every folder `checkpoints/<name>/` holding `checkpoint.json` + `weights.npz`, and
+optionally `prior.npz`, a sampling prior fitted to its training codes (explorer/prior.py).
 
-`checkpoint.json` records the model config, the sha256 of `weights.npz`, where the weights came from and
-(for trained ones) their evaluation. Weights are a plain `.npz` of named float32 arrays, read with
-`allow_pickle=False`: loading a checkpoint never runs code.
+`checkpoint.json` records the model config, the sha256 of `weights.npz` (and of `prior.npz`), where the weights
+came from and (for trained ones) their evaluation. Weights and priors are plain `.npz` files of named arrays, read
+with `allow_pickle=False`: loading a checkpoint never runs code.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from explorer.errors import CheckpointError
 from explorer.files import write_npz, write_text
+from explorer.prior import PRIOR_FILE, MixturePrior, load_prior, save_prior
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_CHECKPOINT = "gmd_hierdec_dist_4bar"
@@ -33,6 +35,12 @@ class CheckpointInfo:
     sha256: str
     source: str
     metrics: dict
+    prior: dict  # the fitted prior's record ({} for N(0, I)): its file's sha256, components, and how it was fitted
+
+    @property
+    def sampling_prior(self) -> str:
+        """Where its samples' codes come from: 'fitted' (a mixture in prior.npz) or 'N(0, I)' (Magenta's)."""
+        return "fitted" if self.prior else "N(0, I)"
 
     @property
     def heads(self) -> str:
@@ -44,7 +52,9 @@ class CheckpointInfo:
     def label(self) -> str:
         f1 = self.metrics.get("hit_f1")
         heads = "per-hit distributions" if self.heads == "distributions" else "Magenta heads"
-        return f"{self.name} ({self.config.get('name', '?')}, {heads}" + (f", test hit F1 {f1:.2f})" if f1 else ")")
+        prior = ", fitted prior" if self.prior else ""
+        return f"{self.name} ({self.config.get('name', '?')}, {heads}{prior}" + (
+            f", test hit F1 {f1:.2f})" if f1 else ")")
 
 
 def sha256_of(path: Path) -> str:
@@ -61,7 +71,7 @@ def read_info(directory: Path) -> CheckpointInfo:
         data = json.loads(manifest.read_text())
         return CheckpointInfo(name=directory.name, directory=directory, config=dict(data["config"]),
                               sha256=str(data["sha256"]), source=str(data.get("source", "")),
-                              metrics=dict(data.get("metrics", {})))
+                              metrics=dict(data.get("metrics", {})), prior=dict(data.get("prior") or {}))
     except FileNotFoundError:
         raise CheckpointError(f"'{directory}' is not a checkpoint: it has no {MANIFEST_FILE}.") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -92,13 +102,21 @@ def resolve(name_or_dir: str | Path | None, root: Path = CHECKPOINTS_DIR) -> Pat
 
 
 def save_checkpoint(weights: dict[str, np.ndarray], config: dict, directory: Path, source: str,
-                    metrics: dict | None = None) -> CheckpointInfo:
-    """Writes weights.npz then checkpoint.json (the manifest last: a folder without it is not a checkpoint)."""
+                    metrics: dict | None = None, prior: MixturePrior | None = None,
+                    prior_record: dict | None = None) -> CheckpointInfo:
+    """Writes weights.npz (and prior.npz) then checkpoint.json (the manifest last: a folder without it is not a
+    checkpoint). `prior_record`: how the prior was fitted, kept in the manifest beside its sha256."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights_path = directory / WEIGHTS_FILE
     write_npz(weights_path, {k: np.asarray(v, np.float32) for k, v in weights.items()})
     manifest = {"config": config, "sha256": sha256_of(weights_path), "source": source, "metrics": metrics or {}}
+    if prior is not None:
+        save_prior(prior, directory / PRIOR_FILE)
+        manifest["prior"] = {**(prior_record or {}), "components": prior.components,
+                             "sha256": sha256_of(directory / PRIOR_FILE)}
+    else:
+        (directory / PRIOR_FILE).unlink(missing_ok=True)
     write_text(directory / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return read_info(directory)
 
@@ -116,16 +134,29 @@ def read_weights(info: CheckpointInfo) -> dict[str, np.ndarray]:
         raise CheckpointError(f"Checkpoint '{info.name}' cannot be read ({error}).") from None
 
 
-_loaded: dict[tuple[str, str], object] = {}
+def read_prior(info: CheckpointInfo, z_size: int) -> MixturePrior | None:
+    """Its fitted prior, checked against the manifest's sha256; None when it samples N(0, I)."""
+    if not info.prior:
+        return None
+    path = info.directory / PRIOR_FILE
+    if not path.exists():
+        raise CheckpointError(f"Checkpoint '{info.name}' has no {PRIOR_FILE}, which its manifest names.")
+    if sha256_of(path) != info.prior.get("sha256"):
+        raise CheckpointError(f"Checkpoint '{info.name}' is corrupt: {PRIOR_FILE} does not match its sha256.")
+    return load_prior(path, z_size)
+
+
+_loaded: dict[tuple[str, str, str], object] = {}
 _load_lock = threading.Lock()
 
 
 def load_model(name_or_dir: str | Path | None = None, root: Path = CHECKPOINTS_DIR):
-    """The checkpoint as a `CompiledModel`, loaded once per process (keyed by folder and sha256)."""
+    """The checkpoint as a `CompiledModel` with its sampling prior, loaded once per process (keyed by folder and
+    sha256s)."""
     from explorer.model import CompiledModel, ModelConfig, MusicVAE
 
     info = read_info(resolve(name_or_dir, root))
-    key = (str(info.directory.resolve()), info.sha256)
+    key = (str(info.directory.resolve()), info.sha256, info.prior.get("sha256", ""))
     with _load_lock:
         if key not in _loaded:
             try:
@@ -137,5 +168,5 @@ def load_model(name_or_dir: str | Path | None = None, root: Path = CHECKPOINTS_D
                 model.load_weights_dict(read_weights(info))
             except ValueError as error:
                 raise CheckpointError(f"Checkpoint '{info.name}' does not fit its config: {error}") from None
-            _loaded[key] = CompiledModel(model, info, cache_encodings=True)
+            _loaded[key] = CompiledModel(model, info, cache_encodings=True, prior=read_prior(info, config.z_size))
         return _loaded[key]

@@ -36,15 +36,16 @@ def cmd_info(args) -> int:
 def cmd_checkpoints(args) -> int:
     from explorer import checkpoints
 
-    rows = [{"name": info.name, "config": info.config.get("name"), "heads": info.heads, "source": info.source,
-             "test_hit_f1": info.metrics.get("hit_f1"), "sha256": info.sha256}
-            for info in checkpoints.list_checkpoints()]
+    rows = [{"name": info.name, "config": info.config.get("name"), "heads": info.heads,
+             "sampling_prior": info.sampling_prior, "source": info.source, "test_hit_f1": info.metrics.get("hit_f1"),
+             "sha256": info.sha256} for info in checkpoints.list_checkpoints()]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
             f1 = f"test hit F1 {row['test_hit_f1']:.3f}" if row["test_hit_f1"] else "not evaluated"
-            print(f"{row['name']}: {row['config']}, {row['heads']} heads, {f1}, from {row['source']}")
+            print(f"{row['name']}: {row['config']}, {row['heads']} heads, samples from {row['sampling_prior']}, {f1}, "
+                  f"from {row['source']}")
     return 0
 
 
@@ -128,7 +129,8 @@ def cmd_evaluate(args) -> int:
 
 def _print_realism(report: dict, split: str) -> None:
     columns = {f"GMD {split}": report["real"]} | {f"T = {t}": s for t, s in report["temperatures"].items()}
-    print(f"\n{report['samples']} prior samples per temperature against the {split} windows (hits only)")
+    print(f"\n{report['samples']} samples per temperature, z from {report['prior']}, against the {split} windows "
+          "(hits only)")
     rows = [("hits per window", "hits_per_window", ".1f"), ("velocity mean (MIDI)", "velocity_mean", ".1f"),
             ("velocity sd (MIDI)", "velocity_sd", ".1f"), ("timing mean (16ths)", "timing_mean", "+.3f"),
             ("timing sd (16ths)", "timing_sd", ".3f"), ("bar-to-bar repetition", "repetition", ".2f"),
@@ -234,6 +236,22 @@ def cmd_export(args) -> int:
 
     info = export_run(args.run_dir, args.out, dataset.load_windows("test").tensors, args.weights)
     print(f"{info.directory}: test hit F1 {info.metrics['hit_f1']:.3f}, sha256 {info.sha256[:12]}…")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from tqdm import tqdm
+
+    from explorer import dataset
+    from explorer.calibrate import calibrate_checkpoint
+
+    train_tensors = dataset.load_windows("train").tensors[: args.limit]
+    with tqdm(total=len(train_tensors), unit="window", desc="teacher-forced heads") as bar:
+        info = calibrate_checkpoint(args.checkpoint, train_tensors, dataset.load_windows("test").tensors, args.out,
+                                    args.components, args.seed, progress=lambda done, _: bar.update(done - bar.n))
+    print(f"{info.directory}: heads calibrated on {len(train_tensors):,} training windows, a {args.components}-"
+          f"component prior; test hit F1 {info.metrics['hit_f1']:.3f}, velocity MAE "
+          f"{info.metrics['velocity_mae']:.3f}, offset MAE {info.metrics['offset_mae']:.3f}")
     return 0
 
 
@@ -364,6 +382,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", choices=["best", "latest"], default="best",
                         help="the best validation hit F1 (default) or the latest weights")
     export.set_defaults(run=cmd_export)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="fit a trained checkpoint's head biases and sampling prior to its training windows",
+        description="Run after export, for checkpoints with per-hit distributions (explorer/calibrate.py): each "
+                    "drum's velocity and offset bin biases are refitted so that the heads' predictions match the "
+                    "training hits, and a Gaussian mixture is fitted to the training windows' codes as the prior "
+                    "that Sample and variations draw from. Writes the checkpoint in place unless --out is given.")
+    calibrate.add_argument("--checkpoint", help="registry name or folder (default: the shipped one)")
+    calibrate.add_argument("--out", type=Path, help="write the calibrated checkpoint here instead")
+    calibrate.add_argument("--components", type=int, default=256, help="Gaussians in the fitted prior")
+    calibrate.add_argument("--limit", type=int, help="only the first N training windows")
+    calibrate.add_argument("--seed", type=int, default=0)
+    calibrate.set_defaults(run=cmd_calibrate)
 
     magenta = commands.add_parser(
         "import-magenta", help="import a Magenta GrooVAE checkpoint (.tar bundle, directory or prefix)",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from explorer.groove import Groove
+from explorer.prior import standard_normal
 
 Progress = Callable[[int, int], None]
 
@@ -55,12 +56,14 @@ def decode(model, z: np.ndarray, temperature: float = 0.0, seed: int = 0, bpm: f
 
 
 def prior_z(model, n: int, seed: int = 0) -> np.ndarray:
-    """n draws of z ~ N(0, I)."""
-    return np.random.default_rng(seed).standard_normal((n, model.config.z_size)).astype(np.float32)
+    """n draws of z from the model's sampling prior: its fitted mixture, else N(0, I) (explorer/prior.py)."""
+    if model.prior is not None:
+        return model.prior.sample(n, seed)
+    return standard_normal(n, model.config.z_size, seed)
 
 
 def sample(model, n: int, temperature: float = 1.0, seed: int = 0, bpm: float = 120.0) -> list[Groove]:
-    """n grooves from z ~ N(0, I)."""
+    """n grooves from the model's sampling prior."""
     return decode(model, prior_z(model, n, seed), temperature, seed, bpm, source="sample")
 
 
@@ -77,12 +80,12 @@ def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed
 
 def variations(model, groove: Groove, n: int, amount: float = 0.3, temperature: float = 0.0,
                seed: int = 0) -> list[Groove]:
-    """n grooves near the seed: z = (1 − amount) · mu + amount · ε. amount 0 → the reconstruction, 1 → a sample."""
+    """n grooves near the seed: z = (1 − amount) · mu + amount · z', z' drawn from the sampling prior. amount 0 →
+    the reconstruction, 1 → a sample."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError("amount must lie in [0, 1]")
     _, mu, _ = encode(model, [groove])
-    epsilon = np.random.default_rng(seed).standard_normal((n, mu.shape[1])).astype(np.float32)
-    z = (1.0 - amount) * mu + amount * epsilon
+    z = (1.0 - amount) * mu + amount * prior_z(model, n, seed)
     return decode(model, z, temperature, seed, groove.bpm, source="variation")
 
 

@@ -533,11 +533,13 @@ ENCODING_CACHE_SIZE = 256
 class CompiledModel:
     """A MusicVAE with its inference functions traced once per shape: safe to share between threads."""
 
-    def __init__(self, vae: MusicVAE, info=None, cache_encodings: bool = False):
-        """`cache_encodings` only for weights that no longer change (a loaded checkpoint, not a training run)."""
+    def __init__(self, vae: MusicVAE, info=None, cache_encodings: bool = False, prior=None):
+        """`cache_encodings` only for weights that no longer change (a loaded checkpoint, not a training run).
+        `prior`: the checkpoint's fitted sampling prior (explorer/prior.py), or None for N(0, I)."""
         self.vae = vae
         self.config = vae.config
         self.info = info  # the CheckpointInfo it was loaded from, if any
+        self.prior = prior
         self._cache_encodings = cache_encodings
         self._encodings: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._encodings_lock = threading.Lock()

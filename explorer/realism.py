@@ -101,13 +101,14 @@ def classifier_accuracy(real: np.ndarray, real_groups, generated: np.ndarray, fo
 
 
 def realism_report(model, real: np.ndarray, real_groups, samples: int, temperatures, seed: int = 0) -> dict:
-    """Statistics of `real` windows and of `samples` prior samples per temperature, with the classifier's accuracy
-    on `samples` real windows drawn from `real` against them. `model`: CompiledModel."""
+    """Statistics of `real` windows and of `samples` samples (from the model's sampling prior) per temperature, with
+    the classifier's accuracy on `samples` real windows drawn from `real` against them. `model`: CompiledModel."""
     from explorer.generate import sample_tensors
 
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(real), size=min(samples, len(real)), replace=False))
-    report = {"real": groove_statistics(real), "samples": samples, "temperatures": {}}
+    prior = f"a fitted {model.prior.components}-Gaussian mixture" if model.prior is not None else "N(0, I)"
+    report = {"real": groove_statistics(real), "samples": samples, "prior": prior, "temperatures": {}}
     for temperature in temperatures:
         generated = sample_tensors(model, samples, temperature, seed)
         stats = groove_statistics(generated)

@@ -95,7 +95,8 @@ _skip_streamlit_keras_reset()
 
 
 @st.cache_resource(show_spinner="Loading the model (the first time takes a few seconds)…", max_entries=4)
-def _model(name: str, sha256: str):
+def _model(name: str, sha256: str, prior_sha256: str):
+    """Keyed by the weights' and the prior's sha256: a checkpoint calibrated again is loaded again."""
     from explorer.checkpoints import load_model  # imports TensorFlow: only when a page needs the model
 
     return load_model(name)
@@ -122,7 +123,7 @@ def model():
                  "Magenta's groovae_4bar.")
         st.stop()
     try:
-        return _model(checkpoint.name, checkpoint.sha256)
+        return _model(checkpoint.name, checkpoint.sha256, checkpoint.prior.get("sha256", ""))
     except ExplorerError as error:
         st.error(str(error))
         st.stop()

@@ -176,6 +176,14 @@ def source_file(groove: Groove) -> str | None:
     return f"File {file}, from bar {bar}" if file else None
 
 
+def sampling_prior_note(model) -> str:
+    """Where the page's random samples come from, for a caption under its controls."""
+    if model.prior is None:
+        return "Codes drawn from N(0, I), the prior the model was trained towards (Magenta's way)."
+    return (f"Codes drawn from where real grooves lie: a {model.prior.components}-Gaussian mixture fitted to the "
+            "codes of the training windows.")
+
+
 def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
     """The groove's mu moved by amount × vector for each named attribute vector, decoded (temperature 0)."""
     from explorer.generate import apply_vector, decode, encode

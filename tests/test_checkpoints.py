@@ -11,6 +11,7 @@ from explorer import checkpoints
 from explorer.errors import CheckpointError
 from explorer.evaluate import evaluate
 from explorer.model import MusicVAE, get_config
+from explorer.prior import MixturePrior
 
 
 @pytest.fixture
@@ -34,21 +35,25 @@ def test_save_list_load_round_trip(registry, eight_windows):
     assert checkpoints.load_model(root / "tiny", root) is loaded, "loaded once per process"
 
 
-def test_the_registry_says_which_heads_a_checkpoint_has(registry, capsys, monkeypatch):
+def test_the_registry_says_which_heads_and_prior_a_checkpoint_has(registry, capsys, monkeypatch):
     root, _ = registry
     dist = MusicVAE(get_config("tiny_dist_4bar"))
-    checkpoints.save_checkpoint(dist.weights_dict(), dist.config.to_dict(), root / "dist", source="test")
+    fitted = MixturePrior(np.ones(1), np.zeros((1, 16), np.float32), np.ones((1, 16), np.float32))
+    checkpoints.save_checkpoint(dist.weights_dict(), dist.config.to_dict(), root / "dist", source="test",
+                                prior=fitted)
     kinds = {info.name: (info.heads, info.label) for info in checkpoints.list_checkpoints(root)}
     assert kinds["tiny"][0] == "magenta" and "Magenta heads" in kinds["tiny"][1]
-    assert kinds["dist"][0] == "distributions" and "per-hit distributions" in kinds["dist"][1]
+    assert kinds["dist"][0] == "distributions" and "per-hit distributions, fitted prior" in kinds["dist"][1]
     assert checkpoints.load_model("dist", root).config.distributional
     monkeypatch.setattr(checkpoints, "CHECKPOINTS_DIR", root)
     monkeypatch.setattr(checkpoints.list_checkpoints, "__defaults__", (root,))
     from explorer.cli import main
 
     assert main(["checkpoints", "--json"]) == 0
-    listed = {row["name"]: row["heads"] for row in json.loads(capsys.readouterr().out)}
-    assert listed == {"tiny": "magenta", "dist": "distributions"}
+    listed = {row["name"]: (row["heads"], row["sampling_prior"]) for row in json.loads(capsys.readouterr().out)}
+    assert listed == {"tiny": ("magenta", "N(0, I)"), "dist": ("distributions", "fitted")}
+    assert main(["checkpoints"]) == 0
+    assert "dist: tiny_dist_4bar, distributions heads, samples from fitted" in capsys.readouterr().out
 
 
 def test_unknown_name_lists_the_known_ones(registry):

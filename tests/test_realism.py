@@ -59,13 +59,19 @@ def test_the_classifier_tells_quantized_playing_from_real_but_not_real_from_real
     assert classifier_accuracy(real[:120], groups[:120], real[120:], seed=1) < 0.7
 
 
-def test_realism_report_samples_each_temperature():
+def test_realism_report_samples_each_temperature_from_the_models_prior():
     from explorer.model import CompiledModel, MusicVAE, get_config
+    from explorer.prior import MixturePrior
 
     rng = np.random.default_rng(1)
     real = (rng.random((40, 64, 27)) < 0.1).astype(np.float32)
-    report = realism_report(CompiledModel(MusicVAE(get_config("tiny_dist_4bar"))), real, np.arange(40) // 4,
-                            samples=20, temperatures=[1.0, 0.5])
+    model = CompiledModel(MusicVAE(get_config("tiny_dist_4bar")))
+    report = realism_report(model, real, np.arange(40) // 4, samples=20, temperatures=[1.0, 0.5])
     assert report["real"]["windows"] == 40 and set(report["temperatures"]) == {"1", "0.5"}
+    assert report["prior"] == "N(0, I)"
     for stats in report["temperatures"].values():
         assert stats["windows"] == 20 and 0 <= stats["classifier_accuracy"] <= 1
+    model.prior = MixturePrior(np.ones(2) / 2, np.full((2, 16), 3.0, np.float32), np.ones((2, 16), np.float32))
+    fitted = realism_report(model, real, np.arange(40) // 4, samples=20, temperatures=[1.0])
+    assert fitted["prior"] == "a fitted 2-Gaussian mixture"
+    assert fitted["temperatures"]["1"] != report["temperatures"]["1"]  # other codes, other grooves

@@ -245,3 +245,13 @@ def test_a_seed_names_its_file_on_hover_and_a_generated_groove_has_none(window_s
     svg = plots.drum_roll_svg(seed, title="rock · drummer1", title_tooltip=ui.source_file(seed))
     assert title_and_tooltip(svg) == ("rock · drummer1", ui.source_file(seed))
     assert title_and_tooltip(plots.drum_roll_svg(seed, title="sample 1")) == ("sample 1", None)
+
+
+def test_the_generate_page_names_the_prior_its_samples_come_from():
+    from explorer.model import CompiledModel, MusicVAE, get_config
+    from explorer.prior import MixturePrior
+
+    model = CompiledModel(MusicVAE(get_config("tiny_dist_4bar")))
+    assert "N(0, I)" in ui.sampling_prior_note(model)
+    model.prior = MixturePrior(np.ones(3) / 3, np.zeros((3, 16), np.float32), np.ones((3, 16), np.float32))
+    assert "a 3-Gaussian mixture fitted to the codes of the training windows" in ui.sampling_prior_note(model)
