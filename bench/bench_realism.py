@@ -1,5 +1,5 @@
-"""Prior samples of several checkpoints against GMD validation: the realism table and the distributions plot of the
-model card.
+"""Samples of several checkpoints (each from its sampling prior) against GMD validation: the realism table and the
+distributions plot of the model card.
 
     python -m bench.bench_realism [--checkpoints A B] [--samples 200] [--temperatures 1 0.8] [--plot PNG]
 """
@@ -26,11 +26,12 @@ def table(names: list[str], samples: int, temperatures: list[float]) -> list[str
     validation = dataset.load_windows("validation")
     reports = {name: realism_report(checkpoints.load_model(name), validation.tensors,
                                     validation.meta["midi_filename"], samples, temperatures) for name in names}
-    columns = [(f"`{name}` T = {t:g}", reports[name]["temperatures"][f"{t:g}"]) for name in names
+    columns = [(f"`{Path(name).name}` T = {t:g}", reports[name]["temperatures"][f"{t:g}"]) for name in names
                for t in temperatures]
     real = next(iter(reports.values()))["real"]
-    lines = [f"`python -m bench.bench_realism --samples {samples}` on {machine()}: {samples} samples from the prior "
-             f"per checkpoint and temperature against all {real['windows']:,} GMD validation windows, hits only "
+    priors = "; ".join(f"`{Path(name).name}` from {report['prior']}" for name, report in reports.items())
+    lines = [f"`python -m bench.bench_realism --samples {samples}` on {machine()}: {samples} samples per checkpoint "
+             f"and temperature ({priors}) against all {real['windows']:,} GMD validation windows, hits only "
              "(explorer/realism.py).", "",
              "| | GMD validation | " + " | ".join(name for name, _ in columns) + " |",
              "|---|---:|" + "---:|" * len(columns)]
@@ -58,11 +59,12 @@ def plot(names: list[str], samples: int, path: Path) -> None:
 
     draw(real, "GMD validation", linewidth=2.5, color="black")
     for name in names:
-        draw(sample_tensors(checkpoints.load_model(name), samples, 1.0, 0), f"{name}, T = 1", linewidth=1.4)
+        draw(sample_tensors(checkpoints.load_model(name), samples, 1.0, 0), f"{Path(name).name}, T = 1",
+             linewidth=1.4)
     left.set_xlabel("velocity of a hit (MIDI)")
     right.set_xlabel("timing of a hit (16ths, + = ahead of the beat)")
     left.legend(fontsize=8)
-    figure.suptitle(f"{samples} prior samples against GMD validation")
+    figure.suptitle(f"{samples} samples against GMD validation")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -70,7 +72,8 @@ def plot(names: list[str], samples: int, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", nargs="+", default=["gmd_hierdec_4bar", checkpoints.DEFAULT_CHECKPOINT])
+    parser.add_argument("--checkpoints", nargs="+", default=["gmd_hierdec_4bar", checkpoints.DEFAULT_CHECKPOINT],
+                        help="registry names or folders")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 0.8])
     parser.add_argument("--plot", type=Path, help="write the distributions plot here")

@@ -246,7 +246,7 @@ def cmd_calibrate(args) -> int:
     from explorer.calibrate import calibrate_checkpoint
 
     train_tensors = dataset.load_windows("train").tensors[: args.limit]
-    with tqdm(total=len(train_tensors), unit="window", desc="teacher-forced heads") as bar:
+    with tqdm(total=len(train_tensors), unit="window", desc="heads (then the prior and the test split)") as bar:
         info = calibrate_checkpoint(args.checkpoint, train_tensors, dataset.load_windows("test").tensors, args.out,
                                     args.components, args.seed, progress=lambda done, _: bar.update(done - bar.n))
     print(f"{info.directory}: heads calibrated on {len(train_tensors):,} training windows, a {args.components}-"
