@@ -155,13 +155,19 @@ def test_basket_starts_with_four_genres_and_survives_page_switches():
 
 
 def test_generate_samples_each_click_sounds_new():
+    from explorer import checkpoints, generate
+
     at = open_app("generate")
+    assert any("256-Gaussian mixture fitted to the codes" in caption.value for caption in at.caption)
     at.slider(key="keep_gen_bpm").set_value(90).run()
     at.button(key="generate_run").click().run()
     assert_ok(at)
     first = results(at, "generate")
     assert len(first) == 4
     assert all(g.steps == 64 and g.bpm == 90 and g.hits.sum() > 0 for _, g in first)
+    # drawn from the shipped checkpoint's fitted prior, at the page's default temperature
+    expected = generate.sample(checkpoints.load_model(), 4, 0.8, seed=0, bpm=90)
+    assert all(a.same_as(b) for (_, a), b in zip(first, expected, strict=True))
     assert len(media(at, "audio")) == 4 and len(media(at, "download_button")) >= 4
     assert at.number_input(key="keep_gen_random_seed").value == 1
     at.button(key="generate_run").click().run()
