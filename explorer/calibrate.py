@@ -2,7 +2,7 @@
 
 1. Heads. A distribution head's mean velocity should be the played one on the data it was trained on, but SGD
    stops short of that optimum: the shipped heads played training windows' own hits ~2.6 MIDI softer than the
-   drummers did, teacher-forced, and more so per drum (toms and crashes 3–4). With every other weight frozen, the
+   drummers did, teacher-forced (per drum 0.8–3.0 MIDI). With every other weight frozen, the
    likelihood of the true bins is concave in each drum's bin biases, and its maximum is where the predicted bin
    counts over the training hits equal the true ones (for every bin, so every moment of the head's marginal
    matches). Iterative scaling reaches it: bias += log(true count / predicted count), repeated.

@@ -246,9 +246,14 @@ def cmd_calibrate(args) -> int:
     from explorer.calibrate import calibrate_checkpoint
 
     train_tensors = dataset.load_windows("train").tensors[: args.limit]
-    with tqdm(total=len(train_tensors), unit="window", desc="heads (then the prior and the test split)") as bar:
-        info = calibrate_checkpoint(args.checkpoint, train_tensors, dataset.load_windows("test").tensors, args.out,
-                                    args.components, args.seed, progress=lambda done, _: bar.update(done - bar.n))
+    try:
+        with tqdm(total=len(train_tensors), unit="window", desc="heads (then the prior and the test split)") as bar:
+            info = calibrate_checkpoint(args.checkpoint, train_tensors, dataset.load_windows("test").tensors,
+                                        args.out, args.components, args.seed,
+                                        progress=lambda done, _: bar.update(done - bar.n))
+    except ValueError as error:  # e.g. more components than the windows can fit
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"{info.directory}: heads calibrated on {len(train_tensors):,} training windows, a {args.components}-"
           f"component prior; test hit F1 {info.metrics['hit_f1']:.3f}, velocity MAE "
           f"{info.metrics['velocity_mae']:.3f}, offset MAE {info.metrics['offset_mae']:.3f}")

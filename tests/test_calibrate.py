@@ -136,3 +136,6 @@ def test_the_cli_calibrates_a_copy_and_leaves_the_original(tmp_path, tiny_dist, 
                                 source="test")
     assert main(["calibrate", "--checkpoint", str(tmp_path / "magenta"), "--limit", "8"]) == 2
     assert "has Magenta's heads" in capsys.readouterr().err
+    assert main(["calibrate", "--checkpoint", str(tmp_path / "dist"), "--limit", "8", "--components", "16"]) == 2
+    assert "fitting 16 components needs at least 32 codes; got 8" in capsys.readouterr().err
+    assert checkpoints.read_info(tmp_path / "dist").sampling_prior == "N(0, I)"  # nothing written
