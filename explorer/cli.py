@@ -249,13 +249,13 @@ def cmd_calibrate(args) -> int:
     try:
         with tqdm(total=len(train_tensors), unit="window", desc="heads (then the prior and the test split)") as bar:
             info = calibrate_checkpoint(args.checkpoint, train_tensors, dataset.load_windows("test").tensors,
-                                        args.out, args.components, args.seed,
+                                        args.out, args.components, args.draws, args.seed,
                                         progress=lambda done, _: bar.update(done - bar.n))
     except ValueError as error:  # e.g. more components than the windows can fit
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{info.directory}: heads calibrated on {len(train_tensors):,} training windows, a {args.components}-"
-          f"component prior; test hit F1 {info.metrics['hit_f1']:.3f}, velocity MAE "
+          f"component prior on {args.draws} codes per window; test hit F1 {info.metrics['hit_f1']:.3f}, velocity MAE "
           f"{info.metrics['velocity_mae']:.3f}, offset MAE {info.metrics['offset_mae']:.3f}")
     return 0
 
@@ -397,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--checkpoint", help="registry name or folder (default: the shipped one)")
     calibrate.add_argument("--out", type=Path, help="write the calibrated checkpoint here instead")
     calibrate.add_argument("--components", type=int, default=256, help="Gaussians in the fitted prior")
+    calibrate.add_argument("--draws", type=int, default=3, help="codes mu + sigma·ε per window the prior is fitted to")
     calibrate.add_argument("--limit", type=int, help="only the first N training windows")
     calibrate.add_argument("--seed", type=int, default=0)
     calibrate.set_defaults(run=cmd_calibrate)

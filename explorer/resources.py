@@ -95,8 +95,9 @@ _skip_streamlit_keras_reset()
 
 
 @st.cache_resource(show_spinner="Loading the model (the first time takes a few seconds)…", max_entries=4)
-def _model(name: str, sha256: str, prior_sha256: str):
-    """Keyed by the weights' and the prior's sha256: a checkpoint calibrated again is loaded again."""
+def _model(name: str, sha256: str, prior_sha256: str = ""):
+    """Keyed by the weights' sha256, and by the prior's where samples are drawn (a checkpoint given a new prior is
+    loaded again); encoding needs the weights only."""
     from explorer.checkpoints import load_model  # imports TensorFlow: only when a page needs the model
 
     return load_model(name)

@@ -62,7 +62,8 @@ def test_calibrated_heads_play_the_training_hits_as_loud_as_they_were(tiny_dist,
     # z here is mu, not the draws the fit used: within a MIDI velocity, not exactly
     predicted, true = expected_velocities(CompiledModel(calibrated), mu, x)
     assert abs(predicted - true) < 1.0
-    assert prior.components == 2 and prior.z_size == tiny_dist.config.z_size and summary["windows"] == 96
+    assert prior.components == 2 and prior.z_size == tiny_dist.config.z_size
+    assert summary["windows"] == 96 and summary["prior_draws_per_window"] == 3
 
 
 def test_only_the_heads_biases_change(tiny_dist, eight_windows):
@@ -126,7 +127,8 @@ def test_the_cli_calibrates_a_copy_and_leaves_the_original(tmp_path, tiny_dist, 
                                 source="test")
     assert main(["calibrate", "--checkpoint", str(tmp_path / "dist"), "--out", str(tmp_path / "calibrated"),
                  "--limit", "48", "--components", "2"]) == 0
-    assert "heads calibrated on 48 training windows, a 2-component prior; test hit F1" in capsys.readouterr().out
+    assert ("heads calibrated on 48 training windows, a 2-component prior on 3 codes per window; test hit F1"
+            in capsys.readouterr().out)
     assert checkpoints.read_info(tmp_path / "dist").sampling_prior == "N(0, I)"
     calibrated = checkpoints.read_info(tmp_path / "calibrated")
     assert calibrated.sampling_prior == "fitted" and calibrated.metrics["windows"] > 1_000  # the whole test split
@@ -137,5 +139,19 @@ def test_the_cli_calibrates_a_copy_and_leaves_the_original(tmp_path, tiny_dist, 
     assert main(["calibrate", "--checkpoint", str(tmp_path / "magenta"), "--limit", "8"]) == 2
     assert "has Magenta's heads" in capsys.readouterr().err
     assert main(["calibrate", "--checkpoint", str(tmp_path / "dist"), "--limit", "8", "--components", "16"]) == 2
-    assert "fitting 16 components needs at least 32 codes; got 8" in capsys.readouterr().err
+    assert "fitting 16 components needs at least 32 codes; got 24" in capsys.readouterr().err  # 3 draws of 8
     assert checkpoints.read_info(tmp_path / "dist").sampling_prior == "N(0, I)"  # nothing written
+
+
+def test_posterior_draws_sample_each_window_s_posterior():
+    from explorer.calibrate import posterior_draws
+
+    mu = np.array([[0.0, 10.0], [5.0, -5.0]], np.float32)
+    sigma = np.array([[1.0, 0.1], [0.5, 2.0]], np.float32)
+    mus, sigmas = np.repeat(mu, 4000, axis=0), np.repeat(sigma, 4000, axis=0)
+    codes = posterior_draws(mus, sigmas, draws=3)
+    assert codes.shape == (24_000, 2)
+    windows = codes.reshape(3, 2, 4000, 2)
+    np.testing.assert_allclose(windows.mean(axis=(0, 2)), mu, atol=0.05)
+    np.testing.assert_allclose(windows.std(axis=(0, 2)), sigma, rtol=0.03)
+    np.testing.assert_array_equal(codes, posterior_draws(mus, sigmas, 3))

@@ -133,10 +133,9 @@ def test_the_default_checkpoint_has_per_hit_distributions():
 
 
 # 200 samples at T = 1 against GMD validation (explorer.realism), measured for gmd_hierdec_dist_4bar with its fitted
-# prior and calibrated heads: velocity mean 69.3 MIDI (GMD 73.4), sd 33.2 (36.6), timing sd 0.203 16ths (0.190),
-# repetition 0.55 (0.59; 0.53–0.55 over four seeds, 0.43 from N(0, I)), classifier accuracy 0.61. The bounds are the
-# issue's targets (within 5 MIDI, 15 %, ≤ 0.75) where the model meets them, and for repetition a floor halfway
-# between N(0, I)'s and the prior's; a new CPU's flipped hits move these by far less than the room left.
+# prior and calibrated heads: velocity mean 71.8 MIDI (GMD 73.4), sd 34.1 (36.6), timing sd 0.205 16ths (0.190),
+# repetition 0.556 (0.594; from N(0, I) 0.44), classifier accuracy 0.64. The bounds are the issue's targets (within 5
+# MIDI, 15 %, 0.05, ≤ 0.75); a new CPU's flipped hits move these by far less than the room left.
 def test_the_default_checkpoints_samples_play_like_gmd(groove_dir):
     from explorer import dataset
     from explorer.realism import realism_report
@@ -149,5 +148,5 @@ def test_the_default_checkpoints_samples_play_like_gmd(groove_dir):
     assert abs(samples["velocity_mean"] - real["velocity_mean"]) <= 5, samples
     assert abs(samples["velocity_sd"] / real["velocity_sd"] - 1) <= 0.15, samples
     assert abs(samples["timing_sd"] / real["timing_sd"] - 1) <= 0.15, samples
-    assert samples["repetition"] >= 0.50, samples
+    assert abs(samples["repetition"] - real["repetition"]) <= 0.05, samples
     assert samples["classifier_accuracy"] <= 0.75, samples

@@ -18,7 +18,8 @@ def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
     assert thread is not None and resources.warm_up_in_background() is None  # one warm-up per process
     thread.join(timeout=300)
     info = checkpoints.read_info(checkpoints.resolve(None))
-    assert called == [None] and list(checkpoints._loaded) == [(str(info.directory.resolve()), info.sha256)]
+    assert called == [None]
+    assert list(checkpoints._loaded) == [(str(info.directory.resolve()), info.sha256, info.prior["sha256"])]
     # every XLA program traced (and run, hence compiled) before a user's first click
     model = next(iter(checkpoints._loaded.values()))
     assert sorted(resources.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
