@@ -25,6 +25,7 @@ from explorer.model import OFFSET_RANGE, VELOCITY_RANGE, split_outputs, value_bi
 from explorer.prior import MixturePrior, fit_mixture
 
 Progress = Callable[[int, int], None]
+Announce = Callable[[str], None]  # told what a long step without progress of its own is doing
 PRIOR_DRAWS_SALT = 4  # the prior's codes apart from the teacher-forcing draws of the same seed
 HEADS = {"velocity": (NUM_CLASSES, VELOCITY_RANGE), "offset": (2 * NUM_CLASSES, OFFSET_RANGE)}  # tensor column, range
 
@@ -109,7 +110,8 @@ def with_head_offsets(weights: dict[str, np.ndarray], config, offsets: dict[str,
 
 
 def calibrate(model, tensors: np.ndarray, components: int = 256, draws: int = 3, seed: int = 0,
-              progress: Progress | None = None) -> tuple[dict[str, np.ndarray], MixturePrior, dict]:
+              progress: Progress | None = None,
+              announce: Announce | None = None) -> tuple[dict[str, np.ndarray], MixturePrior, dict]:
     """(calibrated weights, fitted prior, a summary) of a CompiledModel with distribution heads, from training
     windows [N, 64, 27]; the prior is fitted to `draws` codes per window. The encoder is untouched, so the prior
     fits the same codes either way."""
@@ -122,11 +124,15 @@ def calibrate(model, tensors: np.ndarray, components: int = 256, draws: int = 3,
     summary = {"windows": len(tensors), "prior_components": components, "prior_draws_per_window": draws,
                "seed": seed, "velocity_bias_shift_max": float(np.abs(offsets["velocity"]).max()),
                "offset_bias_shift_max": float(np.abs(offsets["offset"]).max())}
-    return weights, fit_mixture(posterior_draws(mu, sigma, draws, seed), components, seed), summary
+    codes = posterior_draws(mu, sigma, draws, seed)
+    if announce:
+        announce(f"fitting a {components}-component prior to {len(codes):,} codes")
+    return weights, fit_mixture(codes, components, seed), summary
 
 
 def calibrate_checkpoint(name_or_dir, train_tensors: np.ndarray, test_tensors: np.ndarray, out=None,
-                         components: int = 256, draws: int = 3, seed: int = 0, progress: Progress | None = None):
+                         components: int = 256, draws: int = 3, seed: int = 0, progress: Progress | None = None,
+                         announce: Announce | None = None):
     """Calibrates a registry checkpoint (`calibrate`) and writes it, with its test evaluation, to `out` (default:
     in place). Returns the new CheckpointInfo."""
     from explorer import checkpoints
@@ -134,7 +140,9 @@ def calibrate_checkpoint(name_or_dir, train_tensors: np.ndarray, test_tensors: n
     from explorer.model import CompiledModel, MusicVAE
 
     model = checkpoints.load_model(name_or_dir)
-    weights, prior, summary = calibrate(model, train_tensors, components, draws, seed, progress)
+    weights, prior, summary = calibrate(model, train_tensors, components, draws, seed, progress, announce)
+    if announce:
+        announce(f"scoring the calibrated heads on {len(test_tensors):,} test windows")
     calibrated = MusicVAE(model.config)
     calibrated.load_weights_dict(weights)
     metrics = {**model.info.metrics, **evaluate(CompiledModel(calibrated), test_tensors)}

@@ -247,10 +247,11 @@ def cmd_calibrate(args) -> int:
 
     train_tensors = dataset.load_windows("train").tensors[: args.limit]
     try:
-        with tqdm(total=len(train_tensors), unit="window", desc="heads (then the prior and the test split)") as bar:
+        with tqdm(total=len(train_tensors), unit="window", desc="teacher-forced heads") as bar:
             info = calibrate_checkpoint(args.checkpoint, train_tensors, dataset.load_windows("test").tensors,
                                         args.out, args.components, args.draws, args.seed,
-                                        progress=lambda done, _: bar.update(done - bar.n))
+                                        progress=lambda done, _: bar.update(done - bar.n),
+                                        announce=lambda text: tqdm.write(f"{text}…", file=sys.stderr))
     except ValueError as error:  # e.g. more components than the windows can fit
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -127,8 +127,10 @@ def test_the_cli_calibrates_a_copy_and_leaves_the_original(tmp_path, tiny_dist, 
                                 source="test")
     assert main(["calibrate", "--checkpoint", str(tmp_path / "dist"), "--out", str(tmp_path / "calibrated"),
                  "--limit", "48", "--components", "2"]) == 0
-    assert ("heads calibrated on 48 training windows, a 2-component prior on 3 codes per window; test hit F1"
-            in capsys.readouterr().out)
+    printed = capsys.readouterr()
+    assert "heads calibrated on 48 training windows, a 2-component prior on 3 codes per window" in printed.out
+    assert "fitting a 2-component prior to 144 codes…" in printed.err
+    assert "scoring the calibrated heads on 1,972 test windows…" in printed.err
     assert checkpoints.read_info(tmp_path / "dist").sampling_prior == "N(0, I)"
     calibrated = checkpoints.read_info(tmp_path / "calibrated")
     assert calibrated.sampling_prior == "fitted" and calibrated.metrics["windows"] > 1_000  # the whole test split
