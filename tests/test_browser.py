@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser_helpers import (
     MODEL_SECONDS,
@@ -154,10 +155,19 @@ def test_the_main_flow_filter_pick_listen_add_generate_interpolate_download(app_
 
     def choose(label: str, option: int) -> None:
         # Focus and open by keyboard: a click lands by coordinates, and the page above may still be growing (its
-        # charts and table drawing) when the click is made, so it can miss the box.
-        page.locator(f"{main} [data-testid='stSelectbox']", has_text=label).get_by_role("combobox").focus()
-        page.keyboard.press("ArrowDown")
-        act_and_time(page, page.get_by_role("option").nth(option).click)
+        # charts and table drawing) when the click is made, so it can miss the box. The box itself may be drawn
+        # anew just after it was focused (it once took the key press away): open it again until its list shows.
+        box = page.locator(f"{main} [data-testid='stSelectbox']", has_text=label).get_by_role("combobox")
+        wanted = page.get_by_role("option").nth(option)
+        for _ in range(5):
+            box.focus()
+            page.keyboard.press("ArrowDown")
+            try:
+                wanted.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+        act_and_time(page, wanted.click)
 
     with app_page(app_url) as page:
         style = page.get_by_label("Style contains", exact=True)  # filter
