@@ -121,8 +121,8 @@ def calibrate(model, tensors: np.ndarray, components: int = 256, draws: int = 3,
     mu, sigma, logits_and_bins = posteriors_and_head_logits(model, tensors, seed, progress=progress)
     offsets = head_bias_offsets(logits_and_bins)
     weights = with_head_offsets(model.vae.weights_dict(), model.config, offsets)
-    summary = {"windows": len(tensors), "prior_components": components, "prior_draws_per_window": draws,
-               "seed": seed, "velocity_bias_shift_max": float(np.abs(offsets["velocity"]).max()),
+    summary = {"windows": len(tensors), "prior_draws_per_window": draws, "seed": seed,
+               "velocity_bias_shift_max": float(np.abs(offsets["velocity"]).max()),
                "offset_bias_shift_max": float(np.abs(offsets["offset"]).max())}
     codes = posterior_draws(mu, sigma, draws, seed)
     if announce:
