@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from explorer.groove import FEATURES, NUM_CLASSES, STEPS_PER_BAR, WINDOW_BARS
+from explorer.transforms import CONDITION_CHANNELS, condition
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class ModelConfig:
     velocity_bins: int = 0  # 0: Magenta's heads (MSE, deterministic); > 0: a distribution per hit over these bins
     offset_bins: int = 0
     previous_bar: bool = False  # layer 0 also reads the output one bar back (hierarchical presets of this project)
+    task_channels: int = 0  # > 0: multi-task; the encoder also reads which transformation it sees (transforms.py)
+
+    @property
+    def encoder_input_size(self) -> int:
+        return FEATURES + self.task_channels
 
     @property
     def feedback_size(self) -> int:
@@ -106,6 +112,10 @@ PRESETS = {config.name: config for config in (
     # hierdec_dist_4bar whose bar decoder also reads the same step one bar back (warm-starts from it exactly).
     ModelConfig("hierdec_dist_prevbar_4bar", conductor_units=256, velocity_bins=32, offset_bins=32,
                 batch_size=128, dropout_keep=0.7, learning_rate=5e-4, previous_bar=True),
+    # hierdec_dist_4bar trained on every transformation of transforms.py at once (Drumify, Groove, infill, continue);
+    # warm-starts from it exactly (the condition's kernel rows start at zero).
+    ModelConfig("hierdec_dist_multitask_4bar", conductor_units=256, velocity_bins=32, offset_bins=32,
+                batch_size=128, dropout_keep=0.7, learning_rate=5e-4, task_channels=CONDITION_CHANNELS),
     # Magenta's 2-bar GrooVAE variants, for importing their published checkpoints (explorer/magenta_import.py):
     # groovae_4bar's layout over 2 bars; they differ only in what their encoder was trained to see.
     ModelConfig("groovae_2bar_humanize", bars=2),
@@ -121,6 +131,8 @@ PRESETS = {config.name: config for config in (
                 batch_size=32, velocity_bins=8, offset_bins=8),
     ModelConfig("tiny_prevbar_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32, velocity_bins=8, offset_bins=8, previous_bar=True),
+    ModelConfig("tiny_multitask_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
+                batch_size=32, velocity_bins=8, offset_bins=8, task_channels=CONDITION_CHANNELS),
 )}
 
 
@@ -237,7 +249,7 @@ class MusicVAE(keras.Model):
         self.named: dict[str, keras.Variable] = {}
         e, z, d = config.encoder_units, config.z_size, config.decoder_units
         for direction in ("fw", "bw"):
-            self._lstm_weights(f"encoder.{direction}", FEATURES, e)
+            self._lstm_weights(f"encoder.{direction}", config.encoder_input_size, e)
         self._dense_weights("encoder.mu", 2 * e, z)
         self._dense_weights("encoder.sigma", 2 * e, z)
         if config.hierarchical:
@@ -289,9 +301,19 @@ class MusicVAE(keras.Model):
 
     # encoder
 
+    def encoder_input(self, x):
+        """The encoder's input for grooves x [B, T, 27]: x itself, or for a multi-task model x beside the identity
+        task's condition (a plain groove, every drum visible). An input that already has its condition passes."""
+        if not self.config.task_channels or x.shape[-1] == self.config.encoder_input_size:
+            return x
+        code = tf.constant(condition("identity", self.config.steps))
+        return tf.concat([x, tf.tile(code[None], [tf.shape(x)[0], 1, 1])], axis=-1)
+
     def encode_params(self, x, seed=None):
-        """x [B, T, 27] → mu, sigma [B, z]. A training `seed` turns dropout on."""
-        x = input_dropout(x, self.config.dropout_keep, seed, salt=1)
+        """x [B, T, 27] (or, for a multi-task model, with its condition: [B, T, encoder_input_size]) → mu, sigma
+        [B, z]. A training `seed` turns dropout on."""
+        x = input_dropout(self.encoder_input(tf.convert_to_tensor(x, tf.float32)), self.config.dropout_keep, seed,
+                          salt=1)
         time_major = tf.transpose(x, [1, 0, 2])
         batch = tf.shape(x)[0]
         zeros = tf.zeros([batch, self.config.encoder_units])
@@ -426,16 +448,18 @@ class MusicVAE(keras.Model):
 
     # loss
 
-    def losses_for(self, x, seed=None, compute_dtype=tf.float32):
+    def losses_for(self, x, seed=None, compute_dtype=tf.float32, encoder_input=None):
         """The loss per example: Σ_steps Σ_classes `reconstruction_terms` + beta · max(KL − free nats, 0); its
         batch mean is what is minimised.
         `seed` ([2] int32, e.g. [run seed, step]) draws z and the dropout masks; None evaluates without dropout
         and with z = mu. `compute_dtype` bf16 multiplies in bf16 (explorer/precision.py); sums, states and the
-        loss stay float32. Returns per-example (loss, reconstruction, kl) and the logits."""
+        loss stay float32. `encoder_input`: what the encoder sees instead of x (a multi-task model's transformed x
+        with its condition); the decoder is always asked for x. Returns per-example (loss, reconstruction, kl) and
+        the logits."""
         config = self.config
         self._compute_dtype = compute_dtype
         try:
-            mu, sigma = self.encode_params(x, seed)
+            mu, sigma = self.encode_params(x if encoder_input is None else encoder_input, seed)
             z = mu if seed is None else mu + sigma * tf.random.stateless_normal(
                 tf.shape(mu), seed=tf.random.experimental.stateless_fold_in(seed, 0))
             logits = self.decode_teacher_forced(z, x, seed)
@@ -486,6 +510,8 @@ class MusicVAE(keras.Model):
                     shape[0] - FEATURES, shape[1]):
                 value = np.concatenate([value[:FEATURES], np.zeros((FEATURES, shape[1]), np.float32),
                                         value[FEATURES:]])
+            elif name in ("encoder.fw.kernel", "encoder.bw.kernel") and value.shape == (FEATURES, shape[1]):
+                value = np.concatenate([value, np.zeros((shape[0] - FEATURES, shape[1]), np.float32)])
             elif value.shape != shape:
                 raise ValueError(f"{name}: the warm-start weights have {value.shape}, the model {shape}")
             transferred[name] = value
@@ -546,7 +572,7 @@ class CompiledModel:
         steps, z_size = vae.config.steps, vae.config.z_size
         self._encode_graph = tf.function(
             lambda x: vae.encode_params(x),
-            input_signature=[tf.TensorSpec([None, steps, FEATURES], tf.float32)])
+            input_signature=[tf.TensorSpec([None, steps, vae.config.encoder_input_size], tf.float32)])
         self._decode_graph = tf.function(
             vae.decode_sampled,
             input_signature=[tf.TensorSpec([None, z_size], tf.float32),
@@ -557,9 +583,10 @@ class CompiledModel:
         self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
 
     def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[B, 64, 27] → (mu, sigma), each [B, z]. With `cache_encodings`, batches up to the largest XLA size are
-        served from and added to a cache of recent encodings; larger (bulk) ones are always computed."""
-        tensors = np.asarray(tensors, np.float32)
+        """[B, 64, 27] (a multi-task model's also [B, 64, encoder_input_size], with a condition) → (mu, sigma), each
+        [B, z]. With `cache_encodings`, batches up to the largest XLA size are served from and added to a cache of
+        recent encodings; larger (bulk) ones are always computed."""
+        tensors = np.asarray(self.vae.encoder_input(np.asarray(tensors, np.float32)), np.float32)
         if not self._cache_encodings or len(tensors) > XLA_BATCH_SIZES[-1]:
             return tuple(self._run(self._encode_xla, self._encode_graph, (tensors,)))
         keys = [hashlib.sha1(tensor.tobytes()).digest() for tensor in tensors]
@@ -595,7 +622,7 @@ class CompiledModel:
     def warm_up(self, batch_sizes=XLA_BATCH_SIZES) -> None:
         """Compiles the encoder and the sampler for these batch sizes now rather than at a user's first click."""
         for size in batch_sizes:  # past the cache of encodings, which would answer every size but the first
-            zeros = np.zeros((size, self.config.steps, FEATURES), np.float32)
+            zeros = np.zeros((size, self.config.steps, self.config.encoder_input_size), np.float32)
             self._run(self._encode_xla, self._encode_graph, (zeros,))
             self.decode(np.zeros((size, self.config.z_size), np.float32))
 

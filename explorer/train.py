@@ -32,6 +32,7 @@ from explorer.files import leftovers, write_npz, write_text
 from explorer.groove import NUM_CLASSES
 from explorer.model import CompiledModel, ModelConfig, MusicVAE, get_config
 from explorer.precision import training_dtype
+from explorer.transforms import random_tasks
 
 
 @dataclass(frozen=True)
@@ -230,8 +231,11 @@ class Trainer:
             seed = tf.random.experimental.stateless_fold_in(seed, replica)
             if augmentations:  # salted apart from the model's noise, which uses the seed itself
                 x = augment(x, tf.random.experimental.stateless_fold_in(seed, -1), augmentations)
+            # A multi-task model's encoder sees one transformation of each window (explorer/transforms.py).
+            encoder_input = (random_tasks(x, tf.random.experimental.stateless_fold_in(seed, -2))[0]
+                             if model.config.task_channels else None)
             with tf.GradientTape() as tape:
-                per_example, reconstruction, kl, logits = model.losses_for(x, seed, compute_dtype)
+                per_example, reconstruction, kl, logits = model.losses_for(x, seed, compute_dtype, encoder_input)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))

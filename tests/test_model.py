@@ -358,3 +358,25 @@ def test_a_loaded_checkpoint_encodes_each_seed_once(eight_windows, monkeypatch):
     live.encode(eight_windows[:3])
     live.encode(eight_windows[:3])
     assert calls[-2:] == [3, 3]
+
+
+def test_a_multitask_preset_warm_starts_exactly_from_a_plain_one(eight_windows):
+    """The condition's rows of the encoder's kernels start at zero: a plain groove (identity's condition) encodes
+    exactly as in the source model; a transformed input encodes differently once those rows have learnt."""
+    from explorer.transforms import condition
+
+    keras.utils.set_random_seed(5)
+    source = MusicVAE(get_config("tiny_dist_4bar"))
+    target = MusicVAE(get_config("tiny_multitask_4bar"))
+    target.warm_start(source.weights_dict())
+    for direction in ("fw", "bw"):
+        kernel = target.named[f"encoder.{direction}.kernel"].numpy()
+        assert kernel.shape[0] == 27 + target.config.task_channels
+        np.testing.assert_array_equal(kernel[27:], 0)
+    mu_source = source.encode_params(eight_windows)[0].numpy()
+    np.testing.assert_allclose(CompiledModel(target).encode(eight_windows)[0], mu_source, atol=1e-5)
+    with_condition = np.concatenate([eight_windows, np.tile(condition("identity", 64)[None], (8, 1, 1))], -1)
+    np.testing.assert_allclose(CompiledModel(target).encode(with_condition)[0], mu_source, atol=1e-5)
+    target.named["encoder.fw.kernel"].assign(tf.random.normal(target.named["encoder.fw.kernel"].shape))
+    tapped = np.concatenate([eight_windows, np.tile(condition("tapify", 64)[None], (8, 1, 1))], -1)
+    assert not np.allclose(target.encode_params(tapped)[0], target.encode_params(with_condition)[0])

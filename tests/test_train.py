@@ -174,6 +174,23 @@ def test_a_distribution_preset_warm_starts_from_a_magenta_head_checkpoint(eight_
     assert np.isfinite(read_metrics(tmp_path / "second")[1][-1]["velocity_mae"])
 
 
+def test_a_multitask_run_starts_from_a_plain_checkpoint_and_learns_every_task_code(eight_windows, tmp_path):
+    """The encoder's condition rows start at zero and every task's row moves: each task was drawn and seen."""
+    from explorer.transforms import TASKS
+
+    first = Trainer(_options(config="tiny_dist_4bar", steps=2), tmp_path / "first", eight_windows, eight_windows)
+    first.run()
+    exported = export_run(tmp_path / "first", tmp_path / "checkpoints" / "dist", eight_windows)
+    windows = np.concatenate([eight_windows] * 4)
+    second = Trainer(_options(config="tiny_multitask_4bar", steps=4, batch_size=32, init_from=str(exported.directory)),
+                     tmp_path / "second", windows, eight_windows)
+    np.testing.assert_array_equal(second.model.weights_dict()["encoder.fw.kernel"][27:], 0)
+    second.run()
+    task_rows = second.model.weights_dict()["encoder.fw.kernel"][27:27 + len(TASKS)]
+    assert (np.abs(task_rows).max(axis=1) > 0).all()
+    assert np.isfinite(read_metrics(tmp_path / "second")[1][-1]["hit_f1"])
+
+
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path, groove_dir):
     """`--strategy mirrored` splits each batch over two logical CPU devices and trains."""
