@@ -189,11 +189,12 @@ def cmd_interpolate(args) -> int:
 
 def cmd_humanize(args) -> int:
     from explorer import checkpoints, humanize
-    from explorer.groove import groove_to_midi
     from explorer.midi_reader import midi_to_performance
+    from explorer.notes import NoteRecord
 
     if args.input.is_dir():
-        pairs = [(path, args.out / path.name) for path in sorted(args.input.glob("*.mid"))]
+        pairs = [(path, args.out / path.name) for path in sorted(args.input.glob("*.mid*"))
+                 if path.suffix.lower() in (".mid", ".midi")]
         if not pairs:
             print(f"error: '{args.input}' holds no .mid file.", file=sys.stderr)
             return 2
@@ -218,15 +219,15 @@ def cmd_humanize(args) -> int:
     failed = 0
     for source, target in pairs:
         try:
-            beat = midi_to_performance(source).groove
-            played = humanize.humanize(model, beat, feel, options, direction)
-        except ExplorerError as error:
+            record = NoteRecord.from_midi(source.read_bytes(), source.name)
+            played, notes = humanize.humanize_record(model, record, feel, options, direction)
+        except (ExplorerError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(groove_to_midi(played))
-        print(f"{target}: {played.bars:g} bars at {played.bpm:g} bpm")
+        target.write_bytes(notes.to_midi())
+        print(f"{target}: {len(notes.notes)} notes, {played.bars:g} bars at {played.bpm:g} bpm")
     return 2 if failed else 0
 
 

@@ -199,6 +199,12 @@ class Performance:
         return windows(self.groove, bars, hop_bars)
 
 
+def tidy_bpm(bpm: float) -> float:
+    """A tempo read from a file: MIDI stores whole microseconds per quarter, so 290 bpm reads back as 290.0008; such
+    a tempo is the whole number it was written as."""
+    return float(round(bpm)) if abs(bpm - round(bpm)) < 1e-3 else float(bpm)
+
+
 def step_seconds(bpm: float) -> float:
     return 60.0 / bpm / STEPS_PER_QUARTER
 
@@ -292,7 +298,8 @@ def groove_to_sequence(groove: Groove, bpm: float | None = None):
 
 
 def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
-    """Standard MIDI File bytes (type 0) at 480 ticks per quarter, drums on channel 10.
+    """Standard MIDI File bytes (type 0) at 480 ticks per quarter, drums on channel 10, ending on the groove's last
+    bar line.
 
     Written with mido rather than pretty_midi, which truncates the tempo (545455 µs per quarter became
     545454, so a groove read back had another bpm and notes on a half-step boundary changed step).
@@ -311,10 +318,13 @@ def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
     events.sort(key=lambda event: event[:2])
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(groove.bpm)),
                             mido.MetaMessage("time_signature", numerator=4, denominator=4)])
+    end = round(groove.steps * ticks_per_step)  # the last bar line: the file loops in a DAW
     previous = 0
     for tick, _, message in events:
+        tick = min(tick, end)  # the last notes' releases, at the latest on it
         track.append(message.copy(time=tick - previous))
         previous = tick
+    track.append(mido.MetaMessage("end_of_track", time=end - previous))
     buffer = io.BytesIO()
     mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_QUARTER, tracks=[track]).save(file=buffer)
     return buffer.getvalue()

@@ -17,12 +17,14 @@ window is repeated to fill one, and cut back after.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
+from explorer.notes import NoteRecord
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeO
         played[start:start + steps] = window  # a later window's steps replace the overlap (the last one's)
     played = played[:beat.steps]
     hits = beat.hits > 0.5
-    velocities = _mix(beat.velocities, played[:, NUM_CLASSES:2 * NUM_CLASSES], options.amount, hits)
+    velocities = _mix(beat.velocities, with_accents(beat, played[:, NUM_CLASSES:2 * NUM_CLASSES]), options.amount,
+                      hits)
     offsets = _mix(beat.offsets, played[:, 2 * NUM_CLASSES:], options.amount, hits)
     keep = np.zeros(NUM_CLASSES, bool)
     keep[[DRUM_CLASSES.index(d) for d in options.untouched]] = True
@@ -126,8 +129,78 @@ def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeO
         offsets = beat.offsets
     velocities = np.where(keep, beat.velocities, velocities)
     offsets = np.where(keep, beat.offsets, offsets)
+    loud = hits & (beat.velocities >= LOUD_VELOCITY / 127)
+    velocities = np.where(loud, np.maximum(velocities, AUDIBLE_VELOCITY / 127), velocities)
     return Groove(beat.hits, velocities, offsets, beat.bpm, f"{beat.source} (humanized)" if beat.source else
                   "humanized", beat.tempo_changes)
+
+
+LOUD_VELOCITY = 90  # a note programmed this loud (MIDI) or louder …
+AUDIBLE_VELOCITY = 25  # … is never played softer than this
+
+
+def with_accents(beat: Groove, played: np.ndarray) -> np.ndarray:
+    """The model's velocities [steps, 9] with the beat's programmed accents kept: each hit's velocity moves by how
+    far the beat had it above or below its drum's mean, so that louder-programmed notes stay louder (a beat at one
+    velocity per drum is played as the model plays it)."""
+    hits = beat.hits > 0.5
+    counts = np.maximum(hits.sum(axis=0), 1)
+    means = (beat.velocities * hits).sum(axis=0) / counts
+    return np.clip(played + np.where(hits, beat.velocities - means, 0.0), 1 / 127, 1.0).astype(np.float32)
+
+
+MIN_GAP_SECONDS = 0.030  # two hits of one drum closer than this are a flam: only where the input had one
+
+
+def humanize_record(model, record: NoteRecord, feel: Groove | None = None,
+                    options: HumanizeOptions = HumanizeOptions(),
+                    direction: np.ndarray | None = None) -> tuple[Groove, NoteRecord]:
+    """A musician's file humanized note for note: (the model's view played, the file with its notes played).
+    The model plays the cells of the file's model view (`humanize`); each cell's main note takes the cell's new
+    velocity and timing, and the other notes of the cell (a flam's grace note, a ghost) move with it: the same
+    shift, their velocity scaled as the main note's. Every note keeps its pitch, channel and track, and:
+    - every note stays within half a 16th of its own step (so never past the neighbouring 16th, and the file,
+      read again, has the same model view);
+    - two notes of one drum come no closer than the input had them, nor within MIN_GAP_SECONDS unless the input
+      had them so (a pair that would is played as programmed);
+    - a note programmed at LOUD_VELOCITY or more stays at AUDIBLE_VELOCITY or more."""
+    beat = record.groove()
+    played = humanize(model, beat, feel, options, direction)
+    return played, map_onto_notes(record, beat, played)
+
+
+def map_onto_notes(record: NoteRecord, beat: Groove, played: Groove) -> NoteRecord:
+    """`record` with its notes moved as the cells of its model view `beat` were played (`humanize_record`)."""
+    notes = record.notes
+    original = np.array([note.tick for note in notes], float)
+    ticks = original.copy()
+    velocities = np.array([note.velocity for note in notes], float)
+    step_ticks = record.step_ticks
+    half = step_ticks / 2  # each note stays on its own step: read again, the file gives the same model view
+    for (step, drum_class), indices in record.cells().items():
+        shift = (beat.offsets[step, drum_class] - played.offsets[step, drum_class]) / 2 * step_ticks
+        scale = played.velocities[step, drum_class] / max(beat.velocities[step, drum_class], 1 / 127)
+        for index in indices:
+            grid = record.step_of(notes[index].tick) * step_ticks
+            ticks[index] = np.round(np.clip(original[index] + shift, grid - half + 1, grid + half - 1))
+            velocities[index] = notes[index].velocity * scale
+    loud = np.array([note.velocity >= LOUD_VELOCITY for note in notes])
+    velocities = np.where(loud, np.maximum(velocities, AUDIBLE_VELOCITY), velocities)
+    min_gap = MIN_GAP_SECONDS * record.bpm / 60 * record.ticks_per_beat
+    by_class: dict[int, list[int]] = {}
+    for index in np.argsort(original, kind="stable"):
+        if notes[index].drum_class is not None:
+            by_class.setdefault(notes[index].drum_class, []).append(int(index))
+    changed = True
+    while changed:  # each pass plays more notes as programmed, and the input itself breaks no rule: it ends
+        changed = False
+        for order in by_class.values():
+            for earlier, later in itertools.pairwise(order):
+                required = min(original[later] - original[earlier], min_gap)
+                if ticks[later] - ticks[earlier] < required:
+                    ticks[[earlier, later]] = original[[earlier, later]]
+                    changed = True
+    return record.with_notes(ticks, velocities)
 
 
 def _mix(original: np.ndarray, played: np.ndarray, amount: float, hits: np.ndarray) -> np.ndarray:

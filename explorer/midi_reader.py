@@ -37,6 +37,7 @@ from explorer.groove import (
     PlayedNotes,
     load_note_seq,
     step_seconds,
+    tidy_bpm,
 )
 
 
@@ -357,9 +358,9 @@ def sequence_to_performance(sequence, source: str = "", limits: MidiLimits = DEF
     meter = quantized.time_signatures[0]
     if (meter.numerator, meter.denominator) != (4, 4):
         raise _meter_error(label, meter.numerator, meter.denominator)
-    bpm = quantized.tempos[0].qpm
+    bpm = tidy_bpm(quantized.tempos[0].qpm)
     _check_bpm(bpm, label, limits)
-    step = step_seconds(bpm)
+    step = step_seconds(quantized.tempos[0].qpm)  # the file's own timing, to the microsecond
     notes = [n for n in quantized.notes if n.is_drum]
     mapped = [n for n in notes if n.pitch in PITCH_TO_CLASS]
     unmapped = sorted({n.pitch for n in notes if n.pitch not in PITCH_TO_CLASS})

@@ -4,6 +4,8 @@ tests/test_checkpoints.py and docs/HUMANIZE.md."""
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -123,9 +125,80 @@ def test_the_cli_humanizes_a_file_and_a_folder_and_refuses_what_it_cannot_play(t
     original = midi_to_performance(source).groove
     np.testing.assert_array_equal(played.hits, original.hits)
     assert played.bpm == pytest.approx(original.bpm, rel=1e-5) and not (tmp_path / "played" / "waltz.mid").exists()
+    from tests.test_notes import read_back
+
+    # every note of the performance, pedal hi-hat and rim shots too, comes back once with its own pitch
+    assert sorted(p for *_, p, _ in read_back((tmp_path / "played" / "funk.mid").read_bytes())) == sorted(
+        p for *_, p, _ in read_back(source.read_bytes()))
     one = tmp_path / "one.mid"
     assert main(["humanize", str(beats / "funk.mid"), "--out", str(one), "--checkpoint", str(folder),
                  "--temperature", "0"]) == 0
     assert midi_to_performance(one).groove.hits.sum() == original.hits.sum()
     assert main(["humanize", str(tmp_path / "nothing.mid"), "--out", str(one)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# --- a musician's file, note for note (explorer/notes.py) ----------------------------------------------------------
+
+
+def _record_pairs(record, played):
+    """Each input note beside its played self (a record keeps its notes' order)."""
+    return list(zip(record.notes, played.notes, strict=True))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_a_drum_machine_file_comes_back_note_for_note(model, temperature):
+    """Side-stick, cowbell, clap, GM toms, ride bell, flams and ghosts: every note keeps its pitch, channel and
+    track; only ticks and velocities move, within the rules; the file ends on its last bar line."""
+    from explorer.humanize import AUDIBLE_VELOCITY, LOUD_VELOCITY, MIN_GAP_SECONDS, humanize_record
+    from explorer.notes import NoteRecord
+    from tests.test_notes import drum_machine_loop, read_back, track_lengths
+
+    data = drum_machine_loop()
+    record = NoteRecord.from_midi(data, "loop.mid")
+    _, played = humanize_record(model, record, options=HumanizeOptions(temperature=temperature, seed=5))
+    written = played.to_midi()
+    before, after = read_back(data), read_back(written)
+    assert len(after) == len(before)
+    by_step = sorted((round(t / record.step_ticks), track, channel, pitch) for track, t, channel, pitch, _ in before)
+    again = NoteRecord.from_midi(written, "played.mid")
+    assert sorted((again.step_of(n.tick), n.track, n.channel, n.pitch) for n in again.notes) == by_step
+    assert track_lengths(written) == [record.end_tick()] * 2
+    pairs = _record_pairs(record, played)
+    assert any(a.tick != b.tick for a, b in pairs) and any(a.velocity != b.velocity for a, b in pairs)
+    step = record.step_ticks
+    for original, moved in pairs:
+        assert (original.pitch, original.channel, original.track) == (moved.pitch, moved.channel, moved.track)
+        grid = record.step_of(original.tick) * step
+        assert abs(moved.tick - grid) < step  # never past the neighbouring 16th
+        if original.velocity >= LOUD_VELOCITY:
+            assert moved.velocity >= AUDIBLE_VELOCITY
+    min_gap = MIN_GAP_SECONDS * record.bpm / 60 * record.ticks_per_beat
+    for drum_class in {n.drum_class for n in record.notes}:
+        notes = sorted((a.tick, b.tick) for a, b in pairs if a.drum_class == drum_class)
+        for (first, first_now), (second, second_now) in itertools.pairwise(notes):
+            assert second_now - first_now >= min(second - first, min_gap) - 1e-9, "a new flam"
+    # the flam's grace note still comes before its side-stick, as close as it was
+    flams = [(a, b) for a, b in pairs if a.pitch in (37, 38) and a.velocity in (120, 45)]
+    for (grace, grace_now), (main, main_now) in zip(flams[1::2], flams[::2], strict=True):
+        assert main_now.tick - grace_now.tick == main.tick - grace.tick
+
+
+def test_the_shipped_model_keeps_a_beats_accents(test_windows):
+    """Hats programmed 110 on the beat and 60 between stay louder on the beat, each drum on average; a quantized
+    GMD window (one velocity) is played with the model's own dynamics."""
+    from explorer import checkpoints
+    from explorer.humanize import humanize_record
+    from explorer.notes import NoteRecord
+    from tests.test_notes import drum_machine_loop
+
+    shipped = checkpoints.load_model()
+    record = NoteRecord.from_midi(drum_machine_loop(), "loop.mid")
+    for seed in range(3):
+        _, played = humanize_record(shipped, record, options=HumanizeOptions(temperature=0.5, seed=seed))
+        for pitch in (42, 36):
+            notes = [(a.velocity, b.velocity) for a, b in zip(record.notes, played.notes, strict=True)
+                     if a.pitch == pitch]
+            loud = np.mean([now for programmed, now in notes if programmed == max(notes)[0]])
+            soft = np.mean([now for programmed, now in notes if programmed == min(notes)[0]])
+            assert loud > soft + 10, (pitch, loud, soft)

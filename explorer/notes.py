@@ -1,0 +1,229 @@
+"""The musician's notes: a MIDI file kept as the record, from which the model's view (a `Groove`) is derived and
+onto which the model's answer is mapped back.
+
+A `Groove` holds one hit per 16th step and drum class; a file holds much more: side-sticks, cowbells and ride bells
+(each merely *falls in* a drum class), flams and ghost notes (several notes in one cell), other tracks and channels,
+controller moves, exact ticks. A `NoteRecord` keeps the file's messages as they are and lists its drum notes, so
+that a tool that changes the playing (humanize) moves only those notes' ticks and velocities and writes everything
+else back untouched: every note keeps its pitch, channel, track and order.
+
+Each cell (step, class) of the model's view has a *main* note, its loudest (as explorer/midi_reader.py reads it);
+the other notes in the cell (a flam's grace note, a ghost note on the same drum) follow their main note.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass, replace
+
+import mido
+import numpy as np
+
+from explorer.errors import NoDrumsError
+from explorer.groove import DRUM_CHANNEL, NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove, tidy_bpm
+
+END_OF_TRACK = "end_of_track"
+
+
+@dataclass(frozen=True)
+class DrumNote:
+    """One drum note of the file: where its note-on and note-off messages are (track, index in the track), when
+    (ticks), and what. `drum_class` is the class its pitch falls in (None for a pitch off the kit's map)."""
+
+    track: int
+    on_index: int
+    off_index: int | None  # a note never released has none
+    tick: int
+    end_tick: int
+    pitch: int
+    velocity: int
+    channel: int
+    drum_class: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class NoteRecord:
+    """A 4/4 MIDI file at one tempo (as explorer/midi_reader.py accepts it), its drum notes listed in time order."""
+
+    data: bytes  # the file as it was given: its messages are written back as they are, but for the notes' changes
+    notes: tuple[DrumNote, ...]
+    ticks_per_beat: int
+    bpm: float
+    name: str = ""
+
+    @classmethod
+    def from_midi(cls, data: bytes, name: str = "") -> NoteRecord:
+        """The record of a file the hardened reader accepts (it raises a `MidiError` in words for any other)."""
+        from explorer.midi_reader import PITCH_TO_CLASS, read_midi
+
+        sequence = read_midi(data, name)  # validates: bytes, size, meter, one tempo, drums on channel 10
+        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
+        notes = []
+        for track_index, track in enumerate(midi.tracks):
+            ticks, playing = 0, {}  # (channel, pitch) → the note-ons not yet released, oldest first
+            for index, message in enumerate(track):
+                ticks += message.time
+                if message.type not in ("note_on", "note_off") or message.channel != DRUM_CHANNEL:
+                    continue
+                key = (message.channel, message.note)
+                if message.type == "note_on" and message.velocity > 0:
+                    playing.setdefault(key, []).append((index, ticks, message.velocity))
+                elif playing.get(key):
+                    on_index, on_tick, velocity = playing[key].pop(0)
+                    notes.append(DrumNote(track_index, on_index, index, on_tick, ticks, message.note, velocity,
+                                          message.channel, PITCH_TO_CLASS.get(message.note)))
+            for (channel, pitch), held in playing.items():
+                notes += [DrumNote(track_index, on_index, None, on_tick, on_tick, pitch, velocity, channel,
+                                   PITCH_TO_CLASS.get(pitch)) for on_index, on_tick, velocity in held]
+        if not any(note.drum_class is not None for note in notes):
+            raise NoDrumsError(f"'{name}' has no drum notes on a pitch of a drum kit's General MIDI map.")
+        notes.sort(key=lambda note: (note.tick, note.track, note.on_index))
+        bpm = tidy_bpm(sequence.tempos[0].qpm) if sequence.tempos else 120.0
+        return cls(data, tuple(notes), midi.ticks_per_beat, bpm, name)
+
+    # the grid
+
+    @property
+    def step_ticks(self) -> float:
+        return self.ticks_per_beat / STEPS_PER_QUARTER
+
+    def step_of(self, tick: float) -> int:
+        """The 16th step a tick belongs to: the nearest, half up (as note-seq quantizes)."""
+        return max(0, int(np.floor(tick / self.step_ticks + 0.5)))
+
+    @property
+    def bars(self) -> int:
+        """Whole bars, up to the bar of the last note's step."""
+        return max(self.step_of(note.tick) for note in self.notes) // STEPS_PER_BAR + 1
+
+    def cells(self) -> dict[tuple[int, int], list[int]]:
+        """(step, class) → indices into `notes` of the notes in that cell, the main (loudest, earliest) first."""
+        found: dict[tuple[int, int], list[int]] = {}
+        for index, note in enumerate(self.notes):
+            if note.drum_class is not None:
+                found.setdefault((self.step_of(note.tick), note.drum_class), []).append(index)
+        for indices in found.values():
+            indices.sort(key=lambda i: (-self.notes[i].velocity, self.notes[i].tick))
+        return found
+
+    def offset_of(self, tick: float, step: int) -> float:
+        """The tensor's offset of a note at `tick` on `step`: 2 × (grid − played) / step, positive early."""
+        return float(np.clip(2.0 * (step * self.step_ticks - tick) / self.step_ticks, -1.0, 1.0))
+
+    def groove(self) -> Groove:
+        """The model's view: each cell's main note as the hit, whole bars."""
+        shape = (self.bars * STEPS_PER_BAR, NUM_CLASSES)
+        hits, velocities, offsets = (np.zeros(shape, np.float32) for _ in range(3))
+        for (step, drum_class), indices in self.cells().items():
+            main = self.notes[indices[0]]
+            hits[step, drum_class] = 1.0
+            velocities[step, drum_class] = main.velocity / 127.0
+            offsets[step, drum_class] = self.offset_of(main.tick, step)
+        return Groove(hits, velocities, offsets, self.bpm, self.name)
+
+    # changes and writing
+
+    def with_notes(self, ticks: np.ndarray, velocities: np.ndarray) -> NoteRecord:
+        """The same file with each note moved to a new tick and velocity (arrays in the order of `notes`); a note
+        keeps its length, released no later than the next note of its pitch and channel starts."""
+        ticks = np.maximum(np.round(np.asarray(ticks)), 0).astype(int)
+        velocities = np.clip(np.round(np.asarray(velocities)), 1, 127).astype(int)
+        moved = [replace(note, tick=int(tick), end_tick=int(tick) + note.end_tick - note.tick, velocity=int(v))
+                 for note, tick, v in zip(self.notes, ticks, velocities, strict=True)]
+        by_key: dict[tuple, list[int]] = {}
+        for index in np.argsort([note.tick for note in moved], kind="stable"):
+            by_key.setdefault((moved[index].track, moved[index].channel, moved[index].pitch), []).append(int(index))
+        for indices in by_key.values():
+            for earlier, later in itertools.pairwise(indices):
+                if moved[earlier].end_tick > moved[later].tick:
+                    moved[earlier] = replace(moved[earlier], end_tick=moved[later].tick)
+        return replace(self, notes=tuple(moved))
+
+    def end_tick(self) -> int:
+        """The bar line after the last note's bar: where every written track ends."""
+        return round(self.bars * STEPS_PER_BAR * self.step_ticks)
+
+    def to_midi(self) -> bytes:
+        """The file with its notes as they now are, every other message as it was, each track ending on the last
+        bar line (a note still sounding there is released on it; later messages move onto it)."""
+        midi = mido.MidiFile(file=io.BytesIO(self.data), clip=True)
+        end = self.end_tick()
+        placed: dict[tuple[int, int], tuple[int, mido.Message]] = {}
+        for note in self.notes:
+            track = midi.tracks[note.track]
+            placed[(note.track, note.on_index)] = (note.tick, track[note.on_index].copy(velocity=note.velocity))
+            if note.off_index is not None:
+                placed[(note.track, note.off_index)] = (max(min(note.end_tick, end), note.tick), track[note.off_index])
+        out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
+        for track_index, track in enumerate(midi.tracks):
+            events, ticks = [], 0
+            for index, message in enumerate(track):
+                ticks += message.time
+                if message.type == END_OF_TRACK:
+                    continue
+                tick, message = placed.get((track_index, index), (ticks, message))
+                releases = message.type == "note_off" or (message.type == "note_on" and message.velocity == 0)
+                events.append((min(tick, end), 0 if releases else 1, index, message))
+            events.sort(key=lambda event: event[:3])  # at one tick, releases first: a repeated note is not cut
+            written, previous = mido.MidiTrack(), 0
+            for tick, _, _, message in events:
+                written.append(message.copy(time=tick - previous))
+                previous = tick
+            written.append(mido.MetaMessage(END_OF_TRACK, time=end - previous))
+            out.tracks.append(written)
+        buffer = io.BytesIO()
+        out.save(file=buffer)
+        return buffer.getvalue()
+
+    def excerpt(self, start_bar: int, bars: int) -> NoteRecord:
+        """Bars [start_bar, start_bar + bars) as a file of their own: every note whose step lies in them (a note
+        played early onto the first step starts at 0), every other message of those bars, and the tempo, meter and
+        other settings in force at their start. Times move back by `start_bar` bars."""
+        midi = mido.MidiFile(file=io.BytesIO(self.data), clip=True)
+        bar_ticks = STEPS_PER_BAR * self.step_ticks
+        first, stop = start_bar * STEPS_PER_BAR, (start_bar + bars) * STEPS_PER_BAR
+        begin, end = round(start_bar * bar_ticks), round((start_bar + bars) * bar_ticks)
+        kept_notes = {(n.track, n.on_index): n for n in self.notes if first <= self.step_of(n.tick) < stop}
+        kept_offs = {(n.track, n.off_index): n for n in kept_notes.values() if n.off_index is not None}
+        out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
+        for track_index, track in enumerate(midi.tracks):
+            events, ticks, settings = [], 0, {}
+            for index, message in enumerate(track):
+                ticks += message.time
+                key = (track_index, index)
+                if key in kept_notes:
+                    events.append((max(ticks - begin, 0), 1, index, message))
+                elif key in kept_offs:
+                    note = kept_offs[key]
+                    events.append((max(min(ticks, end) - begin, max(note.tick - begin, 0)), 0, index, message))
+                elif message.type in ("note_on", "note_off") or message.type == END_OF_TRACK:
+                    continue
+                elif ticks < begin:  # the last of each setting before the excerpt holds at its start
+                    settings[_setting_key(message)] = (index, message)
+                elif ticks < end:
+                    events.append((ticks - begin, 1, index, message))
+            events += [(0, -1, index, message) for index, message in settings.values()]
+            events.sort(key=lambda event: event[:3])
+            written, previous = mido.MidiTrack(), 0
+            for tick, _, _, message in events:
+                written.append(message.copy(time=tick - previous))
+                previous = tick
+            written.append(mido.MetaMessage(END_OF_TRACK, time=max(end - begin - previous, 0)))
+            out.tracks.append(written)
+        buffer = io.BytesIO()
+        out.save(file=buffer)
+        name = f"{self.name}@bar{start_bar + 1}" if self.name else ""
+        return NoteRecord.from_midi(buffer.getvalue(), name)
+
+
+def _setting_key(message) -> tuple:
+    """What a message sets, so that only the last one before an excerpt is kept: a tempo, a meter, a controller of
+    a channel, a channel's program; any other message is its own key (kept)."""
+    if message.is_meta:
+        return ("meta", message.type)
+    if message.type == "control_change":
+        return ("cc", message.channel, message.control)
+    if message.type in ("program_change", "pitchwheel", "aftertouch"):
+        return (message.type, message.channel)
+    return ("other", id(message))

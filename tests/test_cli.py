@@ -1,0 +1,41 @@
+"""The model commands write MIDI files that end on their last bar line, so that each loops in a DAW."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import pytest
+
+from explorer import checkpoints
+from explorer.cli import main
+from explorer.model import MusicVAE, get_config
+
+BAR_TICKS = 4 * 480
+
+
+def _lengths(path) -> list[int]:
+    return [sum(m.time for m in track) for track in mido.MidiFile(file=io.BytesIO(path.read_bytes())).tracks]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    tiny = MusicVAE(get_config("tiny_dist_4bar"))
+    return str(checkpoints.save_checkpoint(tiny.weights_dict(), tiny.config.to_dict(),
+                                           tmp_path_factory.mktemp("ckpt") / "tiny", source="test").directory)
+
+
+def test_sample_reconstruct_and_interpolate_write_whole_bars(tmp_path, groove_dir, tiny_checkpoint, capsys):
+    flags = ["--checkpoint", tiny_checkpoint, "--temperature", "1", "--seed", "3"]
+    assert main(["sample", "--n", "3", "--bpm", "97", "--out", str(tmp_path / "samples"), *flags]) == 0
+    assert main(["reconstruct", "--split", "test", "--limit", "3", "--out", str(tmp_path / "recon"), *flags]) == 0
+    a, b = (groove_dir / f for f in ("drummer1/session1/1_funk_80_beat_4-4.mid",
+                                     "drummer1/session1/2_funk_80_beat_4-4.mid"))
+    assert main(["interpolate", str(a), str(b), "--steps", "3", "--out", str(tmp_path / "path"), *flags]) == 0
+    written = sorted(tmp_path.rglob("*.mid"))
+    assert len(written) == 3 + 6 + 3
+    for path in written:
+        assert _lengths(path) == [4 * BAR_TICKS], path  # the 4 bars, to the tick, whatever the last note played
+        tempo = next(m.tempo for m in mido.MidiFile(path).tracks[0] if m.type == "set_tempo")
+        if "samples" in path.parts:
+            assert tempo == mido.bpm2tempo(97)

@@ -1,0 +1,166 @@
+"""The musician's record: hand-built drum-machine files (side-stick, cowbell, clap, GM toms, ride bell, flams,
+ghost notes, triplet swing, two tracks) read, viewed as the model's groove, written back note for note, and
+excerpted; GMD files excerpted with every pitch they hold."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import numpy as np
+import pytest
+
+from explorer.errors import MidiError
+from explorer.groove import DRUM_CLASSES
+from explorer.notes import NoteRecord
+
+TPB = 480
+STEP = TPB // 4
+SNARE, CLOSED_HAT, LOW_TOM = (DRUM_CLASSES.index(n) for n in ("snare", "closed hi-hat", "low tom"))
+
+
+def drum_file(notes, bpm: float = 100, bars: int = 2, extra_track=None, tpb: int = TPB) -> bytes:
+    """A type-1 file: track 0 tempo and meter (and any `extra_track` messages), track 1 the drums (channel 10).
+    notes: (tick, pitch, velocity), each a 16th long."""
+    meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
+                           mido.MetaMessage("time_signature", numerator=4, denominator=4)])
+    for message in extra_track or []:
+        meta.append(message)
+    events = []
+    for tick, pitch, velocity in notes:
+        events.append((tick, 1, mido.Message("note_on", channel=9, note=pitch, velocity=velocity)))
+        events.append((tick + tpb // 4, 0, mido.Message("note_off", channel=9, note=pitch)))
+    events.sort(key=lambda e: e[:2])
+    drums, previous = mido.MidiTrack(), 0
+    for tick, _, message in events:
+        drums.append(message.copy(time=tick - previous))
+        previous = tick
+    drums.append(mido.MetaMessage("end_of_track", time=max(bars * 4 * tpb - previous, 0)))
+    buffer = io.BytesIO()
+    mido.MidiFile(type=1, ticks_per_beat=tpb, tracks=[meta, drums]).save(file=buffer)
+    return buffer.getvalue()
+
+
+def drum_machine_loop() -> bytes:
+    """Two bars: kick on 1 and 3, side-stick (37) on 2 and 4 with a flam (a grace 38 note 20 ms before, soft), clap
+    (39) with the backbeat in bar 2, cowbell (56) on the 8ths, ride bell (53) on 1, closed hats on the 16ths with
+    accents on the beat and ghost snares between; GM toms 41/45/48 in a fill at the end."""
+    notes = []
+    grace = round(0.020 * 100 / 60 * TPB)  # 20 ms at 100 bpm
+    for bar in range(2):
+        base = bar * 16 * STEP
+        notes += [(base, 36, 110), (base + 8 * STEP, 36, 90), (base, 53, 100)]
+        for beat in (4, 12):
+            notes += [(base + beat * STEP, 37, 120), (base + beat * STEP - grace, 38, 45)]
+            if bar == 1:
+                notes.append((base + beat * STEP, 39, 100))
+        notes += [(base + s * STEP, 56, 70) for s in range(0, 16, 2)]
+        notes += [(base + s * STEP, 42, 110 if s % 4 == 0 else 60) for s in range(16) if bar == 0 or s < 12]
+        notes += [(base + s * STEP, 38, 28) for s in (7, 10)]
+    notes += [(16 * STEP + 12 * STEP, 41, 95), (16 * STEP + 13 * STEP, 45, 95), (16 * STEP + 14 * STEP, 48, 100)]
+    return drum_file(notes)
+
+
+def read_back(data: bytes) -> list[tuple[int, int, int, int, int]]:
+    """(track, absolute tick, channel, pitch, velocity) of every note-on, in file order per track."""
+    found = []
+    for index, track in enumerate(mido.MidiFile(file=io.BytesIO(data)).tracks):
+        ticks = 0
+        for message in track:
+            ticks += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                found.append((index, ticks, message.channel, message.note, message.velocity))
+    return found
+
+
+def track_lengths(data: bytes) -> list[int]:
+    return [sum(m.time for m in track) for track in mido.MidiFile(file=io.BytesIO(data)).tracks]
+
+
+def test_every_note_is_listed_with_its_own_pitch_and_the_model_view_maps_them():
+    record = NoteRecord.from_midi(drum_machine_loop(), "loop.mid")
+    pitches = sorted({note.pitch for note in record.notes})
+    assert pitches == [36, 37, 38, 39, 41, 42, 45, 48, 53, 56]
+    assert len(record.notes) == len(read_back(drum_machine_loop()))
+    groove = record.groove()
+    assert groove.bars == 2 and groove.bpm == pytest.approx(100)
+    # the side-stick, its flam's grace note, the clap and the cowbell (GM's map) share a snare cell; the side-stick
+    # (loudest) is its main note
+    assert groove.hits[4, SNARE] == 1 and groove.velocities[4, SNARE] == pytest.approx(120 / 127)
+    assert groove.offsets[4, SNARE] == 0
+    cell = record.cells()[(20, SNARE)]
+    assert next(record.notes[i].pitch for i in cell) == 37 and sorted(record.notes[i].pitch for i in cell) == [
+        37, 38, 39, 56]
+    assert groove.hits[28:31, LOW_TOM].sum() >= 1  # GM toms land in tom classes
+
+
+def test_an_unchanged_record_writes_every_note_back_and_ends_on_the_bar():
+    data = drum_machine_loop()
+    record = NoteRecord.from_midi(data, "loop.mid")
+    written = record.to_midi()
+    assert sorted(read_back(written)) == sorted(read_back(data))
+    assert track_lengths(written) == [2 * 4 * TPB] * 2
+    midi = mido.MidiFile(file=io.BytesIO(written))
+    assert [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"] == [mido.bpm2tempo(100)]
+
+
+def test_moved_notes_keep_their_length_and_a_repeated_note_is_not_cut():
+    record = NoteRecord.from_midi(drum_machine_loop(), "loop.mid")
+    ticks = np.array([n.tick for n in record.notes]) + 7
+    velocities = np.array([n.velocity for n in record.notes]) // 2
+    moved = record.with_notes(ticks, velocities)
+    back = read_back(moved.to_midi())
+    assert sorted((t, p, v) for _, t, _, p, v in back) == sorted(
+        (n.tick + 7, n.pitch, n.velocity // 2) for n in record.notes)
+    again = NoteRecord.from_midi(moved.to_midi(), "moved.mid")
+    assert len(again.notes) == len(record.notes)  # every note-off still follows its own note-on
+
+
+def test_a_triplet_swing_file_is_read_on_the_nearest_16th():
+    swung = [(beat * TPB + offbeat, 42, 90) for beat in range(8) for offbeat in (0, 2 * TPB // 3)]
+    record = NoteRecord.from_midi(drum_file(swung), "swing.mid")
+    groove = record.groove()
+    # the triplet 8th (2/3 of a beat = 2.67 16ths) lands on the 4th 16th (step 3), played late
+    assert groove.hits[3, CLOSED_HAT] == 1 and groove.offsets[3, CLOSED_HAT] == pytest.approx(2 * (3 - 8 / 3))
+
+
+def test_other_tracks_channels_and_messages_pass_through():
+    extra = [mido.Message("program_change", channel=0, program=33, time=0),
+             mido.Message("note_on", channel=0, note=40, velocity=80, time=TPB),
+             mido.Message("note_off", channel=0, note=40, time=TPB)]
+    data = drum_file([(0, 36, 100), (4 * STEP, 38, 100)], extra_track=extra, bars=1)
+    record = NoteRecord.from_midi(data, "band.mid")
+    assert [n.pitch for n in record.notes] == [36, 38]  # only channel 10 is drums
+    moved = record.with_notes(np.array([10, 4 * STEP + 10]), np.array([50, 60]))
+    back = read_back(moved.to_midi())
+    assert (0, TPB, 0, 40, 80) in back  # the bass note, untouched
+    assert any(m.type == "program_change" for m in mido.MidiFile(file=io.BytesIO(moved.to_midi())).tracks[0])
+
+
+@pytest.mark.parametrize("data", [b"garbage bytes", drum_machine_loop()[:60]])
+def test_bad_files_get_the_readers_typed_errors(data):
+    with pytest.raises(MidiError):
+        NoteRecord.from_midi(data, "bad.mid")
+
+
+def test_an_excerpt_of_a_gmd_performance_keeps_every_pitch_and_its_exact_timing(groove_dir):
+    """GMD's pedal hi-hat (44) and ride bell (53) are written as themselves, at their own ticks and velocities."""
+    import pandas as pd
+
+    info = pd.read_csv(groove_dir / "info.csv")
+    for filename in info[info.time_signature == "4-4"].midi_filename[:40]:
+        data = (groove_dir / filename).read_bytes()
+        record = NoteRecord.from_midi(data, filename)
+        if {44, 53} <= {n.pitch for n in record.notes} and record.bars > 6:
+            break
+    else:
+        pytest.fail("no GMD file among the first 40 plays both pedal hi-hat and ride bell")
+    start = 2
+    excerpt = record.excerpt(start, 4)
+    first, stop = start * 16, (start + 4) * 16
+    expected = sorted((n.pitch, max(n.tick - start * 16 * record.step_ticks, 0), n.velocity)
+                      for n in record.notes if first <= record.step_of(n.tick) < stop)
+    got = sorted((p, t, v) for _, t, _, p, v in read_back(excerpt.to_midi()))
+    assert got == expected and len(got) > 20
+    assert track_lengths(excerpt.to_midi()) == [4 * 16 * int(record.step_ticks)] * len(track_lengths(excerpt.data))
+    assert excerpt.groove().hits.sum() == record.groove().window(start, 4).hits.sum()
