@@ -51,6 +51,9 @@ with st.sidebar:
 
     seeds = state.basket()
     with st.expander(f"Seed basket ({len(seeds)})", expanded=True):
+        if lost := st.session_state.get("seeds_not_restored"):
+            st.info(f"{lost} seed{'s' if lost > 1 else ''} of your basket (uploads or results) could not be kept "
+                    "across the reload: only the dataset's seeds live in the page's address.", icon=":material/info:")
         for index, seed in enumerate(seeds):
             name, remove = st.columns([5, 1], vertical_alignment="center")
             name.caption(f"{index + 1}. {seed.label}", help=ui.source_file(seed.groove))

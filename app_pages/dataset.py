@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from explorer import dataset, plots, resources, state, ui
@@ -94,6 +96,10 @@ starts = window_set.meta.loc[rows, "start_bar"].tolist()
 start = st.select_slider("4-bar window starting at bar", [s + 1 for s in starts], key=f"window_{name}")
 row = int(rows[starts.index(start - 1)])
 groove = window_set.grooves(row)[0]
+try:  # the window as the drummer played it, every note: the card's download (the model's view beside it)
+    groove = dataclasses.replace(groove, notes=resources.window_as_played(name, start - 1))
+except ExplorerError as error:
+    st.warning(f"Only the model's view of these bars can be downloaded: {error}")
 
 
 def take_window_from_overview() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from explorer import humanize, plots, resources, state, ui
@@ -11,9 +13,9 @@ from explorer.groove import DRUM_CLASSES
 PAGE = "groove"
 
 st.title("Groove")
-st.caption("Turn a programmed beat into a performance: the model plays exactly its hits, with a drummer's dynamics "
-           "and micro-timing. The feel comes from the beat itself, or from any seed in the basket: a jazz "
-           "drummer's, say.")
+st.caption("Turn a programmed beat into a performance: every note of it is played, on its own pitch, with a "
+           "drummer's dynamics and micro-timing from the model. The feel comes from the beat itself, or from any "
+           "seed in the basket: a jazz drummer's, say.")
 model = resources.model()
 checkpoint = resources.active_checkpoint()
 if checkpoint.heads == "magenta":
@@ -25,18 +27,24 @@ source = st.radio("Beat", ["basket", "upload"], horizontal=True, key="keep_groov
 beat = None
 if source == "upload":
     uploaded = st.file_uploader("Your beat", type=["mid", "midi"], key="groove_upload",
-                                help="Drums on channel 10, 4/4, one tempo; up to 2 MB. Played whole, 4 bars at a time.")
+                                help="Drums on channel 10, 4/4, one tempo; up to 2 MB. Played whole, 4 bars at a time; "
+                                     "every note keeps its pitch, channel and track. Not kept across a reload.")
     if uploaded is not None:
         try:
             beat = ui.uploaded_beat(uploaded.getvalue(), uploaded.name)
+            beat_name = Path(uploaded.name).stem
         except ExplorerError as error:
             st.error(str(error))
 else:
     seed = ui.seed_picker("Beat", key="keep_groove_beat")
     beat = seed.groove if seed else None
+    beat_name = seed.label if seed else ""
 if beat is None:
+    state.clear_results(PAGE)  # results never outlive their beat
     st.info("Choose a seed from the basket, or upload a beat (drum-machine MIDI works best), to humanize it.")
     st.stop()
+if note := ui.grid_note(beat):
+    st.info(note)
 
 feel_column, weight_column = st.columns([3, 2])
 feel_source = feel_column.radio("Feel", ["own", "seed"], horizontal=True, key="keep_groove_feel_source",
@@ -51,7 +59,8 @@ controls = st.columns(3)
 controls[0].slider("Temperature", 0.0, 1.5, 0.5, 0.05, key="keep_groove_temperature",
                    help="How loosely timing and dynamics are drawn; 0 plays each hit's most likely feel.")
 controls[1].slider("Humanize", 0.0, 1.0, 1.0, 0.05, key="keep_groove_amount", help="0 leaves the beat as it is.")
-controls[2].number_input("Random seed", 0, 10**6, 0, key="keep_groove_seed", help="The same seed plays the same.")
+controls[2].number_input("Random seed", 0, 10**6, 0, key="keep_groove_seed",
+                         help="The same seed plays the same; it moves on by one after each run.")
 keep = st.columns(3)
 keep[0].toggle("Keep my velocities (timing only)", key="keep_groove_keep_velocities")
 keep[1].toggle("Keep my timing (dynamics only)", key="keep_groove_keep_timing")
@@ -67,14 +76,27 @@ def run() -> None:
             amount=session["keep_groove_amount"], keep_velocities=session["keep_groove_keep_velocities"],
             keep_timing=session["keep_groove_keep_timing"], untouched=tuple(session["keep_groove_untouched"]),
             feel_weight=session.get("keep_groove_weight", 1.0) if feel is not None else 1.0)
-        played = humanize.humanize(model, beat, feel, options, resources.humanness_direction(checkpoint.name,
-                                                                                      checkpoint.sha256))
+        direction = resources.humanness_direction(checkpoint.name, checkpoint.sha256)
+        if beat.notes is not None:  # a file: its own notes are played
+            played, _ = humanize.humanize_record(model, beat.notes, feel, options, direction)
+        else:
+            played = humanize.humanize(model, beat, feel, options, direction)
     except (ExplorerError, ValueError) as error:
         session[f"{PAGE}_error"] = str(error)
         return
     session.pop(f"{PAGE}_error", None)
     feel_name = "own feel" if feel is None else "feel of a seed"
-    state.set_results(PAGE, [("before", beat), (f"humanized ({feel_name}, T {options.temperature:g})", played)])
+    state.set_results(PAGE, [(f"{beat_name} · as programmed", beat),
+                             (f"{beat_name}_humanized_T{options.temperature:g} · {feel_name}", played)])
+    session[f"{PAGE}_input"] = inputs
+    session["keep_groove_seed"] = (options.seed + 1) % (10**6 + 1)
+
+
+# What the results were made from: results of another beat or feel are cleared, never shown as this one's.
+inputs = (f"{source}:{beat.content_key()}", feel.content_key() if feel is not None else "")
+if state.results(PAGE) and st.session_state.get(f"{PAGE}_input") != inputs:
+    state.clear_results(PAGE)
+    st.info("The beat or its feel changed since the last run: press **Humanize** to play this one.")
 
 
 items = ui.action_row(PAGE, "Humanize", run, "groove", "Press **Humanize** to hear the beat played.")

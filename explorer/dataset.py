@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from explorer.errors import DatasetError, MidiError
 from explorer.files import write_npz
-from explorer.groove import FEATURES, NUM_CLASSES, WINDOW_STEPS, Groove, PlayedNotes
+from explorer.groove import FEATURES, NUM_CLASSES, WINDOW_BARS, WINDOW_STEPS, Groove, PlayedNotes
 from explorer.midi_reader import midi_to_notes, midi_to_performance
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -226,6 +226,17 @@ def load_performance(midi_filename: str, root: Path | None = None) -> Groove:
     if midi_filename not in set(load_info(root)["midi_filename"]):
         raise DatasetError(f"'{midi_filename}' is not a performance of the Groove MIDI Dataset.")
     return midi_to_performance(root / midi_filename, midi_filename).groove
+
+
+def load_excerpt(midi_filename: str, start_bar: int, bars: int = WINDOW_BARS, root: Path | None = None):
+    """Bars [start_bar, start_bar + bars) of one GMD performance as the drummer played them: every note, on its own
+    pitch (pedal hi-hat, rim shots, ride bell …), at its own tick and velocity (explorer/notes.py)."""
+    from explorer.notes import NoteRecord
+
+    root = Path(root) if root is not None else gmd_root()
+    if midi_filename not in set(load_info(root)["midi_filename"]):
+        raise DatasetError(f"'{midi_filename}' is not a performance of the Groove MIDI Dataset.")
+    return NoteRecord.from_midi((root / midi_filename).read_bytes(), midi_filename).excerpt(start_bar, bars)
 
 
 def load_played_notes(midi_filename: str, root: Path | None = None) -> PlayedNotes:

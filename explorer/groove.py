@@ -14,9 +14,13 @@ import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mido
 import numpy as np
+
+if TYPE_CHECKING:
+    from explorer.notes import NoteRecord
 
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16
@@ -74,6 +78,7 @@ class Groove:
     bpm: float = 120.0
     source: str = ""
     tempo_changes: tuple[tuple[int, float], ...] = ()
+    notes: NoteRecord | None = None  # the musician's file this is the model's view of (explorer/notes.py), if any
 
     def __post_init__(self):
         for name in ("hits", "velocities", "offsets"):
@@ -148,8 +153,12 @@ class Groove:
         return np.concatenate([self.hits, self.velocities, self.offsets], axis=1)
 
     def with_bpm(self, bpm: float) -> Groove:
-        """All of the groove at one tempo."""
-        return dataclasses.replace(self, bpm=bpm, tempo_changes=())
+        """All of the groove at one tempo (the model's view: a musician's file stays at its own tempo)."""
+        return dataclasses.replace(self, bpm=bpm, tempo_changes=(), notes=None)
+
+    def model_view(self) -> Groove:
+        """The groove without the musician's file behind it: what the model reads and writes."""
+        return dataclasses.replace(self, notes=None) if self.notes is not None else self
 
     def window(self, start_bar: int, bars: int = WINDOW_BARS) -> Groove:
         start, stop = start_bar * STEPS_PER_BAR, (start_bar + bars) * STEPS_PER_BAR
@@ -299,12 +308,14 @@ def groove_to_sequence(groove: Groove, bpm: float | None = None):
 
 def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
     """Standard MIDI File bytes (type 0) at 480 ticks per quarter, drums on channel 10, ending on the groove's last
-    bar line.
+    bar line; for a groove with the musician's file behind it (at its own tempo), that file, as its notes now are.
 
     Written with mido rather than pretty_midi, which truncates the tempo (545455 µs per quarter became
     545454, so a groove read back had another bpm and notes on a half-step boundary changed step).
     """
     groove = groove.played_at(bpm)
+    if groove.notes is not None:  # the musician's own file, note for note
+        return groove.notes.to_midi()
     ticks_per_step = TICKS_PER_QUARTER / STEPS_PER_QUARTER  # ticks count quarters: one step is 120 at any tempo
     events = []  # (tick, order at one tick: note-offs, tempo, note-ons so a repeated drum is not cut short, message)
     for position, drum_class, velocity in _note_positions(groove):

@@ -17,6 +17,7 @@ window is repeated to fill one, and cut back after.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -165,8 +166,9 @@ def humanize_record(model, record: NoteRecord, feel: Groove | None = None,
       had them so (a pair that would is played as programmed);
     - a note programmed at LOUD_VELOCITY or more stays at AUDIBLE_VELOCITY or more."""
     beat = record.groove()
-    played = humanize(model, beat, feel, options, direction)
-    return played, map_onto_notes(record, beat, played)
+    played = humanize(model, beat.model_view(), feel, options, direction)
+    notes = map_onto_notes(record, beat, played)
+    return dataclasses.replace(played, notes=notes), notes
 
 
 def map_onto_notes(record: NoteRecord, beat: Groove, played: Groove) -> NoteRecord:

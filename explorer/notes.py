@@ -107,6 +107,15 @@ class NoteRecord:
             indices.sort(key=lambda i: (-self.notes[i].velocity, self.notes[i].tick))
         return found
 
+    def triplet_share(self) -> float:
+        """The share of the notes that lie on a triplet grid (thirds or sixths of a beat) and off the 16ths: a file
+        whose swing is written as triplets, which the model's 16ths only approximate."""
+        ticks = np.array([note.tick for note in self.notes], float)
+        sixth = self.ticks_per_beat / 6
+        off_sixteenths = np.abs(ticks / self.step_ticks - np.round(ticks / self.step_ticks)) > 0.2
+        on_triplets = np.abs(ticks / sixth - np.round(ticks / sixth)) * sixth < 0.06 * self.step_ticks
+        return float(np.mean(off_sixteenths & on_triplets))
+
     def offset_of(self, tick: float, step: int) -> float:
         """The tensor's offset of a note at `tick` on `step`: 2 × (grid − played) / step, positive early."""
         return float(np.clip(2.0 * (step * self.step_ticks - tick) / self.step_ticks, -1.0, 1.0))
@@ -120,7 +129,7 @@ class NoteRecord:
             hits[step, drum_class] = 1.0
             velocities[step, drum_class] = main.velocity / 127.0
             offsets[step, drum_class] = self.offset_of(main.tick, step)
-        return Groove(hits, velocities, offsets, self.bpm, self.name)
+        return Groove(hits, velocities, offsets, self.bpm, self.name, notes=self)
 
     # changes and writing
 

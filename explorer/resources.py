@@ -36,6 +36,12 @@ def performance_roll_spec(midi_filename: str) -> dict:
     return plots.performance_roll_spec(performance(midi_filename))
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def window_as_played(midi_filename: str, start_bar: int):
+    """A GMD window's own notes (explorer/notes.py), for its as-played MIDI download."""
+    return dataset.load_excerpt(midi_filename, start_bar)
+
+
 @st.cache_data(show_spinner="Rendering the performance…", max_entries=3)  # a few minutes of WAV each
 def played_audio(midi_filename: str) -> tuple[dataset.PlayedNotes, bytes]:
     """A performance in another meter than 4/4: its notes as played, and their audio."""

@@ -19,6 +19,7 @@ LIST_FILTERS = {"keep_genres": "genre", "keep_drummers": "drummer", "keep_beat_t
 RANGE_FILTERS = {"keep_bpm": "bpm", "keep_duration": "duration"}
 TEXT_FILTER = ("keep_text", "style")
 SEEDS = "seeds"
+LEFT_OUT = "unsaved"  # how many basket seeds were not GMD windows: a reload says they are gone
 MAX_SEEDS = 24  # the basket's own limit
 # Which values a list filter may take, from the dataset table's columns.
 LIST_COLUMNS = {"genre": "genre", "drummer": "drummer", "type": "beat_type", "split": "split",
@@ -40,7 +41,15 @@ def to_query(widgets: Mapping[str, object], seed_sources: Sequence[str]) -> dict
     windows = [f"{file}:{bar}" for file, bar in (gmd_window(s) for s in seed_sources) if file]
     if windows:
         query[SEEDS] = ",".join(windows)
+    if len(windows) < len(seed_sources):
+        query[LEFT_OUT] = str(len(seed_sources) - len(windows))
     return query
+
+
+def left_out(query: Mapping[str, str]) -> int:
+    """How many seeds the address could not keep (uploads, generated grooves)."""
+    text = str(query.get(LEFT_OUT, ""))
+    return min(int(text), MAX_SEEDS) if text.isdigit() else 0
 
 
 def gmd_window(source: str) -> tuple[str | None, int]:

@@ -99,6 +99,8 @@ def restore_from_address() -> list[Seed] | None:
         return None
     widgets, rows = share.from_query(query, info_table, window_set.meta, filter_ranges(info_table))
     st.session_state.update(widgets)
+    if lost := share.left_out(query):
+        st.session_state["seeds_not_restored"] = lost
     return seeds_of_rows(window_set, rows) if rows else None
 
 

@@ -23,6 +23,7 @@ from explorer import audio, plots, resources, share, state
 from explorer.errors import ExplorerError, MidiError
 from explorer.groove import WINDOW_BARS, Groove, groove_to_midi
 from explorer.midi_reader import midi_to_performance
+from explorer.notes import NoteRecord
 from explorer.projection import Projection
 from explorer.state import Seed
 
@@ -157,16 +158,25 @@ MAX_BEAT_BARS = 16  # the Groove page's uploads (the CLI humanizes any length)
 
 
 def upload_beat(data: bytes, name: str) -> Groove:
-    """An uploaded beat, whole, for the Groove page: 1 to MAX_BEAT_BARS bars with drum hits. Raises a MidiError a
-    musician understands."""
-    groove = midi_to_performance(data, name).groove
-    if not groove.hits.any():
-        raise MidiError(f"'{name}' has no drum hits on the kit's General MIDI pitches.")
+    """An uploaded beat, whole, for the Groove page: 1 to MAX_BEAT_BARS bars with drum hits, the model's view of the
+    file, which it carries as its record (`Groove.notes`). Raises a MidiError a musician understands."""
+    groove = NoteRecord.from_midi(data, name).groove()
     if groove.bars > MAX_BEAT_BARS:
         raise MidiError(f"'{name}' lasts {groove.bars:g} bars; the Groove page plays up to {MAX_BEAT_BARS} "
                         "(`python -m explorer humanize` takes any length).")
     name = f"{Path(name).stem} · {groove.bpm:.0f} bpm · {state.short_loop(groove.bars)}"
     return dataclasses.replace(groove, source=name)
+
+
+def grid_note(groove: Groove) -> str | None:
+    """One sentence for a beat played on a triplet grid, which the model's 16ths only approximate."""
+    if groove.notes is None or groove.notes.triplet_share() < TRIPLET_NOTE_SHARE:
+        return None
+    return ("This beat plays on a triplet grid (swung 8ths written as triplets): the model hears it on 16ths, so "
+            "its swing is approximated. Keep your timing (dynamics only) to keep the triplets exactly.")
+
+
+TRIPLET_NOTE_SHARE = 0.2  # of a beat's notes on triplet positions, off the 16ths
 
 
 def source_file(groove: Groove) -> str | None:
@@ -196,8 +206,8 @@ def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[st
 
 
 def file_stem(label: str) -> str:
-    """A safe file name stem from a label: letters, digits, '-' and '_' only."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", label).strip("_")
+    """A safe file name stem from a label: letters, digits, '.', '-' and '_' only, no leading dot."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("._")
     return stem[:80] or "groove"
 
 
@@ -261,14 +271,24 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     title = title or groove.source
     st.markdown(plots.drum_roll_svg(groove, bpm, title, source_file(groove) or ""), unsafe_allow_html=True)
     slot = st.empty()  # the player on its own row: in half a page, beside the buttons, its seek bar was squashed
-    download, add, _ = st.columns([2, 2.5, 5.5], vertical_alignment="center")
+    download, add, spare, _ = st.columns([2, 2.5, 2.5, 3], vertical_alignment="center")
     if deferred_audio is None:
         fill_audio([(slot, groove, bpm)])
     else:
         deferred_audio.append((slot, groove, bpm))
-    download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
-                             mime="audio/midi", key=f"midi_{key}", on_click="ignore",
-                             icon=":material/download:")
+    if groove.notes is not None and bpm == groove.bpm:  # the musician's file first, the model's view beside it
+        download.download_button("MIDI", groove_to_midi(groove), file_name=f"{file_stem(title)}.mid",
+                                 mime="audio/midi", key=f"midi_{key}", on_click="ignore", icon=":material/download:",
+                                 help="Every note of the file as played: its own pitches, timing and velocities")
+        add.download_button("Model's view", groove_to_midi(groove.model_view()),
+                            file_name=f"{file_stem(title)}_model_view.mid", mime="audio/midi",
+                            key=f"midi_view_{key}", on_click="ignore", icon=":material/download:",
+                            help="The 9 drum classes the model reads, one hit per 16th and drum")
+        add = spare
+    else:
+        download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
+                                 mime="audio/midi", key=f"midi_{key}", on_click="ignore",
+                                 icon=":material/download:")
     if basket_button:
         add.button("Basket", icon=":material/add:", key=f"add_{key}", on_click=state.add_to_basket,
                    args=(title, groove), help="Keep this groove as a seed for the other pages")
@@ -315,7 +335,8 @@ def upload_seed() -> None:
     if refused:
         st.error(refused)
     uploaded = st.file_uploader("Your own MIDI file", type=["mid", "midi"], key=f"upload_{session.get('uploads', 0)}",
-                                help="Drums on channel 10, 4/4, one tempo; up to 2 MB.")
+                                help="Drums on channel 10, 4/4, one tempo; up to 2 MB. Uploads are not kept across "
+                                     "a reload of the page.")
     if uploaded is None:
         return
     try:

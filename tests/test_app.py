@@ -307,6 +307,27 @@ def test_the_groove_page_humanizes_a_seed_in_another_seeds_feel():
     np.testing.assert_array_equal(borrowed.velocities, beat.velocities)
 
 
+def test_groove_results_carry_the_beats_name_and_never_outlive_their_beat():
+    at = open_app("groove")
+    seed = at.number_input(key="keep_groove_seed").value
+    at.button(key="groove_run").click().run()
+    assert_ok(at)
+    (before_label, _), (label, _) = results(at, "groove")
+    name = at.session_state["basket"][0].label
+    assert before_label.startswith(name) and label.startswith(f"{name}_humanized_T0.5")
+    assert at.number_input(key="keep_groove_seed").value == seed + 1  # pressing again plays a new take
+    at.selectbox(key="keep_groove_beat").set_value(1).run()  # another beat: the old results go
+    assert_ok(at)
+    assert results(at, "groove") == []
+    assert any("changed since the last run" in info.value for info in at.info)
+
+
+def test_the_dataset_page_offers_the_window_as_played_and_the_models_view():
+    at = open_app()
+    labels = [button.proto.label for button in media(at, "download_button")]
+    assert "MIDI" in labels and "Model's view" in labels
+
+
 def test_a_performance_in_three_four_is_drawn_and_played_on_the_dataset_page():
     at = open_app()
     at.multiselect(key="keep_meters").set_value(["3-4"]).run()

@@ -164,3 +164,12 @@ def test_an_excerpt_of_a_gmd_performance_keeps_every_pitch_and_its_exact_timing(
     assert got == expected and len(got) > 20
     assert track_lengths(excerpt.to_midi()) == [4 * 16 * int(record.step_ticks)] * len(track_lengths(excerpt.data))
     assert excerpt.groove().hits.sum() == record.groove().window(start, 4).hits.sum()
+
+
+def test_a_triplet_grid_is_told_from_a_straight_or_humanized_one():
+    swung = [(beat * TPB + offbeat, 42, 90) for beat in range(8) for offbeat in (0, 2 * TPB // 3)]
+    assert NoteRecord.from_midi(drum_file(swung), "swing.mid").triplet_share() == pytest.approx(0.5)
+    assert NoteRecord.from_midi(drum_machine_loop(), "loop.mid").triplet_share() == 0
+    rng = np.random.default_rng(0)
+    loose = [(s * STEP + int(rng.integers(-40, 40)), 42, 90) for s in range(32)]
+    assert NoteRecord.from_midi(drum_file(loose), "loose.mid").triplet_share() < 0.2
