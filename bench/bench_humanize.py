@@ -1,7 +1,7 @@
 """How well Humanize plays GMD's own beats back: quantize real test windows, humanize them, compare with the real
 performance; and whether another drummer's feel moves a beat towards that drummer's playing.
 
-    python -m bench.bench_humanize [--checkpoint NAME] [--windows 300] [--write]
+    python -m bench.bench_humanize [--checkpoint NAME] [--write]
 
 Writes docs/HUMANIZE.md (the table) and docs/humanize.png (velocity and timing distributions).
 """
@@ -17,7 +17,7 @@ from bench.report import machine
 from explorer import checkpoints, dataset
 from explorer.groove import DRUM_CLASSES
 from explorer.humanize import HumanizeOptions, direction_for, humanize, jitter, quantize
-from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy, groove_statistics, hit_values
+from explorer.realism import OFFSET_TO_STEPS, beat_accent, classifier_accuracy, groove_statistics, hit_values
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "HUMANIZE.md"
 PLOT = DOC.with_name("humanize.png")
@@ -30,10 +30,17 @@ def per_hit(grooves) -> tuple[np.ndarray, np.ndarray]:
     return velocities[hits], offsets[hits]
 
 
-def run(checkpoint: str | None, count: int) -> tuple[list[str], dict]:
+def one_window_per_performance(windows) -> list[int]:
+    """A window of each performance (a fixed draw), so that every drummer and take counts once."""
+    rng = np.random.default_rng(0)
+    return [int(rng.choice(group.index)) for _, group in windows.meta.groupby("midi_filename", sort=True)]
+
+
+def run(checkpoint: str | None) -> tuple[list[str], dict]:
     model = checkpoints.load_model(checkpoint)
     test = dataset.load_windows("test")
-    rows = np.sort(np.random.default_rng(0).choice(len(test), count, replace=False))
+    rows = one_window_per_performance(test)
+    count = len(rows)
     real = test.grooves(rows)
     files = test.meta["midi_filename"].to_numpy()[rows]
     real_velocity, real_offset = per_hit(real)
@@ -51,15 +58,17 @@ def run(checkpoint: str | None, count: int) -> tuple[list[str], dict]:
             humanize(model, g, options=HumanizeOptions(temperature=temperature, seed=i), direction=direction)
             for i, g in enumerate(programmed)]
     half = count // 2
-    lines = [f"`python -m bench.bench_humanize --windows {count}` with `{model.info.name}` on {machine()}. "
-             f"{count} GMD test windows (a fixed draw), each quantized (every hit on the grid at velocity 100) and "
-             "played back; errors per real hit against the real performance. The classifier tells the second half "
-             "of the played windows from the first half of the real ones (explorer/realism.py; 0.5 = "
-             "indistinguishable).", "",
+    lines = [f"`python -m bench.bench_humanize` with `{model.info.name}` on {machine()}. "
+             f"{count} GMD test windows, one of each test performance (a fixed draw), each quantized (every hit on "
+             "the grid at velocity 100) and played back; errors per real hit against the real performance. The "
+             "accent is the mean velocity of hits on the beat (quarter notes) minus that of hits off it. The "
+             "classifier tells the played windows of the second half of the performances from the real windows of "
+             "the first half (explorer/realism.py; 0.5 = indistinguishable).", "",
              "| | velocity MAE (MIDI) | timing MAE (16ths) | velocity mean / sd | timing mean / sd (16ths) | "
-             "real-vs-played accuracy |", "|---|---:|---:|---:|---:|---:|",
+             "accent (MIDI) | real-vs-played accuracy |", "|---|---:|---:|---:|---:|---:|---:|",
              f"| GMD (real) | | | {real_velocity.mean():.1f} / {real_velocity.std():.1f} | "
-             f"{real_offset.mean():+.3f} / {real_offset.std():.3f} | |"]
+             f"{real_offset.mean():+.3f} / {real_offset.std():.3f} | "
+             f"{beat_accent(np.stack([g.tensor() for g in real])):.1f} | |"]
     distributions = {"GMD (real)": (real_velocity, real_offset)}
     per_drum = {}
     for name, played in candidates.items():
@@ -68,7 +77,8 @@ def run(checkpoint: str | None, count: int) -> tuple[list[str], dict]:
                                        np.stack([g.tensor() for g in played[half:]]))
         lines.append(f"| {name} | {np.abs(velocity - real_velocity).mean():.1f} | "
                      f"{np.abs(offset - real_offset).mean():.3f} | {velocity.mean():.1f} / {velocity.std():.1f} | "
-                     f"{offset.mean():+.3f} / {offset.std():.3f} | {accuracy:.2f} |")
+                     f"{offset.mean():+.3f} / {offset.std():.3f} | "
+                     f"{beat_accent(np.stack([g.tensor() for g in played])):.1f} | {accuracy:.2f} |")
         distributions[name] = (velocity, offset)
         per_drum[name] = _per_drum_means(played)
     per_drum["GMD (real)"] = _per_drum_means(real)
@@ -132,10 +142,9 @@ def plot(distributions: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint")
-    parser.add_argument("--windows", type=int, default=300)
     parser.add_argument("--write", action="store_true", help="write docs/HUMANIZE.md's measured part and the plot")
     args = parser.parse_args(argv)
-    lines, distributions = run(args.checkpoint, args.windows)
+    lines, distributions = run(args.checkpoint)
     print("\n".join(lines))
     if args.write:
         text = DOC.read_text() if DOC.exists() else "# Humanize\n\n## Measured\n"

@@ -39,6 +39,14 @@ def bar_repetition(hits: np.ndarray) -> np.ndarray:
     return np.where(either > 0, both / np.maximum(either, 1), 1.0).mean(axis=1)
 
 
+def beat_accent(tensors: np.ndarray) -> float:
+    """How much louder hits on the beat (quarter notes) are played than hits off it, in MIDI velocity: over all
+    hits of these windows [N, T, 27], mean on-beat velocity minus mean off-beat velocity."""
+    hits, velocities, _ = hit_values(tensors)
+    on_beat = (np.arange(hits.shape[1]) % 4 == 0)[None, :, None]
+    return float(velocities[hits & on_beat].mean() - velocities[hits & ~on_beat].mean())
+
+
 def groove_statistics(tensors: np.ndarray) -> dict:
     """The statistics above, as plain floats and lists (JSON-ready)."""
     hits, velocities, offsets = hit_values(tensors)

@@ -195,3 +195,34 @@ def test_the_main_flow_filter_pick_listen_add_generate_interpolate_download(app_
         assert (tmp_path / "path.mid").read_bytes()[:4] == b"MThd"
         assert event.value.suggested_filename.startswith("interpolation")
         assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_drum_machine_loop_is_humanized_note_for_note_and_downloaded(app_url, tmp_path):
+    """Side-stick (37), cowbell (56), clap, GM toms and flams, uploaded on the Groove page: the humanized download,
+    read back, has every note once on its own pitch, ends on its last bar line, and is named after the file."""
+    import io
+
+    import mido
+
+    from tests.test_notes import drum_machine_loop, read_back
+
+    loop = tmp_path / "Funk6.mid"
+    loop.write_bytes(drum_machine_loop())
+    with app_page(app_url) as page:
+        open_page(page, "Groove")
+        page.get_by_text("a MIDI file, 1 to 16 bars").click()
+        wait_idle(page)
+        chooser = page.locator("[data-testid='stMain'] [data-testid='stFileUploaderDropzoneInput']")
+        act_and_time(page, lambda: chooser.set_input_files(str(loop)))
+        click_and_time(page, page.get_by_role("button", name="Humanize", exact=True))
+        assert page.locator("[data-testid='stException']").count() == 0
+        button = page.locator("[data-testid='stDownloadButton']").filter(has_text="MIDI").nth(1)  # the played one
+        with page.expect_download() as download:
+            button.click()
+        assert download.value.suggested_filename == "Funk6_humanized_T0.5_own_feel.mid"
+        played = Path(download.value.path()).read_bytes()
+    before, after = read_back(loop.read_bytes()), read_back(played)
+    assert sorted(p for *_, p, _ in after) == sorted(p for *_, p, _ in before)  # 37 and 56 stay themselves
+    assert {37, 56} <= {p for *_, p, _ in after}
+    assert [t for _, t, *_ in after] != [t for _, t, *_ in before]  # and were played
+    assert {sum(m.time for m in track) for track in mido.MidiFile(file=io.BytesIO(played)).tracks} == {2 * 4 * 480}
