@@ -151,7 +151,7 @@ class _FluidSynthEngine:
         self._lock = threading.Lock()
         self._closed = False
 
-    def render(self, notes: list[tuple[int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
+    def render(self, notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
         """Stereo float32 [frames, 2]. FluidSynth starts notes only at the start of its 64-frame blocks: each note
         is sent at the boundary nearest to its frame (±0.7 ms at 44.1 kHz)."""
         audio = np.zeros((frames, 2), np.float32)
@@ -163,11 +163,11 @@ class _FluidSynthEngine:
                 font_id = self._add_font(synth.synth, self._font)
                 synth.program_select(DRUM_CHANNEL, font_id, DRUM_BANK, DRUM_KIT_PRESET)
                 position = 0
-                for frame, drum, velocity in notes:
+                for frame, _, velocity, pitch in notes:
                     boundary = max(position, round(frame / FLUID_BLOCK) * FLUID_BLOCK)
                     self._write(synth, audio, position, boundary)
                     position = boundary
-                    synth.noteon(DRUM_CHANNEL, OUTPUT_PITCHES[drum], velocity)  # no note-off: drums ring out
+                    synth.noteon(DRUM_CHANNEL, pitch, velocity)  # no note-off: drums ring out
                 self._write(synth, audio, position, frames)
             finally:
                 self._unplug_font(synth)
@@ -211,7 +211,7 @@ class _EnginePool:
     def loaded(self) -> int:
         return self._loaded
 
-    def render(self, notes: list[tuple[int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
+    def render(self, notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
         engine = self._acquire()
         try:
             return engine.render(notes, frames, sample_rate)
@@ -267,7 +267,7 @@ def _fluidsynth_engine(soundfont: Path) -> _EnginePool:
     return engine
 
 
-def _render_midi2audio(notes: list[tuple[int, int, int]], frames: int, sample_rate: int,
+def _render_midi2audio(notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int,
                        soundfont: Path) -> np.ndarray:
     """Through the `fluidsynth` program. It reloads the font every call, ignores errors (hence the file check),
     is quiet, and runs until every voice dies: the result is cut to `frames` and normalised later."""
@@ -277,13 +277,12 @@ def _render_midi2audio(notes: list[tuple[int, int, int]], frames: int, sample_ra
     ticks_per_second = 1920  # 960 per quarter at mido's default 120 bpm: 0.5 ms resolution
     track = mido.MidiTrack()
     now = 0
-    for frame, drum, velocity in notes:
+    for frame, _, velocity, pitch in notes:
         tick = round(frame / sample_rate * ticks_per_second)
-        track.append(mido.Message("note_on", channel=DRUM_CHANNEL, note=OUTPUT_PITCHES[drum], velocity=velocity,
-                                  time=tick - now))
+        track.append(mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity, time=tick - now))
         now = tick
     end = round(frames / sample_rate * ticks_per_second)
-    for pitch in sorted({OUTPUT_PITCHES[drum] for _, drum, _ in notes}):
+    for pitch in sorted({pitch for *_, pitch in notes}):
         track.append(mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, time=end - now))
         now = end
     from explorer import dataset
@@ -372,12 +371,18 @@ def _check(groove: Groove, bpm: float, loops: int, sample_rate: int, channels: i
                          f"{MAX_AUDIO_SECONDS // 60} minutes are rendered at a time.")
 
 
-def note_frames(groove: Groove, bpm: float, loops: int, sample_rate: int) -> list[tuple[int, int, int]]:
-    """(start frame, drum class, MIDI velocity) of every note of `loops` back-to-back passes, in time order.
+def note_frames(groove: Groove, bpm: float, loops: int, sample_rate: int) -> list[tuple[int, int, int, int]]:
+    """(start frame, drum class, MIDI velocity, MIDI pitch) of every note of `loops` back-to-back passes, in time
+    order: a groove with the musician's file behind it (at its own tempo) sounds that file's own notes and pitches
+    (a side-stick, a cowbell), else each hit sounds its class's General MIDI pitch.
 
     The passes are one continuous groove, so early hits of a pass land before its bar line.
     """
-    return sorted((round(start * sample_rate), drum_class, velocity)
+    if groove.notes is not None and bpm == groove.bpm:
+        length = groove.seconds
+        return sorted((round((start + k * length) * sample_rate), drum_class, velocity, pitch)
+                      for k in range(loops) for start, drum_class, velocity, pitch in groove.notes.sounding())
+    return sorted((round(start * sample_rate), drum_class, velocity, OUTPUT_PITCHES[drum_class])
                   for start, drum_class, velocity in groove_notes(groove.played_at(bpm).repeated(loops)))
 
 
@@ -410,7 +415,7 @@ def render_played(played: PlayedNotes, renderer: str = "auto", sample_rate: int 
     passes = round(played.seconds * sample_rate) + 1
     if passes > MAX_AUDIO_SECONDS * sample_rate:
         raise AudioError(f"This performance lasts over {MAX_AUDIO_SECONDS // 60} minutes; it is not rendered.")
-    notes = [(round(start * sample_rate), int(drum), int(velocity))
+    notes = [(round(start * sample_rate), int(drum), int(velocity), OUTPUT_PITCHES[int(drum)])
              for start, drum, velocity in zip(played.starts, played.classes, played.velocities, strict=True)]
     audio, engine = _render_notes(notes, passes + round(TAIL_SECONDS * sample_rate), sample_rate, channels,
                                   choose_renderer(renderer), renderer)

@@ -82,14 +82,15 @@ def _pan_gains(channels: int) -> np.ndarray:
     return (np.sqrt(2) * np.stack([np.cos(angle), np.sin(angle)], axis=1)).astype(np.float32)
 
 
-def render(notes: list[tuple[int, int, int]], frames: int, sample_rate: int, channels: int) -> np.ndarray:
-    """[frames, channels] float32 audio of `notes` (start frame, drum class, MIDI velocity): each drum's hits summed
-    into its own mono track, then the tracks panned into `channels`."""
+def render(notes: list[tuple[int, ...]], frames: int, sample_rate: int, channels: int) -> np.ndarray:
+    """[frames, channels] float32 audio of `notes` (start frame, drum class, MIDI velocity, and any more fields, such
+    as the pitch, which this kit of 9 voices does not use): each drum's hits summed into its own mono track, then
+    the tracks panned into `channels`."""
     kit = builtin_kit(sample_rate)
     tracks: dict[int, np.ndarray] = {}
-    hi_hat_frames = [frame for frame, drum, _ in notes if drum in HI_HAT_CLASSES]
+    hi_hat_frames = [frame for frame, drum, *_ in notes if drum in HI_HAT_CLASSES]
     choke = int(CHOKE_SECONDS * sample_rate)
-    for frame, drum, velocity in notes:
+    for frame, drum, velocity, *_ in notes:
         voice = kit[drum]
         if drum == OPEN_HI_HAT:
             voice = _choked(voice, frame, hi_hat_frames, choke)

@@ -175,6 +175,8 @@ class Groove:
         digest = hashlib.sha1(self.tensor().tobytes())
         digest.update(np.float64(self.bpm).tobytes())
         digest.update(repr(self.tempo_changes).encode())
+        if self.notes is not None:  # the same view of two different files sounds and saves differently
+            digest.update(self.notes.content_key().encode())
         return digest.hexdigest()
 
     def same_as(self, other: Groove, atol: float = 0.0) -> bool:

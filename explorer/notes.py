@@ -13,6 +13,7 @@ the other notes in the cell (a flam's grace note, a ghost note on the same drum)
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from explorer.errors import NoDrumsError
 from explorer.groove import DRUM_CHANNEL, NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove, tidy_bpm
 
 END_OF_TRACK = "end_of_track"
+SNARE = 1  # the built-in synth's voice for a pitch off the kit's map
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,19 @@ class NoteRecord:
             velocities[step, drum_class] = main.velocity / 127.0
             offsets[step, drum_class] = self.offset_of(main.tick, step)
         return Groove(hits, velocities, offsets, self.bpm, self.name, notes=self)
+
+    def sounding(self) -> list[tuple[float, int, int, int]]:
+        """(start in seconds, drum class, MIDI velocity, MIDI pitch) of every drum note, for the audio; a pitch off
+        the kit's map plays as a snare in the built-in synth (FluidSynth plays the pitch itself)."""
+        seconds_per_tick = 60.0 / self.bpm / self.ticks_per_beat
+        return [(note.tick * seconds_per_tick, SNARE if note.drum_class is None else note.drum_class, note.velocity,
+                 note.pitch) for note in self.notes]
+
+    def content_key(self) -> str:
+        """A hash of the notes as they now are and of the file they are in."""
+        digest = hashlib.sha1(self.data)
+        digest.update(repr([(n.track, n.tick, n.end_tick, n.pitch, n.velocity) for n in self.notes]).encode())
+        return digest.hexdigest()
 
     # changes and writing
 

@@ -13,7 +13,7 @@ import pytest
 
 from explorer import audio, cli, dataset
 from explorer.errors import AudioError, MidiError
-from explorer.groove import STEPS_PER_BAR, Groove, groove_to_midi, groove_to_sequence
+from explorer.groove import OUTPUT_PITCHES, STEPS_PER_BAR, Groove, groove_to_midi, groove_to_sequence
 from explorer.midi_reader import midi_to_performance
 from tests.conftest import gmd_folder
 
@@ -350,3 +350,21 @@ def test_cli_explains_bad_input(tmp_path, capsys):
     assert "Loops must be a whole number" in capsys.readouterr().err
     assert cli.main(["render", str(midi), "--out", str(tmp_path / "no" / "x.wav"), "--renderer", "builtin"]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_a_musicians_file_sounds_its_own_pitches():
+    """A side-stick (37) and a cowbell (56) sound as themselves, not as the snare their class writes (38); the cache
+    tells the file from its model view."""
+    from explorer.notes import NoteRecord
+    from tests.test_notes import drum_machine_loop
+
+    groove = NoteRecord.from_midi(drum_machine_loop(), "loop.mid").groove()
+    pitches = {pitch for *_, pitch in audio.note_frames(groove, groove.bpm, 2, SR)}
+    assert {37, 56, 53, 41} <= pitches
+    assert {pitch for *_, pitch in audio.note_frames(groove.model_view(), groove.bpm, 1, SR)} <= set(OUTPUT_PITCHES)
+    assert len(audio.note_frames(groove, groove.bpm, 2, SR)) == 2 * len(groove.notes.notes)
+    assert groove.content_key() != groove.model_view().content_key()
+    if audio.find_soundfont() is None:
+        pytest.skip("FluidSynth's General MIDI soundfont is not installed (`apt-get install fluid-soundfont-gm`)")
+    own, view = (audio.render_array(g, renderer="fluidsynth") for g in (groove, groove.model_view()))
+    assert own.shape == view.shape and np.abs(own - view).max() > 0.05
