@@ -19,9 +19,10 @@ if len(state.basket()) < 2:
     st.info(f"Blending needs at least two seeds in the basket (four for four different corners). {ui.SEED_SOURCES}")
     st.stop()
 corner_columns = st.columns(4)
+picked = []
 for number, (column, name) in enumerate(zip(corner_columns, CORNERS, strict=True)):
     with column:
-        ui.seed_picker(name.capitalize(), key=f"keep_blend_corner_{number}", default=number)
+        picked.append(ui.seed_picker(name.capitalize(), key=f"keep_blend_corner_{number}", default=number))
 size_column, temperature_column = st.columns(2)
 size_column.slider("Grid size", 2, 6, 4, key="keep_blend_size", help="Cells per side.")
 temperature_column.slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_blend_temperature")
@@ -41,13 +42,14 @@ def run() -> None:
     session["blend_size"] = size
     session["blend_cell"] = 0
     state.set_results(PAGE, [(f"blend row {r + 1} column {c + 1}", g) for r, row in enumerate(grid)
-                          for c, g in enumerate(row)])
+                             for c, g in enumerate(row)], inputs=state.inputs_key(*corners))
 
 
 def pick(cell: int) -> None:
     st.session_state["blend_cell"] = cell
 
 
+state.drop_stale_results(PAGE, state.inputs_key(*(seed.groove for seed in picked)), "Blend")
 items = ui.action_row(PAGE, "Blend", run, "blend", "Press **Blend** to fill the grid.")
 
 size = st.session_state["blend_size"]

@@ -64,10 +64,12 @@ def run() -> None:
         session["generate_error"] = str(error)
         return
     session.pop("generate_error", None)
-    state.set_results(PAGE, items)
+    state.set_results(PAGE, items, inputs=None if mode == "samples" else state.inputs_key(original))
     session["keep_gen_random_seed"] = (seed + 1) % (2**31 - 1)
 
 
+if seed_groove is not None:
+    state.drop_stale_results(PAGE, state.inputs_key(seed_groove), "Generate")
 items = ui.action_row(PAGE, "Generate", run, "generated",
                       "Press **Generate**. Every result has a drum roll, a player and a MIDI download; **Basket** "
                       "keeps it as a seed for Interpolate, Blend and Attributes.",

@@ -87,16 +87,12 @@ def run() -> None:
     session.pop(f"{PAGE}_error", None)
     feel_name = "own feel" if feel is None else "feel of a seed"
     state.set_results(PAGE, [(f"{beat_name} · as programmed", beat),
-                             (f"{beat_name}_humanized_T{options.temperature:g} · {feel_name}", played)])
-    session[f"{PAGE}_input"] = inputs
+                             (f"{beat_name}_humanized_T{options.temperature:g} · {feel_name}", played)],
+                      inputs=state.inputs_key(beat, feel))
     session["keep_groove_seed"] = (options.seed + 1) % (10**6 + 1)
 
 
-# What the results were made from: results of another beat or feel are cleared, never shown as this one's.
-inputs = (f"{source}:{beat.content_key()}", feel.content_key() if feel is not None else "")
-if state.results(PAGE) and st.session_state.get(f"{PAGE}_input") != inputs:
-    state.clear_results(PAGE)
-    st.info("The beat or its feel changed since the last run: press **Humanize** to play this one.")
+state.drop_stale_results(PAGE, state.inputs_key(beat, feel), "Humanize")
 
 
 items = ui.action_row(PAGE, "Humanize", run, "groove", "Press **Humanize** to hear the beat played.")

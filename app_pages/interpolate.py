@@ -19,9 +19,9 @@ if len(state.basket()) < 2:
     st.stop()
 left, right = st.columns(2)
 with left:
-    ui.seed_picker("From", key="keep_interp_a", default=0)
+    start = ui.seed_picker("From", key="keep_interp_a", default=0)
 with right:
-    ui.seed_picker("To", key="keep_interp_b", default=1)
+    end = ui.seed_picker("To", key="keep_interp_b", default=1)
 steps_column, method_column, temperature_column = st.columns(3)
 steps_column.slider("Steps (both ends included)", 3, 16, 8, key="keep_interp_steps")
 method_column.radio("Path", ["slerp", "lerp"], horizontal=True, key="keep_interp_method",
@@ -43,11 +43,13 @@ def run() -> None:
         return
     session.pop("interpolate_error", None)
     count = len(grooves)
-    state.set_results(PAGE, [(f"step {i + 1} of {count} · {g.bpm:.0f} bpm", g) for i, g in enumerate(grooves)])
+    state.set_results(PAGE, [(f"step {i + 1} of {count} · {g.bpm:.0f} bpm", g) for i, g in enumerate(grooves)],
+                      inputs=state.inputs_key(a, b))
     session["interpolate_ends"] = (f"seed {session['keep_interp_a'] + 1}: {seeds[session['keep_interp_a']].label}",
                                  f"seed {session['keep_interp_b'] + 1}: {seeds[session['keep_interp_b']].label}")
 
 
+state.drop_stale_results(PAGE, state.inputs_key(start.groove, end.groove), "Interpolate")
 items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interpolate** to hear the path.")
 
 generation = st.session_state.get(f"generation_{PAGE}", 0)

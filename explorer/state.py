@@ -170,11 +170,28 @@ def results(page: str) -> list[tuple[str, Groove]]:
     return st.session_state[STATE_KEYS["results"]].get(page, [])
 
 
-def set_results(page: str, items: list[tuple[str, Groove]], new_generation: bool = True) -> None:
-    """Keep a page's results; a new generation gives its widgets new keys, so old players and choices go."""
+def set_results(page: str, items: list[tuple[str, Groove]], new_generation: bool = True,
+                inputs: str | None = None) -> None:
+    """Keep a page's results, and what they were made from (`inputs_key`); a new generation gives its widgets new
+    keys, so old players and choices go."""
     st.session_state[STATE_KEYS["results"]][page] = items
+    st.session_state[f"inputs_{page}"] = inputs
     if new_generation:
         st.session_state[f"generation_{page}"] = st.session_state.get(f"generation_{page}", 0) + 1
+
+
+def inputs_key(*grooves: Groove | None) -> str:
+    """What a page's results are made from (its seeds or beat), as one key; None stands for no groove."""
+    return "|".join(groove.content_key() if groove is not None else "-" for groove in grooves)
+
+
+def drop_stale_results(page: str, inputs: str, button: str) -> None:
+    """Results never outlive their inputs: when the page's seeds or beat are not those its results were made from,
+    the results go, and one sentence says why."""
+    made_from = st.session_state.get(f"inputs_{page}")
+    if results(page) and made_from is not None and made_from != inputs:
+        clear_results(page)
+        st.info(f"The seeds or beat changed since the last run: press **{button}** for results of these.")
 
 
 def clear_results(page: str) -> None:

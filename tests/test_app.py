@@ -322,6 +322,18 @@ def test_groove_results_carry_the_beats_name_and_never_outlive_their_beat():
     assert any("changed since the last run" in info.value for info in at.info)
 
 
+@pytest.mark.parametrize(("page", "button", "picker"), [("interpolate", "interpolate_run", "keep_interp_b"),
+                                                         ("blend", "blend_run", "keep_blend_corner_0")])
+def test_seeded_results_go_when_their_seeds_change(page, button, picker):
+    at = open_app(page)
+    at.button(key=button).click().run()
+    assert_ok(at)
+    assert results(at, page)
+    at.selectbox(key=picker).set_value(2).run()
+    assert_ok(at)
+    assert results(at, page) == [] and any("changed since the last run" in info.value for info in at.info)
+
+
 def test_the_dataset_page_offers_the_window_as_played_and_the_models_view():
     at = open_app()
     labels = [button.proto.label for button in media(at, "download_button")]
