@@ -23,6 +23,7 @@ from explorer.prior import PRIOR_FILE, MixturePrior, load_prior, save_prior
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_CHECKPOINT = "gmd_hierdec_dist_4bar"
+DRUMIFY_CHECKPOINT = "gmd_multitask_4bar"  # the multi-task model (explorer/transforms.py) that reads taps
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "checkpoint.json"
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from explorer.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
+from explorer.checkpoints import DRUMIFY_CHECKPOINT
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES
 from explorer.precision import PRECISIONS
@@ -187,21 +188,59 @@ def cmd_interpolate(args) -> int:
     return 0
 
 
+def _file_pairs(source: Path, out: Path) -> list[tuple[Path, Path]]:
+    """(input, output) MIDI paths of a file → file or folder → folder command; none, with the reason printed, for
+    a folder without MIDI files or a path that does not exist."""
+    if source.is_dir():
+        pairs = [(path, out / path.name) for path in sorted(source.iterdir())
+                 if path.suffix.lower() in (".mid", ".midi")]
+        if not pairs:
+            print(f"error: '{source}' holds no .mid file.", file=sys.stderr)
+        return pairs
+    if source.is_file():
+        return [(source, out)]
+    print(f"error: '{source}' does not exist.", file=sys.stderr)
+    return []
+
+
+def cmd_drumify(args) -> int:
+    from explorer import checkpoints
+    from explorer.drumify import DrumifyOptions, drumify, taps_from_midi
+    from explorer.groove import groove_to_midi
+
+    pairs = _file_pairs(args.input, args.out)
+    if not pairs:
+        return 2
+    try:
+        options = DrumifyOptions(temperature=args.temperature, seed=args.seed, strict=not args.free,
+                                 keep_velocity=not args.ignore_velocity)
+        model = checkpoints.load_model(args.checkpoint)
+    except (ValueError, ExplorerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = 0
+    for source, target in pairs:
+        try:
+            taps = taps_from_midi(source.read_bytes(), source.name)
+            groove = drumify(model, taps, options=options)[0]
+        except (ExplorerError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(groove_to_midi(groove))
+        print(f"{target}: {int(groove.hits.sum())} hits on {int(taps.hits.sum())} taps, {groove.bars:g} bars at "
+              f"{groove.bpm:g} bpm")
+    return 2 if failed else 0
+
+
 def cmd_humanize(args) -> int:
     from explorer import checkpoints, humanize
     from explorer.midi_reader import midi_to_performance
     from explorer.notes import NoteRecord
 
-    if args.input.is_dir():
-        pairs = [(path, args.out / path.name) for path in sorted(args.input.glob("*.mid*"))
-                 if path.suffix.lower() in (".mid", ".midi")]
-        if not pairs:
-            print(f"error: '{args.input}' holds no .mid file.", file=sys.stderr)
-            return 2
-    elif args.input.is_file():
-        pairs = [(args.input, args.out)]
-    else:
-        print(f"error: '{args.input}' does not exist.", file=sys.stderr)
+    pairs = _file_pairs(args.input, args.out)
+    if not pairs:
         return 2
     try:
         options = humanize.HumanizeOptions(temperature=args.temperature, seed=args.seed, amount=args.amount,
@@ -379,6 +418,18 @@ def build_parser() -> argparse.ArgumentParser:
     humanize.add_argument("--untouched", nargs="*", default=[], metavar="DRUM", choices=DRUM_CLASSES,
                           help=f"drums left as programmed ({', '.join(DRUM_CLASSES)})")
     humanize.set_defaults(run=cmd_humanize)
+
+    drumify = commands.add_parser("drumify", help="turn tapped rhythms (any pitch, any channel) into drum grooves")
+    drumify.add_argument("input", type=Path, metavar="IN", help="a MIDI file of taps, or a folder of them")
+    drumify.add_argument("--out", type=Path, required=True, help="a MIDI file, or a folder (for a folder IN)")
+    drumify.add_argument("--temperature", type=float, default=0.7, help="how freely to play (0: most likely)")
+    drumify.add_argument("--seed", type=int, default=0)
+    drumify.add_argument("--free", action="store_true",
+                         help="let the model add ghost notes and cymbals between the taps (default: strictly on them)")
+    drumify.add_argument("--ignore-velocity", action="store_true", help="every tap counts the same")
+    drumify.add_argument("--checkpoint", default=DRUMIFY_CHECKPOINT,
+                         help=f"a multi-task checkpoint (default: {DRUMIFY_CHECKPOINT})")
+    drumify.set_defaults(run=cmd_drumify)
 
     for command in (evaluate, sample, reconstruct, interpolate, humanize):
         command.add_argument("--checkpoint", help="registry name or folder (default: the shipped one)")

@@ -23,6 +23,29 @@ def _stack(grooves: Sequence[Groove], steps: int) -> np.ndarray:
     return np.stack([g.tensor() for g in grooves]).astype(np.float32)
 
 
+def cut_windows(groove: Groove, steps: int) -> tuple[np.ndarray, list[int]]:
+    """A groove of any length cut into the model's windows [W, steps, 27] and each window's first step: back to back,
+    the last one ending where the groove ends (overlapping the one before); a groove shorter than a window repeated
+    to fill it. `paste_windows` puts the model's answers back together."""
+    tensor = groove.tensor()
+    if len(tensor) < steps:
+        tensor = np.tile(tensor, (-(-steps // len(tensor)), 1))[:steps]
+    starts = list(range(0, len(tensor) - steps + 1, steps))
+    if starts[-1] + steps < len(tensor):
+        starts.append(len(tensor) - steps)
+    return np.stack([tensor[s:s + steps] for s in starts]), starts
+
+
+def paste_windows(windows: np.ndarray, starts: Sequence[int], length: int) -> np.ndarray:
+    """`cut_windows` undone: the windows [W, steps, F] at their starts, a later one's steps replacing the overlap,
+    cut to `length` steps."""
+    steps = windows.shape[1]
+    whole = np.zeros((max(length, steps), windows.shape[2]), np.float32)
+    for window, start in zip(windows, starts, strict=True):
+        whole[start:start + steps] = window
+    return whole[:length]
+
+
 def encode_tensors(model, tensors: np.ndarray, batch_size: int = 512,
                    progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sigma) of many windows, in batches (for the latent map of the whole dataset)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explorer.generate import cut_windows, paste_windows
 from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
 from explorer.notes import NoteRecord
 
@@ -50,21 +51,9 @@ class HumanizeOptions:
             raise ValueError(f"unknown drum {unknown[0]!r}; the drums are {', '.join(DRUM_CLASSES)}")
 
 
-def _windows(groove: Groove, steps: int) -> tuple[np.ndarray, list[int]]:
-    """The beat cut into the model's windows [W, steps, 27] and each window's first step: back to back, the last
-    one ending where the beat ends (overlapping the one before); a beat shorter than a window repeated to fill it."""
-    tensor = groove.tensor()
-    if len(tensor) < steps:
-        tensor = np.tile(tensor, (-(-steps // len(tensor)), 1))[:steps]
-    starts = list(range(0, len(tensor) - steps + 1, steps))
-    if starts[-1] + steps < len(tensor):
-        starts.append(len(tensor) - steps)
-    return np.stack([tensor[s:s + steps] for s in starts]), starts
-
-
 def feel_code(model, grooves: Sequence[Groove]) -> np.ndarray:
     """One latent code [z] for the feel of these grooves: the mean `mu` of all their windows."""
-    windows = np.concatenate([_windows(g, model.config.steps)[0] for g in grooves])
+    windows = np.concatenate([cut_windows(g, model.config.steps)[0] for g in grooves])
     mu, _ = model.encode(windows)
     return mu.mean(axis=0)
 
@@ -111,13 +100,10 @@ def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeO
     if feel is not None:
         z = (1 - options.feel_weight) * z + options.feel_weight * feel_code(model, [feel])
     steps = model.config.steps
-    windows, starts = _windows(beat, steps)
+    windows, starts = cut_windows(beat, steps)
     decoded = model.decode(np.repeat(z[None], len(windows), axis=0), options.temperature, options.seed,
                            given_hits=windows[..., :NUM_CLASSES])
-    played = np.zeros((max(beat.steps, steps), 3 * NUM_CLASSES), np.float32)
-    for window, start in zip(decoded, starts, strict=True):
-        played[start:start + steps] = window  # a later window's steps replace the overlap (the last one's)
-    played = played[:beat.steps]
+    played = paste_windows(decoded, starts, beat.steps)
     hits = beat.hits > 0.5
     velocities = _mix(beat.velocities, with_accents(beat, played[:, NUM_CLASSES:2 * NUM_CLASSES]), options.amount,
                       hits)

@@ -110,6 +110,30 @@ def read_midi(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEF
     return sequence
 
 
+def read_taps(data: bytes, name: str = "",
+              limits: MidiLimits = DEFAULT_LIMITS) -> tuple[int, float, list[tuple[int, int]]]:
+    """Every note of a 4/4 file at one tempo, on any pitch and any channel, as a tap: (ticks per quarter, bpm,
+    [(tick, velocity)] in time order). The same checks as `read_midi`, so any bytes get a `MidiError` in words."""
+    label = _label(name)
+    if len(data) > limits.max_bytes:
+        raise _too_large(label, len(data), limits)
+    notes = _scan_events(data, label, limits)
+    midi = _parse_midi(data, label)
+    qpm = _check_midi(midi, notes, label, limits)
+    taps = []
+    for track in midi.tracks:
+        ticks = 0
+        for message in track:
+            ticks += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                taps.append((ticks, message.velocity))
+    seconds = max(tick for tick, _ in taps) / midi.ticks_per_beat * 60 / (qpm or 120.0)
+    if seconds > limits.max_seconds:
+        raise FileTooLargeError(f"{label} lasts {seconds / 60:.0f} minutes; up to {limits.max_seconds / 60:.0f} "
+                                "minutes are accepted.")
+    return midi.ticks_per_beat, tidy_bpm(qpm) if qpm else 120.0, sorted(taps)
+
+
 def _label(name: str) -> str:
     return f"'{name}'" if name else "The file"
 

@@ -603,10 +603,11 @@ class CompiledModel:
         return np.stack([entry[0] for entry in found]), np.stack([entry[1] for entry in found])
 
     def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0,
-               given_hits: np.ndarray | None = None) -> np.ndarray:
+               given_hits: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
         """[B, z] → [B, 64, 27] activated outputs (hits 0/1). With `given_hits` [B, 64, 9], those are the hits, and
         the model plays only their velocities and offsets (the decoder was trained teacher-forced on true hits, so
-        given hits are what it has seen)."""
+        given hits are what it has seen). With `allowed` [B, 64, 9] (booleans), hits are drawn as usual but only in
+        the allowed cells (Drumify's "strictly on my taps")."""
         z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
         temperature, seed, steps = float(temperature), int(seed) % 2**63, self.config.steps
         if given_hits is None:
@@ -614,6 +615,9 @@ class CompiledModel:
         else:  # a logit always passes -inf and never passes +inf
             given = np.asarray(given_hits, np.float32).reshape(len(z), steps, NUM_CLASSES)
             thresholds = np.where(given > 0.5, -np.inf, np.inf).astype(np.float32)
+        if allowed is not None:
+            allowed = np.asarray(allowed, bool).reshape(len(z), steps, NUM_CLASSES)
+            thresholds = np.where(allowed, thresholds, np.inf).astype(np.float32)
         noise = (thresholds, head_uniforms(len(z), steps, temperature, seed))
         # the heads' softmax temperature: T itself, or 1 at T = 0, where the median is taken
         head_temperature = np.float32(temperature if temperature > 0 else 1.0)

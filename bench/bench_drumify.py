@@ -1,0 +1,135 @@
+"""How well Drumify plays GMD's own rhythms back: tapify one window of each test performance (at each 16th its
+loudest hit, as one tap keeping its velocity and timing), drumify the taps, and compare with the real playing.
+
+    python -m bench.bench_drumify [--checkpoint NAME] [--write]
+
+Baselines: every tap a closed hi-hat; the nearest GMD training window by tap rhythm (hit Jaccard of the taps),
+played as it was. Anchors (GMD 2-bar test windows, precision = correct hits ÷ predicted hits, Haki et al., NIME 2022):
+Magenta's tap2drum 0.874, the Monotonic Groove Transformer 0.88–0.91. Writes docs/DRUMIFY.md and docs/drumify.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from bench.bench_humanize import one_window_per_performance
+from bench.report import machine
+from explorer import checkpoints, dataset
+from explorer.drumify import DrumifyOptions, drumify, taps_of
+from explorer.evaluate import evaluate, reconstruction_metrics
+from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
+from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "DRUMIFY.md"
+PLOT = DOC.with_name("drumify.png")
+HAT = DRUM_CLASSES.index("closed hi-hat")
+TEMPERATURES = (0.0, 0.7)
+
+
+def hi_hat_baseline(taps: Groove) -> np.ndarray:
+    """Every tap a closed hi-hat, at the tap's velocity and time."""
+    tensor = np.zeros((taps.steps, 3 * NUM_CLASSES), np.float32)
+    lane = np.argmax(taps.hits, axis=1)
+    rows = np.nonzero(taps.hits.max(axis=1) > 0.5)[0]
+    tensor[rows, HAT] = 1.0
+    tensor[rows, NUM_CLASSES + HAT] = taps.velocities[rows, lane[rows]]
+    tensor[rows, 2 * NUM_CLASSES + HAT] = taps.offsets[rows, lane[rows]]
+    return tensor
+
+
+def nearest_neighbour(train_tensors: np.ndarray, test_tensors: np.ndarray) -> np.ndarray:
+    """For each test window, the training window whose rhythm (steps with any hit) is most alike (Jaccard)."""
+    train = (train_tensors[..., :NUM_CLASSES] > 0.5).any(-1).astype(np.float32)  # [N, T]
+    test = (test_tensors[..., :NUM_CLASSES] > 0.5).any(-1).astype(np.float32)
+    both = test @ train.T
+    either = test.sum(1)[:, None] + train.sum(1)[None, :] - both
+    return train_tensors[np.argmax(both / np.maximum(either, 1), axis=1)]
+
+
+def scores(real: np.ndarray, played: np.ndarray, real_groups) -> dict:
+    metrics = reconstruction_metrics(real, played)
+    half = len(real) // 2
+    metrics["classifier"] = classifier_accuracy(real[:half], real_groups[:half], played[half:])
+    return metrics
+
+
+def run(checkpoint: str | None) -> tuple[list[str], dict]:
+    model = checkpoints.load_model(checkpoint)
+    test = dataset.load_windows("test")
+    rows = one_window_per_performance(test)
+    real = test.tensors[rows]
+    files = test.meta["midi_filename"].to_numpy()[rows]
+    taps = [taps_of(g) for g in test.grooves(rows)]
+    candidates = {
+        "every tap a closed hi-hat": np.stack([hi_hat_baseline(t) for t in taps]),
+        "nearest GMD training window by rhythm": nearest_neighbour(dataset.load_windows("train").tensors, real),
+    }
+    for temperature in TEMPERATURES:
+        for strict in (True, False):
+            options = DrumifyOptions(temperature=temperature, seed=0, strict=strict)
+            name = f"drumify, T = {temperature:g}, {'strictly on the taps' if strict else 'free between taps'}"
+            candidates[name] = np.stack([drumify(model, t, options=options)[0].tensor() for t in taps])
+    results = {name: scores(real, played, files) for name, played in candidates.items()}
+    lines = [f"`python -m bench.bench_drumify` with `{model.info.name}` on {machine()}. {len(rows)} GMD test "
+             "windows (4 bars), one of each test performance (a fixed draw), tapified (at each 16th its loudest hit "
+             "as one tap, keeping its velocity and timing), drumified, and compared with the real playing: hit "
+             "precision (correct hits ÷ played hits), recall and F1 on the 16th grid, velocity and timing error on "
+             "the hits both have, and the real-vs-generated classifier (explorer/realism.py; 0.5 = "
+             "indistinguishable).", "",
+             "| | precision | recall | F1 | velocity MAE (MIDI) | timing MAE (16ths) | real-vs-generated accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, m in results.items():
+        lines.append(f"| {name} | {m['hit_precision']:.3f} | {m['hit_recall']:.3f} | {m['hit_f1']:.3f} | "
+                     f"{m['velocity_mae'] * 127:.1f} | {m['offset_mae'] * OFFSET_TO_STEPS:.3f} | "
+                     f"{m['classifier']:.2f} |")
+    plain = evaluate(model, test.tensors[rows])
+    lines += ["", "Anchors, on GMD's 2-bar test windows (Haki et al., NIME 2022): Magenta's tap2drum 0.874 precision, "
+              "the Monotonic Groove Transformer 0.88–0.91.", "",
+              f"The same model on plain reconstruction of these windows (no transformation, T = 0): hit F1 "
+              f"{plain['hit_f1']:.3f}, velocity MAE {plain['velocity_mae'] * 127:.1f} MIDI, timing MAE "
+              f"{plain['offset_mae'] * OFFSET_TO_STEPS:.3f} 16ths."]
+    per_drum = {name: reconstruction_metrics(real, played)["per_class"] for name, played in candidates.items()}
+    return lines, {"results": results, "per_drum": per_drum}
+
+
+def plot(measured: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(10, 3.8))
+    names = list(measured["per_drum"])
+    width = 0.8 / len(names)
+    for index, name in enumerate(names):
+        f1 = [measured["per_drum"][name][drum]["f1"] for drum in DRUM_CLASSES]
+        axis.bar(np.arange(len(DRUM_CLASSES)) + index * width, f1, width, label=name)
+    axis.set_xticks(np.arange(len(DRUM_CLASSES)) + 0.4 - width / 2, DRUM_CLASSES, fontsize=8)
+    axis.set_ylabel("hit F1 per drum")
+    axis.legend(fontsize=7)
+    axis.set_title("Drumify on tapified GMD test windows: which drums land where the drummer played them")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--write", action="store_true", help="write docs/DRUMIFY.md's measured part and the plot")
+    args = parser.parse_args(argv)
+    lines, measured = run(args.checkpoint)
+    print("\n".join(lines))
+    if args.write:
+        text = DOC.read_text() if DOC.exists() else "# Drumify\n\n## Measured\n"
+        head = text.split("## Measured")[0]
+        DOC.write_text(head + "## Measured\n\n" + "\n".join(lines) + "\n\n![per drum](drumify.png)\n")
+        plot(measured, PLOT)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

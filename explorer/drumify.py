@@ -1,0 +1,116 @@
+"""Drumify: a rhythm tapped on anything becomes a drummer's groove whose hits land on the taps.
+
+Magenta Studio's Drumify uses a model trained for it alone (`groovae_tap2drum_*`). Here one multi-task model does it
+(`hierdec_dist_multitask_4bar`, explorer/transforms.py): its encoder was trained on tapified grooves, told by the
+"tapify" condition that it sees taps, and its decoder writes the whole groove. Constrained decoding keeps what the
+user gave: with `strict`, hits are drawn only on the taps' steps, and each hit on a tap plays at the tap's own time.
+
+A rhythm of any length (1 to 16 bars on the page) is played 4 bars at a time, each window from its own taps' code, so
+a fill tapped in bar 8 is played as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from explorer.errors import CheckpointError, MidiError
+from explorer.generate import cut_windows, paste_windows
+from explorer.groove import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove
+from explorer.transforms import QUANTIZED_VELOCITY, TAP_CLASS, condition
+
+MAX_TAP_BARS = 16
+
+
+@dataclass(frozen=True)
+class DrumifyOptions:
+    temperature: float = 0.7  # how freely the drums are drawn (0: the most likely groove)
+    seed: int = 0
+    strict: bool = True  # hits only on the taps' steps; else the model may add ghost notes and cymbals between them
+    keep_velocity: bool = True  # the taps' dynamics guide the groove's (else every tap counts the same)
+    follow_tap_timing: bool = True  # hits on a tap play at the tap's time (else at the drummer's the model draws)
+    feel_weight: float = 0.5  # with a feel groove: 0 = the taps' own code, 1 = the feel groove's
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError("temperature must be 0 or more")
+        if not 0.0 <= self.feel_weight <= 1.0:
+            raise ValueError("feel_weight must lie in [0, 1]")
+
+
+def taps_from_midi(data: bytes, name: str = "") -> Groove:
+    """Every note of a MIDI file, on any pitch and channel, as a tap on the 16th grid (its timing kept as offsets,
+    the loudest tap of a step kept): a groove with one lane, `TAP_CLASS`, of 1 to MAX_TAP_BARS bars."""
+    from explorer.midi_reader import read_taps
+
+    ticks_per_beat, bpm, taps = read_taps(data, name)
+    step_ticks = ticks_per_beat / STEPS_PER_QUARTER
+    steps = [max(0, int(np.floor(tick / step_ticks + 0.5))) for tick, _ in taps]
+    bars = max(steps) // STEPS_PER_BAR + 1
+    if bars > MAX_TAP_BARS:
+        raise MidiError(f"'{name}' lasts {bars} bars of taps; Drumify plays up to {MAX_TAP_BARS} at a time.")
+    shape = (bars * STEPS_PER_BAR, NUM_CLASSES)
+    hits, velocities, offsets = (np.zeros(shape, np.float32) for _ in range(3))
+    for (tick, velocity), step in sorted(zip(taps, steps, strict=True), key=lambda pair: pair[0][1]):
+        hits[step, TAP_CLASS] = 1.0  # the loudest tap of a step comes last: it wins
+        velocities[step, TAP_CLASS] = velocity / 127
+        offsets[step, TAP_CLASS] = np.clip(2.0 * (step * step_ticks - tick) / step_ticks, -1.0, 1.0)
+    return Groove(hits, velocities, offsets, bpm, Path(name).stem if name else "taps")
+
+
+def taps_of(groove: Groove) -> Groove:
+    """A groove's own rhythm as taps (at each step its loudest hit, on `TAP_CLASS`): what the model was trained to
+    read for Drumify, and how a groove from the basket is drumified."""
+    from explorer.transforms import tapify
+
+    return Groove.from_tensor(tapify(groove.tensor()), groove.bpm, f"{groove.source} (taps)")
+
+
+def drumify(model, taps: Groove, feel: Groove | None = None, options: DrumifyOptions = DrumifyOptions(),
+            takes: int = 1) -> list[Groove]:
+    """`takes` grooves (seeds options.seed, +1, …) on the rhythm of `taps` (a groove whose hits are taps; any lane
+    counts), each as long as the taps. Raises CheckpointError for a model not trained to read taps."""
+    if not model.config.task_channels:
+        name = model.info.name if model.info is not None else model.config.name
+        raise CheckpointError(f"Checkpoint '{name}' was not trained to read taps; Drumify needs a multi-task "
+                              "checkpoint (hierdec_dist_multitask_4bar).")
+    steps = model.config.steps
+    tap_steps = taps.hits.max(axis=1) > 0.5
+    if not tap_steps.any():
+        raise MidiError("There are no taps to drumify.")
+    tensor = taps_tensor(taps, options.keep_velocity)
+    windows, starts = cut_windows(Groove.from_tensor(tensor, taps.bpm), steps)
+    code = condition("tapify", steps)
+    inputs = np.concatenate([windows, np.broadcast_to(code, (len(windows), *code.shape))], -1)
+    z, _ = model.encode(inputs)
+    if feel is not None:
+        feel_z, _ = model.encode(cut_windows(feel, steps)[0])
+        z = (1 - options.feel_weight) * z + options.feel_weight * feel_z.mean(axis=0)
+    tapped = windows[..., TAP_CLASS] > 0.5  # [W, steps]
+    allowed = np.repeat(tapped[..., None], NUM_CLASSES, axis=-1) if options.strict else None
+    grooves = []
+    for take in range(takes):
+        decoded = model.decode(z, options.temperature, options.seed + take, allowed=allowed)
+        played = paste_windows(decoded, starts, taps.steps)
+        if options.follow_tap_timing:
+            on_tap = (played[:, :NUM_CLASSES] > 0.5) & tap_steps[:, None]
+            played[:, 2 * NUM_CLASSES:] = np.where(on_tap, tensor[:, 2 * NUM_CLASSES + TAP_CLASS, None],
+                                                   played[:, 2 * NUM_CLASSES:])
+        grooves.append(Groove.from_tensor(played, taps.bpm, f"{taps.source} drumified {take + 1}"))
+    return grooves
+
+
+def taps_tensor(taps: Groove, keep_velocity: bool = True) -> np.ndarray:
+    """[steps, 27]: one tap per step that holds any hit, on `TAP_CLASS`, with the step's loudest velocity (or
+    `QUANTIZED_VELOCITY`) and that hit's offset."""
+    tensor = np.zeros((taps.steps, 3 * NUM_CLASSES), np.float32)
+    tapped = taps.hits > 0.5
+    loudest = np.argmax(np.where(tapped, taps.velocities + 1e-3, 0.0), axis=1)
+    rows = np.nonzero(tapped.any(axis=1))[0]
+    tensor[rows, TAP_CLASS] = 1.0
+    tensor[rows, NUM_CLASSES + TAP_CLASS] = (taps.velocities[rows, loudest[rows]] if keep_velocity
+                                             else QUANTIZED_VELOCITY)
+    tensor[rows, 2 * NUM_CLASSES + TAP_CLASS] = taps.offsets[rows, loudest[rows]]
+    return tensor
