@@ -44,7 +44,7 @@ bench: setup-dev
 
 # Retakes the README's screenshots: the UI test, writing them into docs/ instead of a temporary folder.
 screenshots: setup-dev system-deps test-system-deps
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -k every_page
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -k "every_page or space_bar"
 
 clean:
 	rm -rf $(VENV) data/cache

@@ -25,6 +25,7 @@ PAGES = [
     st.Page("app_pages/blend.py", title="Blend", icon=":material/grid_view:", url_path="blend"),
     st.Page("app_pages/attributes.py", title="Attributes", icon=":material/tune:", url_path="attributes"),
     st.Page("app_pages/groove.py", title="Groove", icon=":material/graphic_eq:", url_path="groove"),
+    st.Page("app_pages/drumify.py", title="Drumify", icon=":material/touch_app:", url_path="drumify"),
 ]
 page = st.navigation(PAGES)
 state.init_state()

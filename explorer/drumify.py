@@ -68,10 +68,12 @@ def taps_of(groove: Groove) -> Groove:
     return Groove.from_tensor(tapify(groove.tensor()), groove.bpm, f"{groove.source} (taps)")
 
 
-def drumify(model, taps: Groove, feel: Groove | None = None, options: DrumifyOptions = DrumifyOptions(),
+def drumify(model, taps: Groove, feel_z: np.ndarray | None = None, options: DrumifyOptions = DrumifyOptions(),
             takes: int = 1) -> list[Groove]:
     """`takes` grooves (seeds options.seed, +1, …) on the rhythm of `taps` (a groove whose hits are taps; any lane
-    counts), each as long as the taps. Raises CheckpointError for a model not trained to read taps."""
+    counts), each as long as the taps. `feel_z`: a latent code to play in the feel of (a seed's or a genre's:
+    `humanize.feel_code`), mixed with each window's own by `options.feel_weight`. Raises CheckpointError for a
+    model not trained to read taps."""
     if not model.config.task_channels:
         name = model.info.name if model.info is not None else model.config.name
         raise CheckpointError(f"Checkpoint '{name}' was not trained to read taps; Drumify needs a multi-task "
@@ -85,9 +87,8 @@ def drumify(model, taps: Groove, feel: Groove | None = None, options: DrumifyOpt
     code = condition("tapify", steps)
     inputs = np.concatenate([windows, np.broadcast_to(code, (len(windows), *code.shape))], -1)
     z, _ = model.encode(inputs)
-    if feel is not None:
-        feel_z, _ = model.encode(cut_windows(feel, steps)[0])
-        z = (1 - options.feel_weight) * z + options.feel_weight * feel_z.mean(axis=0)
+    if feel_z is not None:
+        z = (1 - options.feel_weight) * z + options.feel_weight * np.asarray(feel_z, np.float32)
     tapped = windows[..., TAP_CLASS] > 0.5  # [W, steps]
     allowed = np.repeat(tapped[..., None], NUM_CLASSES, axis=-1) if options.strict else None
     grooves = []

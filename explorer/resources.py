@@ -136,6 +136,35 @@ def model():
         st.stop()
 
 
+def drumify_model():
+    """A model that reads taps: the active checkpoint if it is multi-task, else the shipped multi-task one; None
+    (with a message) when there is none."""
+    from explorer.checkpoints import DRUMIFY_CHECKPOINT
+
+    active = active_checkpoint()
+    chosen = active if active is not None and active.config.get("task_channels") else next(
+        (i for i in checkpoint_infos() if i.name == DRUMIFY_CHECKPOINT), None)
+    if chosen is None:
+        st.error(f"Drumify needs a multi-task checkpoint ({DRUMIFY_CHECKPOINT}, trained on taps); none is here.")
+        return None
+    try:
+        return _model(chosen.name, chosen.sha256, chosen.prior.get("sha256", ""))
+    except ExplorerError as error:
+        st.error(str(error))
+        return None
+
+
+@st.cache_data(show_spinner="Finding the genre's feel…", max_entries=16)
+def genre_feel(checkpoint: str, sha256: str, genre: str) -> np.ndarray:
+    """The mean code of up to 256 GMD training windows of a genre (a fixed draw), as a feel for Drumify."""
+    from explorer.humanize import feel_code
+
+    meta = windows().meta
+    rows = np.flatnonzero((meta["genre"] == genre).to_numpy() & (meta["split"] == "train").to_numpy())
+    rows = np.sort(np.random.default_rng(0).choice(rows, min(256, len(rows)), replace=False))
+    return feel_code(_model(checkpoint, sha256), windows().grooves(rows))
+
+
 @contextlib.contextmanager
 def progress_bar(describe: Callable[[int, int], str]):
     """A progress callback (done, total) for long work: its bar, captioned `describe(done, total)`, appears with the

@@ -15,7 +15,7 @@ from explorer import dataset
 from explorer.checkpoints import DEFAULT_CHECKPOINT
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes", "groove")
+PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes", "groove", "drumify")
 TIMEOUT = 240  # the first run imports TensorFlow and loads the model; the first map encodes ~1,150 windows
 
 
@@ -65,7 +65,7 @@ def test_every_page_loads_with_its_title_and_sidebar():
         at.switch_page(f"app_pages/{page}.py").run()
         assert_ok(at)
         titles.append(at.title[0].value)
-    assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes", "Groove"]
+    assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes", "Groove", "Drumify"]
     assert at.sidebar.selectbox(key="keep_checkpoint").value == DEFAULT_CHECKPOINT
     assert any("CC BY 4.0" in m.value for m in at.sidebar.markdown)
 
@@ -332,6 +332,24 @@ def test_seeded_results_go_when_their_seeds_change(page, button, picker):
     at.selectbox(key=picker).set_value(2).run()
     assert_ok(at)
     assert results(at, page) == [] and any("changed since the last run" in info.value for info in at.info)
+
+
+def test_drumify_plays_a_basket_grooves_rhythm_strictly_on_its_taps_in_several_takes():
+    at = open_app("drumify")
+    assert any("tap it here" in str(option) for option in at.radio(key="keep_drumify_source").options)
+    at.radio(key="keep_drumify_source").set_value("basket").run()
+    at.button(key="drumify_run").click().run()
+    assert_ok(at)
+    (taps_label, taps), *takes = results(at, "drumify")
+    name = at.session_state["basket"][0].label
+    assert taps_label == f"{name} · taps" and len(takes) == 2
+    tapped = taps.hits.max(axis=1) > 0.5
+    for label, groove in takes:
+        assert label.startswith(f"{name}_drumified_") and groove.hits.any() and not groove.hits[~tapped].any()
+    assert not takes[0][1].same_as(takes[1][1])
+    assert len(media(at, "audio")) == 3
+    at.selectbox(key="keep_drumify_seed").set_value(1).run()
+    assert results(at, "drumify") == []
 
 
 def test_the_dataset_page_offers_the_window_as_played_and_the_models_view():

@@ -226,3 +226,29 @@ def test_a_drum_machine_loop_is_humanized_note_for_note_and_downloaded(app_url, 
     assert {37, 56} <= {p for *_, p, _ in after}
     assert [t for _, t, *_ in after] != [t for _, t, *_ in before]  # and were played
     assert {sum(m.time for m in track) for track in mido.MidiFile(file=io.BytesIO(played)).tracks} == {2 * 4 * 480}
+
+
+def test_a_rhythm_tapped_on_the_space_bar_is_drumified(app_url):
+    """The tap pad in Chromium: Record, a bar of click, eight taps on the space bar (one with Shift), the take ends
+    by itself; Drumify plays it in two takes, each with a player and a MIDI download."""
+    import time
+
+    with app_page(app_url) as page:
+        open_page(page, "Drumify")
+        page.get_by_text("Tap a rhythm on anything").wait_for()
+        page.get_by_role("button", name="● Record").click()
+        time.sleep(60 / 100 * 4 + 0.3)  # the count-in: one bar at 100 bpm
+        for beat in range(8):
+            page.keyboard.press("Shift+Space" if beat == 0 else "Space")
+            time.sleep(60 / 100 / 2)  # 8ths
+        page.get_by_text("8 taps recorded").wait_for(timeout=15_000)
+        wait_idle(page)
+        before = audio_sources(page)
+        click_and_time(page, page.get_by_role("button", name="Drumify", exact=True))
+        assert page.locator("[data-testid='stException']").count() == 0
+        new = [s for s in audio_sources(page) if s not in before]
+        assert len(new) >= 3  # the taps and two takes
+        assert page.locator("[data-testid='stDownloadButton']").filter(has_text="MIDI").count() >= 3
+        assert page.get_by_text("tapped_drumified_1").count() >= 1
+        if os.environ.get("SCREENSHOT_DIR"):  # `make screenshots`: the README's picture of the page
+            page.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / "8-drumify.png"), full_page=True)
