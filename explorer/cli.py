@@ -176,11 +176,23 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
+def _first_window(path: Path):
+    """A file's first 4 bars as a groove with the file's own notes of those bars behind it (so that it is written
+    back as played); a file shorter than 4 bars, repeated to fill them (the model's view)."""
+    from explorer.groove import WINDOW_BARS
+    from explorer.midi_reader import midi_to_grooves
+    from explorer.notes import NoteRecord
+
+    record = NoteRecord.from_midi(path.read_bytes(), path.name)
+    if record.bars >= WINDOW_BARS:
+        return record.excerpt(0, WINDOW_BARS).groove()
+    return midi_to_grooves(path)[0]
+
+
 def cmd_interpolate(args) -> int:
     from explorer import checkpoints, generate
-    from explorer.midi_reader import midi_to_grooves
 
-    a, b = (midi_to_grooves(path)[0] for path in (args.a, args.b))
+    a, b = (_first_window(path) for path in (args.a, args.b))
     grooves = generate.interpolate(checkpoints.load_model(args.checkpoint), a, b, args.steps, args.method,
                                    args.temperature, args.seed)
     for path in _write_grooves(grooves, args.out):

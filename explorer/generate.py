@@ -135,16 +135,19 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
 
 def interpolate(model, a: Groove, b: Groove, steps: int = 8, method: str = "slerp", temperature: float = 0.0,
                 seed: int = 0) -> list[Groove]:
-    """From a's mu to b's mu; the tempo glides from a's to b's."""
+    """From a to b through the model's latent space: the first and last steps are the seeds as played, the steps
+    between decode the path from a's code to b's; the tempo glides from a's to b's."""
     _, mu, _ = encode(model, [a, b])
     tempos = np.linspace(a.bpm, b.bpm, steps)
-    return decode(model, latent_path(mu[0], mu[1], steps, method), temperature, seed, tempos,
-                  source="interpolation")
+    path = latent_path(mu[0], mu[1], steps, method)
+    between = decode(model, path[1:-1], temperature, seed, tempos[1:-1], source="interpolation") if steps > 2 else []
+    return [a, *between, b]
 
 
 def blend(model, corners: Sequence[Groove], rows: int = 4, cols: int = 4, temperature: float = 0.0,
           seed: int = 0) -> list[list[Groove]]:
-    """A rows × cols grid of bilinear blends of four corners (top-left, top-right, bottom-left, bottom-right)."""
+    """A rows × cols grid of bilinear blends of four corners (top-left, top-right, bottom-left, bottom-right): the
+    corner cells are the corner grooves as played."""
     if len(corners) != 4:
         raise ValueError("blend takes exactly four corner grooves")
     if rows < 2 or cols < 2:
@@ -158,6 +161,8 @@ def blend(model, corners: Sequence[Groove], rows: int = 4, cols: int = 4, temper
             zs.append(weights @ mu)
             tempos.append(float(weights @ bpm))
     grooves = decode(model, np.stack(zs), temperature, seed, tempos, source="blend")
+    for index, corner in zip((0, cols - 1, (rows - 1) * cols, rows * cols - 1), corners, strict=True):
+        grooves[index] = corner  # the corners are the seeds as played; the model plays the blends between
     return [grooves[i * cols:(i + 1) * cols] for i in range(rows)]
 
 

@@ -39,3 +39,18 @@ def test_sample_reconstruct_and_interpolate_write_whole_bars(tmp_path, groove_di
         tempo = next(m.tempo for m in mido.MidiFile(path).tracks[0] if m.type == "set_tempo")
         if "samples" in path.parts:
             assert tempo == mido.bpm2tempo(97)
+
+
+def test_interpolate_starts_with_a_as_played_and_ends_with_b(tmp_path, groove_dir, tiny_checkpoint):
+    """000.mid holds A's own first 4 bars, every note and pitch (pedal hats, rim shots), the last file B's."""
+    from explorer.notes import NoteRecord
+    from tests.test_notes import read_back
+
+    a, b = (groove_dir / f for f in ("drummer1/session1/1_funk_80_beat_4-4.mid",
+                                     "drummer1/session1/2_funk_80_beat_4-4.mid"))
+    assert main(["interpolate", str(a), str(b), "--steps", "4", "--out", str(tmp_path), "--checkpoint",
+                 tiny_checkpoint]) == 0
+    for path, source in ((tmp_path / "000.mid", a), (tmp_path / "003.mid", b)):
+        expected = NoteRecord.from_midi(source.read_bytes()).excerpt(0, 4).to_midi()
+        assert read_back(path.read_bytes()) == read_back(expected)
+        assert len({p for *_, p, _ in read_back(path.read_bytes())}) >= 4
