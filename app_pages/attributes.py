@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import resources, state, ui
+from explorer import generate, resources, state, ui
 from explorer.attributes import COMPUTED_ATTRIBUTES, groove_attributes
 from explorer.errors import ExplorerError
 
@@ -56,7 +56,7 @@ def reset() -> None:
 
 st.button("Reset sliders", key="attr_reset", on_click=reset)
 try:
-    moved = ui.move(model, seed.groove, vectors, amounts)
+    moved = ui.move(model, generate.seed_codes(model, [seed.groove])[0], seed.groove.bpm, vectors, amounts)
 except (ExplorerError, ValueError) as error:
     st.error(str(error))
     st.stop()

@@ -1,7 +1,8 @@
 """What the app and the CLI do with a model: encode, decode, sample, vary, interpolate, blend.
 
 Every function takes a loaded model (`checkpoints.load_model()`) and `Groove`s, returns `Groove`s, and is
-deterministic for a given seed. Reconstructions decode `mu`, as Magenta does.
+deterministic for a given seed. Seeds are played from their codes refined by gradient steps (explorer/refine.py),
+where Magenta decodes the encoder's `mu`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def encode(model, grooves: Sequence[Groove], seed: int = 0) -> tuple[np.ndarray,
     return mu + sigma * epsilon, mu, sigma
 
 
+def seed_codes(model, grooves: Sequence[Groove]) -> np.ndarray:
+    """The codes [len(grooves), z_size] that seeds are played from: mu refined per seed (explorer/refine.py), so
+    that a seed comes back as the seed."""
+    from explorer.refine import refiner
+
+    return refiner(model).codes(_stack(grooves, model.config.steps))
+
+
 def decode(model, z: np.ndarray, temperature: float = 0.0, seed: int = 0, bpm: float | Sequence[float] = 120.0,
            source: str = "decoded") -> list[Groove]:
     """One groove per row of z. T = 0 plays every hit the model gives over 50 %."""
@@ -96,19 +105,18 @@ def sample_tensors(model, n: int, temperature: float = 1.0, seed: int = 0) -> np
 
 
 def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed: int = 0) -> list[Groove]:
-    """Each groove through the model (decoding its mu), at its own tempo."""
-    _, mu, _ = encode(model, grooves)
-    return decode(model, mu, temperature, seed, [g.bpm for g in grooves], source="reconstruction")
+    """Each groove through the model (decoding its refined code), at its own tempo."""
+    return decode(model, seed_codes(model, grooves), temperature, seed, [g.bpm for g in grooves],
+                  source="reconstruction")
 
 
 def variations(model, groove: Groove, n: int, amount: float = 0.3, temperature: float = 0.0,
                seed: int = 0) -> list[Groove]:
-    """n grooves near the seed: z = (1 − amount) · mu + amount · z', z' drawn from the sampling prior. amount 0 →
-    the reconstruction, 1 → a sample."""
+    """n grooves near the seed: z = (1 − amount) · z_seed + amount · z', z' drawn from the sampling prior, z_seed
+    the seed's refined code. amount 0 → the reconstruction, 1 → a sample."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError("amount must lie in [0, 1]")
-    _, mu, _ = encode(model, [groove])
-    z = (1.0 - amount) * mu + amount * prior_z(model, n, seed)
+    z = (1.0 - amount) * seed_codes(model, [groove]) + amount * prior_z(model, n, seed)
     return decode(model, z, temperature, seed, groove.bpm, source="variation")
 
 
@@ -136,10 +144,10 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
 def interpolate(model, a: Groove, b: Groove, steps: int = 8, method: str = "slerp", temperature: float = 0.0,
                 seed: int = 0) -> list[Groove]:
     """From a to b through the model's latent space: the first and last steps are the seeds as played, the steps
-    between decode the path from a's code to b's; the tempo glides from a's to b's."""
-    _, mu, _ = encode(model, [a, b])
+    between decode the path from a's refined code to b's; the tempo glides from a's to b's."""
+    codes = seed_codes(model, [a, b])
     tempos = np.linspace(a.bpm, b.bpm, steps)
-    path = latent_path(mu[0], mu[1], steps, method)
+    path = latent_path(codes[0], codes[1], steps, method)
     between = decode(model, path[1:-1], temperature, seed, tempos[1:-1], source="interpolation") if steps > 2 else []
     return [a, *between, b]
 
@@ -152,13 +160,13 @@ def blend(model, corners: Sequence[Groove], rows: int = 4, cols: int = 4, temper
         raise ValueError("blend takes exactly four corner grooves")
     if rows < 2 or cols < 2:
         raise ValueError("a blend grid needs at least 2 rows and 2 columns")
-    _, mu, _ = encode(model, corners)
+    codes = seed_codes(model, corners)
     bpm = np.array([g.bpm for g in corners])
     zs, tempos = [], []
     for r in np.linspace(0.0, 1.0, rows):
         for c in np.linspace(0.0, 1.0, cols):
             weights = np.array([(1 - r) * (1 - c), (1 - r) * c, r * (1 - c), r * c])
-            zs.append(weights @ mu)
+            zs.append(weights @ codes)
             tempos.append(float(weights @ bpm))
     grooves = decode(model, np.stack(zs), temperature, seed, tempos, source="blend")
     for index, corner in zip((0, cols - 1, (rows - 1) * cols, rows * cols - 1), corners, strict=True):

@@ -194,15 +194,15 @@ def sampling_prior_note(model) -> str:
             "codes of the training windows.")
 
 
-def move(model, groove: Groove, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
-    """The groove's mu moved by amount × vector for each named attribute vector, decoded (temperature 0)."""
-    from explorer.generate import apply_vector, decode, encode
+def move(model, code: np.ndarray, bpm: float, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
+    """A seed's code (`generate.seed_codes`) moved by amount × vector for each named attribute vector, decoded at
+    T 0 and at the seed's tempo."""
+    from explorer.generate import apply_vector, decode
 
-    _, mu, _ = encode(model, [groove])
-    z = mu[0]
+    z = np.asarray(code, np.float32)
     for name, amount in amounts.items():
         z = apply_vector(z, vectors[name], amount)
-    return decode(model, z, bpm=groove.bpm, source="moved")[0]
+    return decode(model, z, bpm=bpm, source="moved")[0]
 
 
 def file_stem(label: str) -> str:

@@ -47,11 +47,34 @@ def test_sample_count_tempo_and_determinism(model):
     assert not same(first, generate.sample(model, 3, temperature=1.0, seed=10, bpm=97.0))
 
 
-def test_reconstruct_keeps_each_tempo(model, seeds):
+def test_reconstruct_keeps_each_tempo_and_plays_the_refined_codes(model, seeds):
     out = generate.reconstruct(model, seeds)
     assert [g.bpm for g in out] == [g.bpm for g in seeds]
+    codes = generate.seed_codes(model, seeds)
+    assert same(out, generate.decode(model, codes, 0.0, 0, [g.bpm for g in seeds]))
     _, mu, _ = generate.encode(model, seeds)
-    assert same(out, generate.decode(model, mu, 0.0, 0, [g.bpm for g in seeds]))
+    assert not np.allclose(codes, mu)  # refined, not the encoder's guess
+    assert same(out, generate.reconstruct(model, seeds))  # T = 0 repeats
+
+
+def test_refinement_never_lowers_a_seeds_likelihood_and_raises_it_for_real_grooves(eight_windows):
+    """The shipped model, on eight real test windows: every refined code is at least as likely as mu, most are
+    likelier, and the free-running reconstruction at T = 0 keeps more of the hits."""
+    import tensorflow as tf
+
+    from explorer import checkpoints
+    from explorer.evaluate import reconstruction_metrics
+    from explorer.refine import RefineOptions, likelihood_terms, refiner
+
+    shipped = checkpoints.load_model()
+    mu, _ = shipped.encode(eight_windows)
+    refined = refiner(shipped).codes(eight_windows)
+    before, after = (likelihood_terms(shipped.vae, tf.constant(eight_windows), tf.constant(z))[0].numpy()
+                     for z in (mu, refined))
+    assert (after <= before + 1e-3).all() and (after < before - 1.0).sum() >= 6, (before, after)
+    np.testing.assert_array_equal(refiner(shipped).codes(eight_windows, RefineOptions(steps=0)), mu)
+    f1 = [reconstruction_metrics(eight_windows, shipped.decode(z))["hit_f1"] for z in (mu, refined)]
+    assert f1[1] > f1[0], f1
 
 
 def test_variations_span_reconstruction_to_sample(model, seeds):
@@ -69,8 +92,8 @@ def test_interpolation_starts_and_ends_on_the_seeds_as_played(model, seeds, meth
     path = generate.interpolate(model, seeds[0], seeds[1], steps=5, method=method)
     assert len(path) == 5
     assert path[0] is seeds[0] and path[-1] is seeds[1]  # exactly the seeds, not the model's reconstructions
-    _, mu, _ = generate.encode(model, seeds[:2])
-    inner = generate.decode(model, generate.latent_path(mu[0], mu[1], 5, method)[1:-1])
+    codes = generate.seed_codes(model, seeds[:2])
+    inner = generate.decode(model, generate.latent_path(codes[0], codes[1], 5, method)[1:-1])
     assert all(np.array_equal(p.tensor(), q.tensor()) for p, q in zip(path[1:-1], inner, strict=True))
     assert len(generate.interpolate(model, seeds[0], seeds[1], steps=2)) == 2
     assert [g.bpm for g in path] == pytest.approx(np.linspace(seeds[0].bpm, seeds[1].bpm, 5))

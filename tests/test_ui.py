@@ -183,10 +183,11 @@ class LinearModel:
 def test_move_shifts_the_seed_along_the_named_vectors():
     model = LinearModel()
     vectors = {"density": np.array([2.0, 0, 0, 0], np.float32), "genre:jazz": np.array([1.0, 0, 0, 0], np.float32)}
-    moved = ui.move(model, A, vectors, {"density": 1.5, "genre:jazz": 1.0})
+    code = model.encode(A.tensor()[None])[0][0]
+    moved = ui.move(model, code, A.bpm, vectors, {"density": 1.5, "genre:jazz": 1.0})
     assert isinstance(moved, Groove) and moved.bpm == A.bpm
     assert moved.hits[:, 0].sum() == 1 + 3 + 1  # one kick in A, + 1.5 × 2, + 1 × 1
-    assert ui.move(model, A, vectors, {}).hits[:, 0].sum() == 1
+    assert ui.move(model, code, A.bpm, vectors, {}).hits[:, 0].sum() == 1
 
 
 def test_a_click_on_a_performance_chooses_the_window_that_holds_that_bar():
