@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from explorer.groove import FEATURES
 from explorer.model import MusicVAE, reconstruction_terms
 
 
@@ -84,6 +85,14 @@ class Refiner:
         self._graph = tf.function(lambda x, mu, *args: refine_loop(vae, x, mu, *args))
         self._codes: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def warm_up(self, batch_sizes) -> None:
+        """Compiles the refinement for these batch sizes now rather than at a user's first click (~10 s each)."""
+        steps = self.model.config.steps
+        for size in batch_sizes:
+            zeros = np.zeros((size, steps, FEATURES), np.float32)
+            self.model._run(self._xla, self._graph, (zeros, np.zeros((size, self.model.config.z_size), np.float32)),
+                            np.int32(1), np.float32(0.1), np.float32(0.1))
 
     def codes(self, tensors: np.ndarray, options: RefineOptions = RefineOptions()) -> np.ndarray:
         """The refined codes [B, z] of grooves [B, T, 27]; with 0 steps, their mu."""

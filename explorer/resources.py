@@ -61,6 +61,7 @@ RENDERERS = ThreadPoolExecutor(audio.ENGINES, thread_name_prefix="audio")  # sha
 _warm_up_lock = threading.Lock()
 _warm_up_thread: threading.Thread | None = None
 WARM_UP_BATCH_SIZES = (4, 1, 16)  # the XLA batch sizes, Generate's default count of 4 first
+REFINE_WARM_UP_BATCH_SIZES = (1, 4)  # seeds are refined one (a reconstruction, a move) or 2-4 at a time (paths, blends)
 WARM_UP_DELAY = 4.0  # seconds: importing TensorFlow holds Python's lock much of the time; let the first page finish
 
 
@@ -83,8 +84,12 @@ def _warm_up(checkpoint: str | None, delay: float) -> None:
     from explorer.checkpoints import load_model
 
     time.sleep(delay)
+    from explorer.refine import refiner
+
     with contextlib.suppress(ExplorerError):  # a page that needs the model loads it again and shows the message
-        load_model(checkpoint).warm_up(WARM_UP_BATCH_SIZES)
+        model = load_model(checkpoint)
+        model.warm_up(WARM_UP_BATCH_SIZES)
+        refiner(model).warm_up(REFINE_WARM_UP_BATCH_SIZES)
 
 
 def _skip_streamlit_keras_reset() -> None:

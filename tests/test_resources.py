@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from explorer import resources
 from explorer.model import XLA_BATCH_SIZES
 
@@ -25,3 +27,13 @@ def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
     assert sorted(resources.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
     assert model._encode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
     assert model._decode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
+    # and the seeds' refinement for one seed and for two to four, which a click then runs without tracing again
+    from explorer.refine import refiner
+
+    refine = refiner(model)._xla
+    assert refine.experimental_get_tracing_count() == len(resources.REFINE_WARM_UP_BATCH_SIZES)
+    windows = np.zeros((3, 64, 27), np.float32)
+    windows[:, ::4, 0] = 1.0
+    refiner(model).codes(windows[:1])
+    refiner(model).codes(windows)
+    assert refine.experimental_get_tracing_count() == len(resources.REFINE_WARM_UP_BATCH_SIZES)
