@@ -54,9 +54,13 @@ def reset() -> None:
         st.session_state[f"keep_attr_{column}"] = "—"
 
 
-st.button("Reset sliders", key="attr_reset", on_click=reset)
+buttons = st.columns([1, 3])
+buttons[0].button("Reset sliders", key="attr_reset", on_click=reset)
+keep_pattern = buttons[1].toggle("Keep the pattern", key="keep_attr_keep_pattern",
+                                 help="The seed's hits stay as they are; only dynamics and timing move.")
 try:
-    moved = ui.move(model, generate.seed_codes(model, [seed.groove])[0], seed.groove.bpm, vectors, amounts)
+    moved = ui.move(model, generate.seed_codes(model, [seed.groove])[0], seed.groove.bpm, vectors, amounts,
+                    keep_hits=seed.groove.hits if keep_pattern else None)
 except (ExplorerError, ValueError) as error:
     st.error(str(error))
     st.stop()
@@ -75,4 +79,5 @@ with original:
     ui.groove_card(seed.groove, key=f"{PAGE}_seed", title=f"the seed as played: {seed.label}", basket_button=False)
 with result:
     ui.groove_card(moved, key=f"{PAGE}_moved", title=moved_title + (f" → {measured}" if measured else ""))
+    st.caption(f"The model's version {ui.hits_kept(seed.groove, moved)} of the seed as played.")
 ui.zip_button([(f"seed {seed.label}", seed.groove), (label, moved)], "attributes", key="attributes_zip")

@@ -194,15 +194,25 @@ def sampling_prior_note(model) -> str:
             "codes of the training windows.")
 
 
-def move(model, code: np.ndarray, bpm: float, vectors: dict[str, np.ndarray], amounts: dict[str, float]) -> Groove:
+def move(model, code: np.ndarray, bpm: float, vectors: dict[str, np.ndarray], amounts: dict[str, float],
+         keep_hits: np.ndarray | None = None) -> Groove:
     """A seed's code (`generate.seed_codes`) moved by amount × vector for each named attribute vector, decoded at
-    T 0 and at the seed's tempo."""
-    from explorer.generate import apply_vector, decode
+    T 0 and at the seed's tempo. With `keep_hits` (the seed's hits, [steps, 9]) the pattern is held by constrained
+    decoding: only the dynamics and the timing move."""
+    from explorer.generate import apply_vector
 
     z = np.asarray(code, np.float32)
     for name, amount in amounts.items():
         z = apply_vector(z, vectors[name], amount)
-    return decode(model, z, bpm=bpm, source="moved")[0]
+    given = None if keep_hits is None else np.asarray(keep_hits, np.float32)[None]
+    return Groove.from_tensor(model.decode(z[None], 0.0, 0, given_hits=given)[0], bpm, "moved")
+
+
+def hits_kept(seed: Groove, moved: Groove) -> str:
+    """'keeps 48 of 54 hits, adds 3': how much of the seed's pattern a move kept."""
+    seed_hits, moved_hits = seed.hits > 0.5, moved.hits > 0.5
+    kept, added = int((seed_hits & moved_hits).sum()), int((moved_hits & ~seed_hits).sum())
+    return f"keeps {kept} of {int(seed_hits.sum())} hits, adds {added}"
 
 
 def file_stem(label: str) -> str:

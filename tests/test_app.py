@@ -247,6 +247,15 @@ def test_attribute_sliders_move_the_seed():
     assert any("density" in m.value and "(seed " in m.value for m in at.markdown)
     at.button(key="attr_reset").click().run()
     assert results(at, "attributes")[0][1].same_as(unmoved)
+    # "keep the pattern": the seed's hits held, only dynamics and timing move; the page says how many hits it kept
+    at.toggle(key="keep_attr_keep_pattern").set_value(True).run()
+    at.slider(key="keep_attr_loudness").set_value(2.0).run()
+    assert_ok(at)
+    seed = at.session_state["basket"][0].groove
+    [(_, held)] = results(at, "attributes")
+    np.testing.assert_array_equal(held.hits, seed.hits)
+    hits = int(seed.hits.sum())
+    assert any(f"keeps {hits} of {hits} hits, adds 0" in c.value for c in at.caption)
 
 
 def test_latent_map_shows_one_point_per_performance_and_the_seeds():

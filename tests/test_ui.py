@@ -171,12 +171,15 @@ class LinearModel:
         mu[:, 0] = tensors[:, :, 0].sum(axis=1)  # kick hits
         return mu, np.ones_like(mu)
 
-    def decode(self, z, temperature=0.0, seed=0):
+    def decode(self, z, temperature=0.0, seed=0, given_hits=None):
         out = np.zeros((len(z), 64, 27), np.float32)
         for i, row in enumerate(z):
             hits = round(float(row[0]))
             out[i, :hits, 0] = 1.0
             out[i, :hits, 9] = 0.8
+        if given_hits is not None:  # as the real decoder: the given hits, with the model's dynamics
+            out[..., :9] = given_hits
+            out[..., 9:18] = given_hits * 0.8
         return out
 
 
@@ -188,6 +191,9 @@ def test_move_shifts_the_seed_along_the_named_vectors():
     assert isinstance(moved, Groove) and moved.bpm == A.bpm
     assert moved.hits[:, 0].sum() == 1 + 3 + 1  # one kick in A, + 1.5 × 2, + 1 × 1
     assert ui.move(model, code, A.bpm, vectors, {}).hits[:, 0].sum() == 1
+    held = ui.move(model, code, A.bpm, vectors, {"density": 1.5}, keep_hits=A.hits)
+    np.testing.assert_array_equal(held.hits, A.hits)  # "keep the pattern"
+    assert ui.hits_kept(A, moved) == f"keeps 1 of {int(A.hits.sum())} hits, adds 4"
 
 
 def test_a_click_on_a_performance_chooses_the_window_that_holds_that_bar():
