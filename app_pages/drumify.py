@@ -26,7 +26,7 @@ source = st.radio("Rhythm", ["tap", "upload", "basket"], horizontal=True, key="k
 taps, name = None, ""
 if source == "tap":
     tempo, length = st.columns(2)
-    bpm = tempo.slider("Tempo (bpm)", 50, 200, 100, key="keep_drumify_bpm")
+    bpm = tempo.slider("Tap tempo (bpm)", 50, 200, 100, key="keep_drumify_bpm")
     bars = length.select_slider("Bars", [1, 2, 4, 8], value=2, key="keep_drumify_bars")
     take = tap_pad(key=f"drumify_pad_{bpm}_{bars}", bpm=bpm, bars=bars)
     if take is not None:
@@ -55,17 +55,19 @@ if taps is None:
 feel_column, weight_column = st.columns([3, 2])
 feel_source = feel_column.radio("Feel", ["taps", "seed", "genre"], horizontal=True, key="keep_drumify_feel",
                                 format_func={"taps": "the taps alone", "seed": "a seed's", "genre": "a genre's"}.get)
-feel_z, feel_key = None, ""
+feel_z, feel_key, feel_name = None, "", "own"
 if feel_source == "seed":
     with feel_column:
         feel_seed = ui.seed_picker("Feel of", key="keep_drumify_feel_seed")
     if feel_seed is not None:
         feel_z, feel_key = humanize.feel_code(model, [feel_seed.groove]), feel_seed.groove.content_key()
+        feel_name = "seed feel"
 elif feel_source == "genre":
     genres = sorted(resources.windows().meta["genre"].unique())
     genre = feel_column.selectbox("Genre", genres, index=genres.index("funk") if "funk" in genres else 0,
                                   key="keep_drumify_genre")
     feel_z, feel_key = resources.genre_feel(model.info.name, model.info.sha256, genre), genre
+    feel_name = f"{genre} feel"
 if feel_z is not None:
     weight_column.slider("Blend: the taps' own ← → the feel's", 0.0, 1.0, 0.5, 0.05, key="keep_drumify_weight")
 
@@ -74,7 +76,8 @@ controls[0].slider("Temperature", 0.0, 1.5, 0.7, 0.05, key="keep_drumify_tempera
                    help="How freely the drums are drawn; 0 plays the most likely groove.")
 controls[1].number_input("Random seed", 0, 10**6, 0, key="keep_drumify_random_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
-controls[2].select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_drumify_takes")
+controls[2].select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_drumify_takes",
+                          help="Different takes need a temperature above 0 (at 0 every take is the same: one is made).")
 controls[3].toggle("Strictly on my taps", value=True, key="keep_drumify_strict",
                    help="Off: the model may add ghost notes and cymbals between your taps.")
 
@@ -85,19 +88,21 @@ def run() -> None:
         options = drumify.DrumifyOptions(
             temperature=session["keep_drumify_temperature"], seed=int(session["keep_drumify_random_seed"]),
             strict=session["keep_drumify_strict"], feel_weight=session.get("keep_drumify_weight", 0.5))
-        played = drumify.drumify(model, taps, feel_z, options, takes=session["keep_drumify_takes"])
+        takes = session["keep_drumify_takes"] if options.temperature > 0 else 1  # T = 0: every take the same
+        played = drumify.drumify(model, taps, feel_z, options, takes=takes)
     except (ExplorerError, ValueError) as error:
         session[f"{PAGE}_error"] = str(error)
         return
     session.pop(f"{PAGE}_error", None)
     mode = "on the taps" if options.strict else "free"
     items = [(f"{name} · taps", taps)] + [
-        (f"{name}_drumified_{k + 1} · T {options.temperature:g}, {mode}", groove) for k, groove in enumerate(played)]
+        (f"{name}_drumified_T{options.temperature:g}_seed{options.seed + k}_{feel_name} · {mode}", groove)
+        for k, groove in enumerate(played)]
     state.set_results(PAGE, items, inputs=state.inputs_key(taps) + feel_key)
     session["keep_drumify_random_seed"] = (options.seed + 1) % (10**6 + 1)
 
 
-state.drop_stale_results(PAGE, state.inputs_key(taps) + feel_key, "Drumify")
+state.drop_stale_results(PAGE, state.inputs_key(taps) + feel_key, "Drumify", "The rhythm or its feel")
 items = ui.action_row(PAGE, "Drumify", run, "drumified", "Press **Drumify** to hear a drummer play your rhythm.")
 generation = st.session_state.get(f"generation_{PAGE}", 0)
 deferred: list = []

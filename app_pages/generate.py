@@ -69,7 +69,7 @@ def run() -> None:
 
 
 if seed_groove is not None:
-    state.drop_stale_results(PAGE, state.inputs_key(seed_groove), "Generate")
+    state.drop_stale_results(PAGE, state.inputs_key(seed_groove), "Generate", "The seed")
 items = ui.action_row(PAGE, "Generate", run, "generated",
                       "Press **Generate**. Every result has a drum roll, a player and a MIDI download; **Basket** "
                       "keeps it as a seed for Interpolate, Blend and Attributes.",

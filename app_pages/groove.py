@@ -87,12 +87,13 @@ def run() -> None:
     session.pop(f"{PAGE}_error", None)
     feel_name = "own feel" if feel is None else "feel of a seed"
     state.set_results(PAGE, [(f"{beat_name} · as programmed", beat),
-                             (f"{beat_name}_humanized_T{options.temperature:g} · {feel_name}", played)],
+                             (f"{beat_name}_humanized_T{options.temperature:g}_seed{options.seed} · {feel_name}",
+                              played)],
                       inputs=state.inputs_key(beat, feel))
     session["keep_groove_seed"] = (options.seed + 1) % (10**6 + 1)
 
 
-state.drop_stale_results(PAGE, state.inputs_key(beat, feel), "Humanize")
+state.drop_stale_results(PAGE, state.inputs_key(beat, feel), "Humanize", "The beat or its feel")
 
 
 items = ui.action_row(PAGE, "Humanize", run, "groove", "Press **Humanize** to hear the beat played.")

@@ -3,7 +3,8 @@
 Magenta Studio's Drumify uses a model trained for it alone (`groovae_tap2drum_*`). Here one multi-task model does it
 (`hierdec_dist_multitask_4bar`, explorer/transforms.py): its encoder was trained on tapified grooves, told by the
 "tapify" condition that it sees taps, and its decoder writes the whole groove. Constrained decoding keeps what the
-user gave: with `strict`, hits are drawn only on the taps' steps, and each hit on a tap plays at the tap's own time.
+user gave: with `strict`, every tap is played and nothing between them (a tap the model leaves silent gets the drum it
+rates likeliest there), and each hit on a tap plays at the tap's own time.
 
 A rhythm of any length (1 to 16 bars on the page) is played 4 bars at a time, each window from its own taps' code, so
 a fill tapped in bar 8 is played as one.
@@ -28,7 +29,7 @@ MAX_TAP_BARS = 16
 class DrumifyOptions:
     temperature: float = 0.7  # how freely the drums are drawn (0: the most likely groove)
     seed: int = 0
-    strict: bool = True  # hits only on the taps' steps; else the model may add ghost notes and cymbals between them
+    strict: bool = True  # every tap played, nothing between; else the model may add ghost notes and cymbals between
     keep_velocity: bool = True  # the taps' dynamics guide the groove's (else every tap counts the same)
     follow_tap_timing: bool = True  # hits on a tap play at the tap's time (else at the drummer's the model draws)
     feel_weight: float = 0.5  # with a feel groove: 0 = the taps' own code, 1 = the feel groove's
@@ -94,6 +95,8 @@ def drumify(model, taps: Groove, feel_z: np.ndarray | None = None, options: Drum
     grooves = []
     for take in range(takes):
         decoded = model.decode(z, options.temperature, options.seed + take, allowed=allowed)
+        if options.strict:
+            decoded = _every_tap_played(model, z, decoded, tapped, options.temperature, options.seed + take)
         played = paste_windows(decoded, starts, taps.steps)
         if options.follow_tap_timing:
             on_tap = (played[:, :NUM_CLASSES] > 0.5) & tap_steps[:, None]
@@ -101,6 +104,20 @@ def drumify(model, taps: Groove, feel_z: np.ndarray | None = None, options: Drum
                                                    played[:, 2 * NUM_CLASSES:])
         grooves.append(Groove.from_tensor(played, taps.bpm, f"{taps.source} drumified {take + 1}"))
     return grooves
+
+
+def _every_tap_played(model, z: np.ndarray, decoded: np.ndarray, tapped: np.ndarray, temperature: float,
+                      seed: int) -> np.ndarray:
+    """The decoded windows with a hit on every tap: a tap the model left silent gets the drum it rated likeliest
+    there (its hit logit given what was played before), and the windows are played again on those hits."""
+    hits = decoded[..., :NUM_CLASSES] > 0.5
+    silent = tapped & ~hits.any(axis=-1)
+    if not silent.any():
+        return decoded
+    likeliest = np.argmax(model.hit_logits(z, decoded), axis=-1)  # [W, steps]
+    window, step = np.nonzero(silent)
+    hits[window, step, likeliest[window, step]] = True
+    return model.decode(z, temperature, seed, given_hits=hits)
 
 
 def taps_tensor(taps: Groove, keep_velocity: bool = True) -> np.ndarray:

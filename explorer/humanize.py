@@ -116,14 +116,24 @@ def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeO
         offsets = beat.offsets
     velocities = np.where(keep, beat.velocities, velocities)
     offsets = np.where(keep, beat.offsets, offsets)
-    loud = hits & (beat.velocities >= LOUD_VELOCITY / 127)
-    velocities = np.where(loud, np.maximum(velocities, AUDIBLE_VELOCITY / 127), velocities)
+    offsets = np.where(hits, np.clip(offsets, beat.offsets - MAX_SHIFT, beat.offsets + MAX_SHIFT), 0.0)
+    velocities = np.where(hits, np.maximum(velocities, velocity_floor(beat.velocities * 127) / 127), 0.0)
     return Groove(beat.hits, velocities, offsets, beat.bpm, f"{beat.source} (humanized)" if beat.source else
                   "humanized", beat.tempo_changes)
 
 
 LOUD_VELOCITY = 90  # a note programmed this loud (MIDI) or louder …
-AUDIBLE_VELOCITY = 25  # … is never played softer than this
+AUDIBLE_VELOCITY = 25  # … is never played softer than this;
+KEPT_SHARE = 1 / 3  # and no note softer than this share of its programmed velocity (a ghost stays a ghost)
+MAX_SHIFT = 0.7  # in the tensor's offset units (±1 = half a 16th): a hit moves at most 35 % of a 16th from where it
+# was programmed (GMD's timing sd is 0.19 of a 16th; a shift of half a 16th changes the rhythm, not its feel)
+
+
+def velocity_floor(programmed: np.ndarray) -> np.ndarray:
+    """The softest each note may be played (MIDI), from its programmed velocity (MIDI): audible when it was loud,
+    and never below a third of what it was."""
+    programmed = np.asarray(programmed, float)
+    return np.maximum(np.where(programmed >= LOUD_VELOCITY, AUDIBLE_VELOCITY, 0.0), programmed * KEPT_SHARE)
 
 
 def with_accents(beat: Groove, played: np.ndarray) -> np.ndarray:
@@ -150,7 +160,9 @@ def humanize_record(model, record: NoteRecord, feel: Groove | None = None,
       read again, has the same model view);
     - two notes of one drum come no closer than the input had them, nor within MIN_GAP_SECONDS unless the input
       had them so (a pair that would is played as programmed);
-    - a note programmed at LOUD_VELOCITY or more stays at AUDIBLE_VELOCITY or more."""
+    - no note moves more than MAX_SHIFT from where it was programmed;
+    - a note programmed at LOUD_VELOCITY or more stays at AUDIBLE_VELOCITY or more, and none comes out softer than
+      KEPT_SHARE of its programmed velocity."""
     beat = record.groove()
     played = humanize(model, beat.model_view(), feel, options, direction)
     notes = map_onto_notes(record, beat, played)
@@ -172,8 +184,7 @@ def map_onto_notes(record: NoteRecord, beat: Groove, played: Groove) -> NoteReco
             grid = record.step_of(notes[index].tick) * step_ticks
             ticks[index] = np.round(np.clip(original[index] + shift, grid - half + 1, grid + half - 1))
             velocities[index] = notes[index].velocity * scale
-    loud = np.array([note.velocity >= LOUD_VELOCITY for note in notes])
-    velocities = np.where(loud, np.maximum(velocities, AUDIBLE_VELOCITY), velocities)
+    velocities = np.maximum(velocities, velocity_floor([note.velocity for note in notes]))
     min_gap = MIN_GAP_SECONDS * record.bpm / 60 * record.ticks_per_beat
     by_class: dict[int, list[int]] = {}
     for index in np.argsort(original, kind="stable"):

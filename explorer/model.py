@@ -579,6 +579,10 @@ class CompiledModel:
                              tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32),
                              tf.TensorSpec([None, steps, 2 * NUM_CLASSES], tf.float32),
                              tf.TensorSpec([], tf.float32)])
+        self._hit_logits_graph = tf.function(
+            lambda z, x: vae.decode_teacher_forced(z, x)[..., :NUM_CLASSES],
+            input_signature=[tf.TensorSpec([None, z_size], tf.float32),
+                             tf.TensorSpec([None, steps, FEATURES], tf.float32)])
         self._encode_xla = tf.function(lambda x: vae.encode_params(x), jit_compile=True)
         self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
 
@@ -622,6 +626,10 @@ class CompiledModel:
         # the heads' softmax temperature: T itself, or 1 at T = 0, where the median is taken
         head_temperature = np.float32(temperature if temperature > 0 else 1.0)
         return self._run(self._decode_xla, self._decode_graph, (z, *noise), head_temperature)
+
+    def hit_logits(self, z: np.ndarray, tensors: np.ndarray) -> np.ndarray:
+        """[B, 64, 9]: each cell's hit logit given z and the grooves before it (teacher-forced on `tensors`)."""
+        return self._hit_logits_graph(np.asarray(z, np.float32), np.asarray(tensors, np.float32)).numpy()
 
     def warm_up(self, batch_sizes=XLA_BATCH_SIZES) -> None:
         """Compiles the encoder and the sampler for these batch sizes now rather than at a user's first click."""

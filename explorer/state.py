@@ -185,13 +185,13 @@ def inputs_key(*grooves: Groove | None) -> str:
     return "|".join(groove.content_key() if groove is not None else "-" for groove in grooves)
 
 
-def drop_stale_results(page: str, inputs: str, button: str) -> None:
-    """Results never outlive their inputs: when the page's seeds or beat are not those its results were made from,
-    the results go, and one sentence says why."""
+def drop_stale_results(page: str, inputs: str, button: str, what: str = "The seeds") -> None:
+    """Results never outlive their inputs: when the page's seeds (or beat, or rhythm: `what`) are not those its
+    results were made from, the results go, and one sentence says why."""
     made_from = st.session_state.get(f"inputs_{page}")
     if results(page) and made_from is not None and made_from != inputs:
         clear_results(page)
-        st.info(f"The seeds or beat changed since the last run: press **{button}** for results of these.")
+        st.info(f"{what} changed since the last run: press **{button}** for new results.")
 
 
 def clear_results(page: str) -> None:

@@ -281,7 +281,7 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     title = title or groove.source
     st.markdown(plots.drum_roll_svg(groove, bpm, title, source_file(groove) or ""), unsafe_allow_html=True)
     slot = st.empty()  # the player on its own row: in half a page, beside the buttons, its seek bar was squashed
-    download, add, spare, _ = st.columns([2, 2.5, 2.5, 3], vertical_alignment="center")
+    download, add, spare, _ = st.columns([2, 3.2, 2.5, 2.3], vertical_alignment="center")
     if deferred_audio is None:
         fill_audio([(slot, groove, bpm)])
     else:

@@ -323,7 +323,7 @@ def test_groove_results_carry_the_beats_name_and_never_outlive_their_beat():
     assert_ok(at)
     (before_label, _), (label, _) = results(at, "groove")
     name = at.session_state["basket"][0].label
-    assert before_label.startswith(name) and label.startswith(f"{name}_humanized_T0.5")
+    assert before_label.startswith(name) and label.startswith(f"{name}_humanized_T0.5_seed{seed}")
     assert at.number_input(key="keep_groove_seed").value == seed + 1  # pressing again plays a new take
     at.selectbox(key="keep_groove_beat").set_value(1).run()  # another beat: the old results go
     assert_ok(at)
@@ -354,7 +354,7 @@ def test_drumify_plays_a_basket_grooves_rhythm_strictly_on_its_taps_in_several_t
     assert taps_label == f"{name} · taps" and len(takes) == 2
     tapped = taps.hits.max(axis=1) > 0.5
     for label, groove in takes:
-        assert label.startswith(f"{name}_drumified_") and groove.hits.any() and not groove.hits[~tapped].any()
+        assert label.startswith(f"{name}_drumified_T0.7_seed") and groove.hits.any() and not groove.hits[~tapped].any()
     assert not takes[0][1].same_as(takes[1][1])
     assert len(media(at, "audio")) == 3
     at.selectbox(key="keep_drumify_seed").set_value(1).run()

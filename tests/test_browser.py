@@ -219,7 +219,7 @@ def test_a_drum_machine_loop_is_humanized_note_for_note_and_downloaded(app_url, 
         button = page.locator("[data-testid='stDownloadButton']").filter(has_text="MIDI").nth(1)  # the played one
         with page.expect_download() as download:
             button.click()
-        assert download.value.suggested_filename == "Funk6_humanized_T0.5_own_feel.mid"
+        assert download.value.suggested_filename == "Funk6_humanized_T0.5_seed0_own_feel.mid"
         played = Path(download.value.path()).read_bytes()
     before, after = read_back(loop.read_bytes()), read_back(played)
     assert sorted(p for *_, p, _ in after) == sorted(p for *_, p, _ in before)  # 37 and 56 stay themselves
@@ -249,6 +249,6 @@ def test_a_rhythm_tapped_on_the_space_bar_is_drumified(app_url):
         new = [s for s in audio_sources(page) if s not in before]
         assert len(new) >= 3  # the taps and two takes
         assert page.locator("[data-testid='stDownloadButton']").filter(has_text="MIDI").count() >= 3
-        assert page.get_by_text("tapped_drumified_1").count() >= 1
+        assert page.get_by_text("tapped_drumified_T0.7_seed").count() >= 1
         if os.environ.get("SCREENSHOT_DIR"):  # `make screenshots`: the README's picture of the page
             page.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / "8-drumify.png"), full_page=True)

@@ -180,7 +180,14 @@ def test_a_drum_machine_file_comes_back_note_for_note(model, temperature, file):
     """Side-stick, cowbell, clap, GM toms, ride bell, flams and ghosts; a kit split over two tracks; swing written
     as triplets: every note keeps its pitch, channel and track; only ticks and velocities move, within the rules;
     the file ends on its last bar line."""
-    from explorer.humanize import AUDIBLE_VELOCITY, LOUD_VELOCITY, MIN_GAP_SECONDS, humanize_record
+    from explorer.humanize import (
+        AUDIBLE_VELOCITY,
+        KEPT_SHARE,
+        LOUD_VELOCITY,
+        MAX_SHIFT,
+        MIN_GAP_SECONDS,
+        humanize_record,
+    )
     from explorer.notes import NoteRecord
     from tests.test_notes import drum_machine_loop, read_back, track_lengths
 
@@ -203,9 +210,11 @@ def test_a_drum_machine_file_comes_back_note_for_note(model, temperature, file):
     for original, moved in pairs:
         assert (original.pitch, original.channel, original.track) == (moved.pitch, moved.channel, moved.track)
         grid = record.step_of(original.tick) * step
-        assert abs(moved.tick - grid) < step  # never past the neighbouring 16th
+        assert abs(moved.tick - grid) < step / 2  # never past the neighbouring 16th, nor off its own
+        assert abs(moved.tick - original.tick) <= MAX_SHIFT / 2 * step + 1  # a feel, not another rhythm
         if original.velocity >= LOUD_VELOCITY:
             assert moved.velocity >= AUDIBLE_VELOCITY
+        assert moved.velocity >= original.velocity * KEPT_SHARE - 0.5
     min_gap = MIN_GAP_SECONDS * record.bpm / 60 * record.ticks_per_beat
     for drum_class in {n.drum_class for n in record.notes}:
         notes = sorted((a.tick, b.tick) for a, b in pairs if a.drum_class == drum_class)
