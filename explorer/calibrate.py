@@ -147,4 +147,5 @@ def calibrate_checkpoint(name_or_dir, train_tensors: np.ndarray, test_tensors: n
     calibrated.load_weights_dict(weights)
     metrics = {**model.info.metrics, **evaluate(CompiledModel(calibrated), test_tensors)}
     return checkpoints.save_checkpoint(weights, model.info.config, out or model.info.directory, model.info.source,
-                                       metrics=metrics, prior=prior, prior_record={"calibration": summary})
+                                       metrics=metrics, prior=prior, prior_record={"calibration": summary},
+                                       data=model.info.data)

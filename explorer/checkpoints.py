@@ -37,6 +37,7 @@ class CheckpointInfo:
     source: str
     metrics: dict
     prior: dict  # the fitted prior's record ({} for N(0, I)): its file's sha256, components, and how it was fitted
+    data: dict  # where its training windows came from when not GMD: a folder's name, file count, file-list hash
 
     @property
     def sampling_prior(self) -> str:
@@ -72,7 +73,8 @@ def read_info(directory: Path) -> CheckpointInfo:
         data = json.loads(manifest.read_text())
         return CheckpointInfo(name=directory.name, directory=directory, config=dict(data["config"]),
                               sha256=str(data["sha256"]), source=str(data.get("source", "")),
-                              metrics=dict(data.get("metrics", {})), prior=dict(data.get("prior") or {}))
+                              metrics=dict(data.get("metrics", {})), prior=dict(data.get("prior") or {}),
+                              data=dict(data.get("data") or {}))
     except FileNotFoundError:
         raise CheckpointError(f"'{directory}' is not a checkpoint: it has no {MANIFEST_FILE}.") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -104,14 +106,17 @@ def resolve(name_or_dir: str | Path | None, root: Path = CHECKPOINTS_DIR) -> Pat
 
 def save_checkpoint(weights: dict[str, np.ndarray], config: dict, directory: Path, source: str,
                     metrics: dict | None = None, prior: MixturePrior | None = None,
-                    prior_record: dict | None = None) -> CheckpointInfo:
+                    prior_record: dict | None = None, data: dict | None = None) -> CheckpointInfo:
     """Writes weights.npz (and prior.npz) then checkpoint.json (the manifest last: a folder without it is not a
-    checkpoint). `prior_record`: how the prior was fitted, kept in the manifest beside its sha256."""
+    checkpoint). `prior_record`: how the prior was fitted, kept in the manifest beside its sha256. `data`: where the
+    training windows came from, when not GMD (a folder's name, file count and file-list hash)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights_path = directory / WEIGHTS_FILE
     write_npz(weights_path, {k: np.asarray(v, np.float32) for k, v in weights.items()})
     manifest = {"config": config, "sha256": sha256_of(weights_path), "source": source, "metrics": metrics or {}}
+    if data:
+        manifest["data"] = data
     if prior is not None:
         save_prior(prior, directory / PRIOR_FILE)
         manifest["prior"] = {**(prior_record or {}), "components": prior.components,

@@ -77,12 +77,22 @@ def chosen_augmentations(named: list[str] | None) -> tuple[str, ...]:
 def cmd_train(args) -> int:
     from explorer.train import TrainOptions, train
 
-    options = TrainOptions(config=args.config, steps=args.steps, time_budget_minutes=args.time_budget,
+    init_from, config = args.init_from, args.config
+    if args.midi_dir and init_from is None:  # your own grooves: fine-tune the shipped model by default
+        from explorer.checkpoints import DEFAULT_CHECKPOINT, read_info, resolve
+
+        init_from = DEFAULT_CHECKPOINT
+        config = config or read_info(resolve(init_from)).config["name"]
+        print(f"Fine-tuning {init_from} ({config}) on {args.midi_dir}; --init-from chooses another start.")
+    options = TrainOptions(config=config or "groovae_4bar", steps=args.steps, time_budget_minutes=args.time_budget,
                            batch_size=args.batch_size, dropout_keep=args.dropout_keep,
                            learning_rate=args.learning_rate, free_bits=args.free_bits, beta=args.beta,
-                           seed=args.seed, init_from=args.init_from, augment=chosen_augmentations(args.augment),
+                           seed=args.seed, init_from=init_from, augment=chosen_augmentations(args.augment),
                            strategy=args.strategy, precision=args.precision,
-                           checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every)
+                           checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every,
+                           midi_dir=str(args.midi_dir) if args.midi_dir else None,
+                           validation_dir=str(args.validation_dir) if args.validation_dir else None,
+                           validation_fraction=args.validation_fraction, drum_map=str(args.drum_map))
     print(json.dumps(train(options, args.out, resume=args.resume)))
     return 0
 
@@ -343,7 +353,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=cmd_checkpoints)
     train = commands.add_parser("train", help="train a MusicVAE on the GMD train split")
-    train.add_argument("--config", default="groovae_4bar", help="model preset (see explorer/model.py)")
+    train.add_argument("--config", help="model preset (see explorer/model.py); default groovae_4bar, or with "
+                                        "--midi-dir the starting checkpoint's")
+    train.add_argument("--midi-dir", type=Path, metavar="DIR",
+                       help="train on every MIDI file under DIR (recursively) instead of GMD; fine-tunes the shipped "
+                            "checkpoint unless --init-from says otherwise")
+    held_out = train.add_mutually_exclusive_group()
+    held_out.add_argument("--validation-dir", type=Path, metavar="DIR2", help="with --midi-dir: validate on these")
+    held_out.add_argument("--validation-fraction", type=float, default=0.2, metavar="F",
+                          help="with --midi-dir: validate on this share of its files (default 0.2)")
+    train.add_argument("--drum-map", default="roland", metavar="FILE",
+                       help="pitch → drum class: roland (GMD's, the default), gm, or a JSON file "
+                            "{\"36\": \"kick\", …}")
     train.add_argument("--out", type=Path, required=True, help="run directory")
     train.add_argument("--steps", type=int, help="stop at this global step")
     train.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop after this much time")

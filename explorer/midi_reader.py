@@ -364,8 +364,11 @@ def _meter_error(label: str, numerator: int, denominator: int) -> UnsupportedMet
     return UnsupportedMeterError(f"{label} is in {numerator}/{denominator}; the model only knows grooves in 4/4.")
 
 
-def sequence_to_performance(sequence, source: str = "", limits: MidiLimits = DEFAULT_LIMITS) -> Performance:
-    """The whole sequence as one groove, padded to whole bars. Raises a `MidiError` unless it is 4/4 at one tempo."""
+def sequence_to_performance(sequence, source: str = "", limits: MidiLimits = DEFAULT_LIMITS,
+                            pitch_map: dict[int, int] | None = None) -> Performance:
+    """The whole sequence as one groove, padded to whole bars, its pitches read with `pitch_map` (pitch → class;
+    default `PITCH_TO_CLASS`). Raises a `MidiError` unless it is 4/4 at one tempo."""
+    pitch_map = PITCH_TO_CLASS if pitch_map is None else pitch_map
     label = _label(source)
     note_seq = load_note_seq()
     sequences_lib = note_seq.sequences_lib
@@ -386,14 +389,14 @@ def sequence_to_performance(sequence, source: str = "", limits: MidiLimits = DEF
     _check_bpm(bpm, label, limits)
     step = step_seconds(quantized.tempos[0].qpm)  # the file's own timing, to the microsecond
     notes = [n for n in quantized.notes if n.is_drum]
-    mapped = [n for n in notes if n.pitch in PITCH_TO_CLASS]
-    unmapped = sorted({n.pitch for n in notes if n.pitch not in PITCH_TO_CLASS})
+    mapped = [n for n in notes if n.pitch in pitch_map]
+    unmapped = sorted({n.pitch for n in notes if n.pitch not in pitch_map})
     if not mapped:
         raise NoDrumsError(
             f"{label} has drum notes, but none on a pitch of a drum kit's General MIDI map "
             f"(found pitches {unmapped[:8]}).")
     note_steps = np.array([n.quantized_start_step for n in mapped])
-    classes = np.array([PITCH_TO_CLASS[n.pitch] for n in mapped])
+    classes = np.array([pitch_map[n.pitch] for n in mapped])
     velocities = np.array([n.velocity for n in mapped], dtype=np.float32) / 127.0
     offsets = 2.0 * (note_steps * step - np.array([n.start_time for n in mapped])) / step
     bars = int(note_steps.max()) // STEPS_PER_BAR + 1
@@ -420,11 +423,11 @@ def midi_to_notes(data: bytes | str | Path, name: str = "", limits: MidiLimits =
                        meter, name)
 
 
-def midi_to_performance(data: bytes | str | Path, name: str = "",
-                        limits: MidiLimits = DEFAULT_LIMITS) -> Performance:
+def midi_to_performance(data: bytes | str | Path, name: str = "", limits: MidiLimits = DEFAULT_LIMITS,
+                        pitch_map: dict[int, int] | None = None) -> Performance:
     if isinstance(data, (str, Path)):
         name = name or Path(data).name
-    return sequence_to_performance(read_midi(data, name, limits), name, limits)
+    return sequence_to_performance(read_midi(data, name, limits), name, limits, pitch_map)
 
 
 def midi_to_grooves(data: bytes | str | Path, name: str = "", hop_bars: int = 1,

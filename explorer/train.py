@@ -54,10 +54,15 @@ class TrainOptions:
     init_from: str | None = None  # a registry checkpoint whose weights start a new run (fresh optimizer)
     augment: tuple[str, ...] = ()  # augmentations of training windows by name (explorer/augment.py)
     precision: str = "auto"  # of the training matmuls: auto | float32 | bfloat16 (explorer/precision.py)
+    midi_dir: str | None = None  # train on the MIDI files under this folder instead of GMD (explorer/folder_data.py)
+    validation_dir: str | None = None  # with midi_dir: validate on this folder's files …
+    validation_fraction: float = 0.2  # … else on this share of midi_dir's files (split by file)
+    drum_map: str = "roland"  # with midi_dir: a shipped pitch map's name or a JSON file (explorer/drum_map.py)
 
 
 # Training options a resumed run must share with its start, beside the model config: they decide what it sees.
-RESUMED_AS_STARTED = ("seed", "augment", "validation_windows")
+RESUMED_AS_STARTED = ("seed", "augment", "validation_windows", "midi_dir", "validation_dir", "validation_fraction",
+                      "drum_map")
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -95,7 +100,9 @@ def _hit_f1(targets, logits):
 
 class Trainer:
     def __init__(self, options: TrainOptions, out_dir: Path, train_tensors: np.ndarray,
-                 validation_tensors: np.ndarray, resume: bool = False):
+                 validation_tensors: np.ndarray, resume: bool = False, data: dict | None = None):
+        """`data`: where the training windows came from, recorded in config.json and by `export_run` in the
+        checkpoint (a folder's name, file count and file-list hash)."""
         self.options = options
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +138,10 @@ class Trainer:
         elif options.init_from:
             self._initialise_from(options.init_from)
         self._forget_metrics_after(self.step)
-        config = json.dumps({"model": self.config.to_dict(), "training": dataclasses.asdict(options)}, indent=2)
+        record = {"model": self.config.to_dict(), "training": dataclasses.asdict(options)}
+        if data:
+            record["data"] = data
+        config = json.dumps(record, indent=2)
         write_text(self.out_dir / "config.json", config)
         self._train_step = self._make_train_step()
         self._inference = CompiledModel(self.model)  # reads the live weights: traced once, reused
@@ -325,13 +335,32 @@ class Trainer:
         self.save()
 
 
-def train(options: TrainOptions, out_dir: Path, resume: bool = False) -> dict:
-    from explorer.dataset import load_windows
+def training_data(options: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict | None]:
+    """(training windows, validation windows, where they came from): GMD's train and validation splits, or a folder's
+    files (`midi_dir`, read with `drum_map`), validated on `validation_dir` or on a share of its files. Prints what a
+    folder's files gave, and what was skipped and why."""
+    if not options.midi_dir:
+        from explorer.dataset import load_windows
 
-    train_set = load_windows("train")
-    validation_set = load_windows("validation")
-    trainer = Trainer(options, out_dir, train_set.tensors, validation_set.tensors, resume=resume)
-    print(f"{trainer.config.name}: {trainer.model.parameter_count():,} parameters, {len(train_set):,} training "
+        return load_windows("train").tensors, load_windows("validation").tensors, None
+    from explorer.drum_map import load_drum_map
+    from explorer.folder_data import folder_windows
+
+    pitch_map = load_drum_map(options.drum_map)
+    folder = folder_windows(Path(options.midi_dir), pitch_map, str(options.drum_map))
+    print(folder.skip_table())
+    if options.validation_dir:
+        held_out = folder_windows(Path(options.validation_dir), pitch_map, str(options.drum_map))
+        print(held_out.skip_table())
+        return folder.tensors, held_out.tensors, {**folder.source, "validation": held_out.source}
+    training, validation = folder.split(options.validation_fraction, options.seed)
+    return training, validation, {**folder.source, "validation_fraction": options.validation_fraction}
+
+
+def train(options: TrainOptions, out_dir: Path, resume: bool = False) -> dict:
+    training, validation, data = training_data(options)
+    trainer = Trainer(options, out_dir, training, validation, resume=resume, data=data)
+    print(f"{trainer.config.name}: {trainer.model.parameter_count():,} parameters, {len(training):,} training "
           f"windows, batch {trainer.config.batch_size}, {trainer.compute_dtype} matmuls, "
           f"starting at step {trainer.step}")
     return trainer.run()
@@ -389,8 +418,9 @@ def export_run(run_dir: Path, out_dir: Path, test_tensors: np.ndarray, weights: 
     model.load_weights_dict(arrays)
     metrics = evaluate(CompiledModel(model), test_tensors)
     metrics.update(split="test", training_steps=steps, training_hours=elapsed / 3600, weights=weights_file.name)
+    data = json.loads((run_dir / "config.json").read_text()).get("data")
     info = save_checkpoint(arrays, config.to_dict(), out_dir, source=f"explorer train ({run_dir.name})",
-                           metrics=metrics)
+                           metrics=metrics, data=data)
     if (run_dir / "metrics.jsonl").exists():
         plot_training_curve(run_dir, Path(out_dir) / "training_curve.png")
     return info

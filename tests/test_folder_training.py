@@ -1,0 +1,149 @@
+"""Training on your own MIDI folder: pitch maps for other kits, what a folder gives and skips, the errors for folders
+and maps that cannot be used, and a fine-tune through train and export that records where its data came from."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import mido
+import numpy as np
+import pytest
+
+from bench.programmed_beats import programmed_beats
+from explorer.drum_map import DrumMapError, load_drum_map, parse_drum_map
+from explorer.errors import DatasetError
+from explorer.folder_data import TOO_SHORT, folder_windows
+from explorer.groove import DRUM_CLASSES, OUTPUT_PITCHES, groove_to_midi
+from explorer.midi_reader import PITCH_TO_CLASS
+
+KICK = DRUM_CLASSES.index("kick")
+
+
+def remapped(data: bytes, pitches: dict[int, int]) -> bytes:
+    """The same file with its drum notes moved to other pitches (another kit's map)."""
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    for track in midi.tracks:
+        for index, message in enumerate(track):
+            if message.type in ("note_on", "note_off"):
+                track[index] = message.copy(note=pitches.get(message.note, message.note))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def beats_folder(tmp_path_factory):
+    """24 programmed beats in two sub-folders, and four files that give nothing: 3/4, no drums, garbage, 2 bars."""
+    folder = tmp_path_factory.mktemp("my_beats")
+    for index, groove in enumerate(programmed_beats()[:24]):
+        sub = folder / ("verse" if index % 2 else "chorus")
+        sub.mkdir(exist_ok=True)
+        (sub / f"{groove.source}.mid").write_bytes(groove_to_midi(groove))
+    waltz = mido.MidiFile()
+    waltz.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4),
+                                        mido.Message("note_on", channel=9, note=36, velocity=100),
+                                        mido.Message("note_off", channel=9, note=36, time=120)]))
+    waltz.save(folder / "waltz.mid")
+    piano = mido.MidiFile()
+    piano.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=0, note=60, velocity=100),
+                                        mido.Message("note_off", channel=0, note=60, time=480)]))
+    piano.save(folder / "piano.mid")
+    (folder / "broken.MID").write_bytes(b"not midi at all")
+    (folder / "short.mid").write_bytes(groove_to_midi(programmed_beats()[0].window(0, 2)))
+    (folder / "notes.txt").write_text("not a MIDI file: ignored")
+    return folder
+
+
+def test_the_shipped_maps_load_and_roland_is_the_readers_own():
+    assert load_drum_map("roland") == PITCH_TO_CLASS
+    gm = load_drum_map("gm")
+    assert gm[36] == KICK and gm[45] != PITCH_TO_CLASS[45]  # GM's low-mid tom is a tom of another height
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"36": "kick"}, "leaves snare"), ({"36": "cowbell"}, "not a drum class"), ({"200": "kick"}, "not a MIDI pitch"),
+    ([36, 38], "JSON object"), ({}, "JSON object")])
+def test_a_bad_map_is_refused_in_words(data, message):
+    full = {str(p): DRUM_CLASSES[c] for p, c in PITCH_TO_CLASS.items()}
+    if isinstance(data, dict) and data and "36" in data and data["36"] != "kick":
+        data = {**full, **data}
+    with pytest.raises(DrumMapError, match=message):
+        parse_drum_map(data)
+
+
+def test_a_map_file_that_is_missing_or_not_json_is_refused(tmp_path):
+    with pytest.raises(DrumMapError, match="cannot be read"):
+        load_drum_map(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{pitch: kick")
+    with pytest.raises(DrumMapError, match="not valid JSON"):
+        load_drum_map(tmp_path / "bad.json")
+
+
+def test_a_folder_gives_its_windows_and_says_what_it_skipped_and_why(beats_folder):
+    found = folder_windows(beats_folder)
+    assert len(set(found.files)) == 24 and len(found.tensors) == 24  # one 4-bar window per 4-bar beat
+    assert dict(found.skipped) == {"waltz.mid": "meter (not 4/4)", "piano.mid": "no drums",
+                                   "broken.MID": "unreadable", "short.mid": TOO_SHORT}
+    table = found.skip_table()
+    assert "28 MIDI files, 24 used" in table and "meter" in table and "too short" in table
+    assert found.source["files"] == 28 and len(found.source["file_list_sha256"]) == 64
+    training, validation = found.split(0.25)
+    assert len(validation) == 6 and len(training) == 18
+    (beats_folder / "extra.mid").write_bytes(groove_to_midi(programmed_beats()[30]))
+    try:  # another file list, another hash
+        assert folder_windows(beats_folder).source["file_list_sha256"] != found.source["file_list_sha256"]
+    finally:
+        (beats_folder / "extra.mid").unlink()
+
+
+def test_another_kits_pitches_are_read_with_its_map(tmp_path):
+    """A kit whose kick sits on pitch 24: without its map the kicks are lost, with it they are kicks."""
+    moved = {OUTPUT_PITCHES[KICK]: 24}
+    for groove in programmed_beats()[:3]:
+        (tmp_path / f"{groove.source}.mid").write_bytes(remapped(groove_to_midi(groove), moved))
+    default = folder_windows(tmp_path)
+    assert not default.tensors[..., KICK].any()
+    kit = {str(p): DRUM_CLASSES[c] for p, c in PITCH_TO_CLASS.items()} | {"24": "kick"}
+    (tmp_path / "kit.json").write_text(json.dumps(kit))
+    mapped = folder_windows(tmp_path, load_drum_map(tmp_path / "kit.json"), "kit.json")
+    assert mapped.tensors[..., KICK].sum() == sum(g.hits[:, KICK].sum() for g in programmed_beats()[:3])
+    assert mapped.source["drum_map"] == "kit.json"
+
+
+def test_folders_that_give_nothing_are_refused_in_words(tmp_path, beats_folder):
+    with pytest.raises(DatasetError, match="holds no MIDI files"):
+        folder_windows(tmp_path)
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    for name in ("waltz.mid", "piano.mid", "broken.MID"):
+        (only_bad / name).write_bytes((beats_folder / name).read_bytes())
+    with pytest.raises(DatasetError, match=r"None of the 3 MIDI files .* has a 4/4 drum part"):
+        folder_windows(only_bad)
+    with pytest.raises(DatasetError, match="not a folder"):
+        folder_windows(tmp_path / "missing")
+
+
+def test_a_fine_tune_on_a_folder_runs_through_train_and_export_and_records_its_data(beats_folder, tmp_path,
+                                                                                    capsys):
+    from explorer import checkpoints
+    from explorer.cli import main
+    from explorer.model import MusicVAE, get_config
+
+    tiny = MusicVAE(get_config("tiny_dist_4bar"))
+    start = checkpoints.save_checkpoint(tiny.weights_dict(), tiny.config.to_dict(), tmp_path / "start",
+                                        source="test").directory
+    assert main(["train", "--midi-dir", str(beats_folder), "--init-from", str(start), "--config", "tiny_dist_4bar",
+                 "--steps", "4", "--batch-size", "8", "--out", str(tmp_path / "run"), "--precision", "float32"]) == 0
+    printed = capsys.readouterr().out
+    assert "28 MIDI files, 24 used" in printed and "meter (not 4/4)" in printed
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "mine"), "--weights", "latest"]) == 0
+    info = checkpoints.read_info(tmp_path / "mine")
+    assert info.data["folder"] == beats_folder.name and info.data["files"] == 28 and info.data["drum_map"] == "roland"
+    model = checkpoints.load_model(str(tmp_path / "mine"))
+    assert model.decode(np.zeros((1, model.config.z_size), np.float32)).shape == (1, 64, 27)
+    assert main(["train", "--midi-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "run2")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert main(["train", "--midi-dir", str(beats_folder), "--drum-map", str(tmp_path / "none.json"),
+                 "--init-from", str(start), "--config", "tiny_dist_4bar", "--out", str(tmp_path / "run3")]) == 2
+    assert "drum map" in capsys.readouterr().err
