@@ -39,3 +39,7 @@ class CheckpointError(ExplorerError):
 
 class AudioError(ExplorerError):
     """A groove that cannot be rendered as asked (tempo, loops, a renderer that is not installed)."""
+
+
+class TrainingError(ExplorerError):
+    """A training run that cannot go on (a worker of a multi-machine run stopped answering, say)."""

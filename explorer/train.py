@@ -27,6 +27,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from explorer.augment import augment
+from explorer.errors import TrainingError
 from explorer.evaluate import evaluate
 from explorer.files import leftovers, write_npz, write_text
 from explorer.groove import NUM_CLASSES
@@ -54,6 +55,7 @@ class TrainOptions:
     init_from: str | None = None  # a registry checkpoint whose weights start a new run (fresh optimizer)
     augment: tuple[str, ...] = ()  # augmentations of training windows by name (explorer/augment.py)
     precision: str = "auto"  # of the training matmuls: auto | float32 | bfloat16 (explorer/precision.py)
+    collective_timeout: float = 120.0  # multiworker: seconds a step waits for the other workers before it stops
     midi_dir: str | None = None  # train on the MIDI files under this folder instead of GMD (explorer/folder_data.py)
     validation_dir: str | None = None  # with midi_dir: validate on this folder's files …
     validation_fraction: float = 0.2  # … else on this share of midi_dir's files (split by file)
@@ -79,15 +81,33 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
         return {"initial": self.initial, "decay": self.decay, "minimum": self.minimum}
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
+def make_strategy(name: str, collective_timeout: float = 120.0) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices=[d.name for d in tf.config.list_logical_devices("CPU")]
                                               if not tf.config.list_logical_devices("GPU") else None)
     if name == "multiworker":  # hosts come from TF_CONFIG, as tf.distribute documents
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # A step whose all-reduce waits longer than the timeout fails instead of hanging (a worker died).
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     if name == "default":
         return tf.distribute.get_strategy()
     raise ValueError(f"unknown strategy '{name}' (default, mirrored, multiworker)")
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's files: always, but in a multi-worker run only the chief (the task of
+    type "chief", else worker 0), as tf.distribute's multi-worker guide has it; the other workers train alike."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+# Errors a collective step raises when another worker is gone (its all-reduce times out or is refused).
+WORKER_LOST = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.CancelledError)
 
 
 def _hit_f1(targets, logits):
@@ -105,9 +125,12 @@ class Trainer:
         checkpoint (a folder's name, file count and file-list hash)."""
         self.options = options
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in leftovers(self.out_dir):  # of writes a kill cut short
-            leftover.unlink()
+        self.strategy = make_strategy(options.strategy, options.collective_timeout)
+        self.is_chief = is_chief(self.strategy)
+        if self.is_chief:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            for leftover in leftovers(self.out_dir):  # of writes a kill cut short
+                leftover.unlink()
         base = get_config(options.config)
         overrides = (("batch_size", options.batch_size), ("dropout_keep", options.dropout_keep),
                      ("learning_rate", options.learning_rate), ("free_bits", options.free_bits),
@@ -118,7 +141,6 @@ class Trainer:
         rng = np.random.default_rng(1234)
         subset = rng.permutation(len(validation_tensors))[:options.validation_windows]
         self.validation_tensors = np.asarray(validation_tensors, np.float32)[np.sort(subset)]
-        self.strategy = make_strategy(options.strategy)
         self.compute_dtype = training_dtype(options.precision)  # may change on resume: a new machine's CPU
         with self.strategy.scope():
             keras.utils.set_random_seed(options.seed)
@@ -137,12 +159,12 @@ class Trainer:
             raise FileExistsError(f"{self.out_dir} already holds a run; pass --resume to continue it")
         elif options.init_from:
             self._initialise_from(options.init_from)
-        self._forget_metrics_after(self.step)
         record = {"model": self.config.to_dict(), "training": dataclasses.asdict(options)}
         if data:
             record["data"] = data
-        config = json.dumps(record, indent=2)
-        write_text(self.out_dir / "config.json", config)
+        if self.is_chief:
+            self._forget_metrics_after(self.step)
+            write_text(self.out_dir / "config.json", json.dumps(record, indent=2))
         self._train_step = self._make_train_step()
         self._inference = CompiledModel(self.model)  # reads the live weights: traced once, reused
 
@@ -184,6 +206,8 @@ class Trainer:
             self.elapsed = float(state["elapsed"])
 
     def save(self) -> None:
+        if not self.is_chief:
+            return
         weights = self.model.weights_dict()
         state = {f"model/{k}": v for k, v in weights.items()}
         state.update({f"optimizer/{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)})
@@ -207,6 +231,8 @@ class Trainer:
         write_text(path, "".join(kept))
 
     def _log(self, record: dict) -> None:
+        if not self.is_chief:
+            return
         with open(self.out_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
 
@@ -315,6 +341,11 @@ class Trainer:
                         break
         except KeyboardInterrupt:
             finished_reason = "interrupted"
+        except WORKER_LOST as error:
+            raise TrainingError(
+                f"A worker stopped answering at step {self.step} ({type(error).__name__}: a step waited over "
+                f"{options.collective_timeout:g} s for it). The run is stopped; its last checkpoint in "
+                f"{self.out_dir} is kept: start every worker again with --resume.") from None
         finally:
             bar.close()
             self.save()
@@ -331,7 +362,8 @@ class Trainer:
                    f"KL {metrics['mean_kl']:.1f}")
         if metrics["hit_f1"] > self.best_f1:
             self.best_f1 = metrics["hit_f1"]
-            write_npz(self.out_dir / "best.npz", self.model.weights_dict())
+            if self.is_chief:
+                write_npz(self.out_dir / "best.npz", self.model.weights_dict())
         self.save()
 
 
