@@ -72,38 +72,105 @@ def midi_files(directory: Path) -> list[Path]:
     return sorted(p for p in Path(directory).rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
 
 
+def file_windows(data: bytes, name: str, pitch_map: dict[int, int] | None, hop_bars: int) -> tuple[np.ndarray, str]:
+    """(the file's windows [N, 64, 27], "") or (no windows, why it gave none)."""
+    empty = np.zeros((0, WINDOW_STEPS, FEATURES), np.float32)
+    try:
+        performance = midi_to_performance(data, name, pitch_map=pitch_map)
+    except ExplorerError as error:
+        return empty, _reason(error)
+    if performance.groove.steps < WINDOW_STEPS:
+        return empty, TOO_SHORT
+    found = performance.windows(hop_bars=hop_bars)
+    return (np.stack([w.tensor() for w in found]).astype(np.float32) if found else empty), ""
+
+
+CACHE_VERSION = 1  # bump when file_windows' output changes: old entries are then never read
+
+
+def _cached_file_windows(job: tuple[str, str, str, dict[int, int] | None, int]) -> tuple[np.ndarray, str]:
+    """One file's windows, read from its cache entry or made and written there atomically (a process pool runs
+    this; an entry is complete or absent, so a killed preparation resumes where it stopped)."""
+    from explorer.files import write_npz
+
+    path, name, cache_file, pitch_map, hop_bars = job
+    cache = Path(cache_file)
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as entry:
+            return entry["windows"], str(entry["reason"])
+    tensors, reason = file_windows(Path(path).read_bytes(), name, pitch_map, hop_bars)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    write_npz(cache, {"windows": tensors, "reason": np.array(reason)})
+    return tensors, reason
+
+
 def folder_windows(directory: Path, pitch_map: dict[int, int] | None = None, map_name: str = "roland",
-                   hop_bars: int = 1) -> FolderWindows:
-    """The 4-bar windows (every `hop_bars` bars) of every usable file under `directory`. Raises DatasetError in
-    words for a folder that is missing, holds no MIDI file, or no file with a 4/4 drum part of 4 bars or more."""
+                   hop_bars: int = 1, workers: int | None = None, cache_dir: Path | None = None,
+                   progress: bool = True) -> FolderWindows:
+    """The 4-bar windows (every `hop_bars` bars) of every usable file under `directory`, prepared by `workers`
+    processes (default: one per core) and cached per file under `cache_dir` (default data/cache/folders/), keyed by
+    the file's bytes, the pitch map and the hop: a second run, or one resumed after a kill, reads what is done.
+    Raises DatasetError in words for a folder that is missing, holds no MIDI file, or no file with a 4/4 drum part
+    of 4 bars or more."""
+    import json
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    from explorer import dataset
+
     directory = Path(directory)
     if not directory.is_dir():
         raise DatasetError(f"'{directory}' is not a folder.")
     paths = midi_files(directory)
     if not paths:
         raise DatasetError(f"'{directory}' holds no MIDI files (.mid or .midi), in it or in its sub-folders.")
-    digest = hashlib.sha256()
-    tensors, files, skipped = [], [], []
+    cache_dir = Path(cache_dir) if cache_dir is not None else dataset.DATA_DIR / "cache" / "folders"
+    settings = json.dumps([CACHE_VERSION, hop_bars, sorted((pitch_map or {}).items())]).encode()
+    listing, jobs = hashlib.sha256(), []
     for path in paths:
         name = str(path.relative_to(directory))
-        data = path.read_bytes()
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-        try:
-            performance = midi_to_performance(data, name, pitch_map=pitch_map)
-        except ExplorerError as error:
-            skipped.append((name, _reason(error)))
-            continue
-        if performance.groove.steps < WINDOW_STEPS:
-            skipped.append((name, TOO_SHORT))
-            continue
-        found = performance.windows(hop_bars=hop_bars)
-        tensors += [window.tensor() for window in found]
-        files += [name] * len(found)
-    source = {"folder": directory.name, "files": len(paths), "file_list_sha256": digest.hexdigest(),
+        content = hashlib.sha256(path.read_bytes()).digest()
+        listing.update(name.encode() + b"\0" + content)
+        key = hashlib.sha256(content + settings).hexdigest()
+        jobs.append((str(path), name, str(cache_dir / key[:2] / f"{key}.npz"), pitch_map, hop_bars))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    tensors, files, skipped = [], [], []
+    bar = tqdm(total=len(jobs), unit="file", desc=f"Windows of {directory.name}", disable=not progress,
+               mininterval=1.0)
+    # Spawned, not forked: the parent may hold TensorFlow's threads, which a fork copies in a broken state.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else \
+            _InProcess() as pool:
+        for (_, name, *_), (found, reason) in zip(jobs, pool.map(_cached_file_windows, jobs, chunksize=16),
+                                                  strict=True):
+            if reason:
+                skipped.append((name, reason))
+            else:
+                tensors.append(found)
+                files += [name] * len(found)
+            bar.update(1)
+            bar.set_postfix(windows=sum(len(t) for t in tensors), refresh=False)
+    bar.close()
+    source = {"folder": directory.name, "files": len(paths), "file_list_sha256": listing.hexdigest(),
               "drum_map": map_name}
     if not tensors:
         kinds = ", ".join(f"{count} {reason}" for reason, count in Counter(r for _, r in skipped).items())
         raise DatasetError(f"None of the {len(paths)} MIDI files in '{directory}' has a 4/4 drum part of "
                            f"{WINDOW_BARS} bars or more ({kinds}).")
-    return FolderWindows(np.stack(tensors).astype(np.float32).reshape(-1, WINDOW_STEPS, FEATURES), tuple(files),
-                         tuple(skipped), source)
+    return FolderWindows(np.concatenate(tensors), tuple(files), tuple(skipped), source)
+
+
+class _InProcess:
+    """`map` in this process (one worker: no pool to start)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return False
+
+    @staticmethod
+    def map(function, jobs, chunksize: int = 1):
+        return map(function, jobs)

@@ -81,7 +81,7 @@ def test_a_map_file_that_is_missing_or_not_json_is_refused(tmp_path):
 
 
 def test_a_folder_gives_its_windows_and_says_what_it_skipped_and_why(beats_folder):
-    found = folder_windows(beats_folder)
+    found = folder_windows(beats_folder, cache_dir=beats_folder.parent / "cache")
     assert len(set(found.files)) == 24 and len(found.tensors) == 24  # one 4-bar window per 4-bar beat
     assert dict(found.skipped) == {"waltz.mid": "meter (not 4/4)", "piano.mid": "no drums",
                                    "broken.MID": "unreadable", "short.mid": TOO_SHORT}
@@ -92,9 +92,33 @@ def test_a_folder_gives_its_windows_and_says_what_it_skipped_and_why(beats_folde
     assert len(validation) == 6 and len(training) == 18
     (beats_folder / "extra.mid").write_bytes(groove_to_midi(programmed_beats()[30]))
     try:  # another file list, another hash
-        assert folder_windows(beats_folder).source["file_list_sha256"] != found.source["file_list_sha256"]
+        assert folder_windows(beats_folder, cache_dir=beats_folder.parent / "cache").source[
+            "file_list_sha256"] != found.source["file_list_sha256"]
     finally:
         (beats_folder / "extra.mid").unlink()
+
+
+def test_preparation_runs_on_every_core_and_resumes_from_its_cache(beats_folder, tmp_path):
+    """Two worker processes give what one gives; every file gets a cache entry, complete or absent (written
+    atomically), and a second run reads the entries instead of the files."""
+    from explorer.files import write_npz
+
+    cache = tmp_path / "cache"
+    one = folder_windows(beats_folder, workers=1, cache_dir=tmp_path / "other", progress=False)
+    two = folder_windows(beats_folder, workers=2, cache_dir=cache, progress=False)
+    np.testing.assert_array_equal(one.tensors, two.tensors)
+    assert one.files == two.files and one.skipped == two.skipped
+    entries = sorted(cache.rglob("*.npz"))
+    assert len(entries) == 28 and not [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".npz"]
+    with_windows = next(p for p in entries if len(np.load(p)["windows"]))
+    with np.load(with_windows) as entry:
+        windows = entry["windows"]
+    write_npz(with_windows, {"windows": windows + 1.0, "reason": np.array("")})
+    again = folder_windows(beats_folder, workers=2, cache_dir=cache, progress=False)
+    assert (again.tensors != two.tensors).any(axis=(1, 2)).sum() == len(windows)  # read from the cache, not the file
+    entries[1].unlink()  # a preparation killed before this file: made again
+    assert folder_windows(beats_folder, workers=1, cache_dir=cache, progress=False).skipped == two.skipped
+    assert len(list(cache.rglob("*.npz"))) == 28
 
 
 def test_another_kits_pitches_are_read_with_its_map(tmp_path):
@@ -102,11 +126,11 @@ def test_another_kits_pitches_are_read_with_its_map(tmp_path):
     moved = {OUTPUT_PITCHES[KICK]: 24}
     for groove in programmed_beats()[:3]:
         (tmp_path / f"{groove.source}.mid").write_bytes(remapped(groove_to_midi(groove), moved))
-    default = folder_windows(tmp_path)
+    default = folder_windows(tmp_path, cache_dir=tmp_path / "cache")
     assert not default.tensors[..., KICK].any()
     kit = {str(p): DRUM_CLASSES[c] for p, c in PITCH_TO_CLASS.items()} | {"24": "kick"}
     (tmp_path / "kit.json").write_text(json.dumps(kit))
-    mapped = folder_windows(tmp_path, load_drum_map(tmp_path / "kit.json"), "kit.json")
+    mapped = folder_windows(tmp_path, load_drum_map(tmp_path / "kit.json"), "kit.json", cache_dir=tmp_path / "cache")
     assert mapped.tensors[..., KICK].sum() == sum(g.hits[:, KICK].sum() for g in programmed_beats()[:3])
     assert mapped.source["drum_map"] == "kit.json"
 
