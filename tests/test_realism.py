@@ -75,3 +75,14 @@ def test_realism_report_samples_each_temperature_from_the_models_prior():
     fitted = realism_report(model, real, np.arange(40) // 4, samples=20, temperatures=[1.0])
     assert fitted["prior"] == "a fitted 2-Gaussian mixture"
     assert fitted["temperatures"]["1"] != report["temperatures"]["1"]  # other codes, other grooves
+
+
+def test_novelty_is_one_for_copies_and_lower_for_new_grooves():
+    from explorer.realism import novelty
+
+    rng = np.random.default_rng(0)
+    training = np.zeros((5, 64, 27), np.float32)
+    training[..., :9] = rng.random((5, 64, 9)) < 0.2
+    assert novelty(training[:2], training) == pytest.approx(1.0)
+    shifted = np.roll(training[:2], 1, axis=1)
+    assert novelty(shifted, training) < 0.5
