@@ -92,7 +92,8 @@ def cmd_train(args) -> int:
                            checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every,
                            midi_dir=str(args.midi_dir) if args.midi_dir else None,
                            validation_dir=str(args.validation_dir) if args.validation_dir else None,
-                           validation_fraction=args.validation_fraction, drum_map=str(args.drum_map))
+                           validation_fraction=args.validation_fraction, drum_map=str(args.drum_map),
+                           collective_timeout=args.collective_timeout or TrainOptions.collective_timeout)
     print(json.dumps(train(options, args.out, resume=args.resume)))
     return 0
 
@@ -387,7 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="training matmuls: bfloat16 where the CPU has bf16 instructions and measures faster "
                             "(auto), or forced")
     train.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
-                       help="tf.distribute strategy: mirrored = all local devices, multiworker = hosts in TF_CONFIG")
+                       help="tf.distribute strategy: mirrored = all local devices, multiworker = hosts in TF_CONFIG "
+                            "(docs/SCALING.md)")
+    train.add_argument("--collective-timeout", type=float, metavar="S",
+                       help="multiworker: a step that waits this long for another worker stops the run (default 120)")
     train.set_defaults(run=cmd_train)
 
     render = commands.add_parser("render", help="render a MIDI drum groove to a WAV file")
