@@ -164,6 +164,10 @@ def test_a_fine_tune_on_a_folder_runs_through_train_and_export_and_records_its_d
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "mine"), "--weights", "latest"]) == 0
     info = checkpoints.read_info(tmp_path / "mine")
     assert info.data["folder"] == beats_folder.name and info.data["files"] == 28 and info.data["drum_map"] == "roland"
+    assert main(["calibrate", "--checkpoint", str(tmp_path / "mine"), "--limit", "64", "--components", "4"]) == 0
+    calibrated = checkpoints.read_info(tmp_path / "mine")
+    assert calibrated.prior and calibrated.data == info.data  # calibrated, and still says where its data came from
+    assert [i.name for i in checkpoints.list_checkpoints(tmp_path)] == ["mine", "start"]  # as the sidebar lists them
     model = checkpoints.load_model(str(tmp_path / "mine"))
     assert model.decode(np.zeros((1, model.config.z_size), np.float32)).shape == (1, 64, 27)
     assert main(["train", "--midi-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "run2")]) == 2
