@@ -43,6 +43,7 @@ elif source == "upload":
             taps, name = drumify.taps_from_midi(uploaded.getvalue(), uploaded.name), Path(uploaded.name).stem
         except ExplorerError as error:
             st.error(str(error))
+            st.stop()  # the message is the page's answer: no hint under it
 else:
     seed = ui.seed_picker("Rhythm of", key="keep_drumify_seed")
     if seed is not None:

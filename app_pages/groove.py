@@ -35,6 +35,7 @@ if source == "upload":
             beat_name = Path(uploaded.name).stem
         except ExplorerError as error:
             st.error(str(error))
+            st.stop()  # the message is the page's answer: no hint under it
 else:
     seed = ui.seed_picker("Beat", key="keep_groove_beat")
     beat = seed.groove if seed else None

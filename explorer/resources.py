@@ -84,11 +84,11 @@ def _warm_up(checkpoint: str | None, delay: float) -> None:
     from explorer.checkpoints import load_model
 
     time.sleep(delay)
-    from explorer.refine import refiner
-
     with contextlib.suppress(ExplorerError):  # a page that needs the model loads it again and shows the message
-        model = load_model(checkpoint)
+        model = load_model(checkpoint)  # imports TensorFlow: only after the delay, never beside a page's first import
         model.warm_up(WARM_UP_BATCH_SIZES)
+        from explorer.refine import refiner
+
         refiner(model).warm_up(REFINE_WARM_UP_BATCH_SIZES)
 
 

@@ -295,6 +295,30 @@ def test_a_reload_keeps_the_filters_and_the_gmd_seeds_through_the_address():
     assert_ok(reloaded)
     assert [seed.groove.source for seed in reloaded.session_state["basket"]] == basket
     assert reloaded.multiselect(key="keep_genres").value == ["funk"]
+    assert not any("could not be kept" in info.value for info in reloaded.sidebar.info)
+
+
+def test_a_reload_says_in_one_sentence_which_seeds_it_could_not_keep():
+    """An uploaded groove and a generated one in the basket do not fit in the address: after a reload the sidebar
+    says how many were not kept."""
+    import dataclasses
+
+    from explorer.state import Seed
+
+    at = open_app()
+    groove = at.session_state["basket"][0].groove
+    at.session_state["basket"] = [*at.session_state["basket"],
+                                  Seed("my_loop · 92 bpm", dataclasses.replace(groove, source="my_loop")),
+                                  Seed("sample 1", dataclasses.replace(groove, source="sample 1"))]
+    at.run()
+    query = {key: at.query_params[key][0] if isinstance(at.query_params[key], list) else at.query_params[key]
+             for key in at.query_params}
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        reloaded.query_params[key] = value
+    reloaded.run()
+    assert_ok(reloaded)
+    assert any(info.value.startswith("2 seeds of your basket") for info in reloaded.sidebar.info)
 
 
 def test_the_groove_page_humanizes_a_seed_in_another_seeds_feel():

@@ -19,7 +19,7 @@ def test_filters_and_seeds_round_trip_through_the_address():
     sources = ["d1/a.mid@bar2", "uploaded groove", "sample 1", "d2/b.mid@bar1"]
     query = share.to_query(widgets, sources)
     assert query == {"genre": "funk,rock", "drummer": "drummer10", "bpm": "90-120", "duration": "0-60",
-                     "style": "swing", "seeds": "d1/a.mid:2,d2/b.mid:1"}
+                     "style": "swing", "seeds": "d1/a.mid:2,d2/b.mid:1", "unsaved": "2"}
     restored, rows = share.from_query(query, INFO, META, RANGES)
     assert restored == {"keep_genres": ["funk", "rock"], "keep_drummers": ["drummer10"], "keep_bpm": (90, 120),
                         "keep_duration": (0.0, 60.0), "keep_text": "swing"}
@@ -35,3 +35,12 @@ def test_a_stale_or_hand_edited_address_restores_only_what_exists():
     assert share.from_query({}, INFO, META, RANGES) == ({}, [])
     many = ",".join(["d1/a.mid:1"] * 1000)
     assert share.seed_rows(many, META) == [0]
+
+
+def test_seeds_the_address_cannot_keep_are_counted_so_that_a_reload_can_say_so():
+    query = share.to_query({}, ["drummer1/session1/1_funk_80_beat_4-4.mid@bar3", "my_loop · 92 bpm · 2 bars",
+                                "sample 1 · random seed 0"])
+    assert query[share.SEEDS] == "drummer1/session1/1_funk_80_beat_4-4.mid:3"
+    assert share.left_out(query) == 2
+    assert share.left_out({}) == 0 and share.left_out({share.LEFT_OUT: "x"}) == 0
+    assert share.left_out({share.LEFT_OUT: "999"}) == share.MAX_SEEDS

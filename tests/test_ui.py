@@ -262,3 +262,24 @@ def test_the_generate_page_names_the_prior_its_samples_come_from():
     assert "N(0, I)" in ui.sampling_prior_note(model)
     model.prior = MixturePrior(np.ones(3) / 3, np.zeros((3, 16), np.float32), np.ones((3, 16), np.float32))
     assert "a 3-Gaussian mixture fitted to the codes of the training windows" in ui.sampling_prior_note(model)
+
+
+def test_a_triplet_grid_gets_its_one_sentence_and_a_straight_beat_none():
+    from explorer.notes import NoteRecord
+    from tests.test_notes import drum_file, drum_machine_loop
+
+    swung = [(beat * 480 + offbeat, 42, 90) for beat in range(8) for offbeat in (0, 320)]
+    assert "triplet grid" in ui.grid_note(NoteRecord.from_midi(drum_file(swung), "swing.mid").groove())
+    assert ui.grid_note(NoteRecord.from_midi(drum_machine_loop(), "loop.mid").groove()) is None
+    assert ui.grid_note(A) is None  # no file behind it
+
+
+def test_the_uploaders_stated_limit_is_the_one_the_reader_keeps():
+    import tomllib
+    from pathlib import Path
+
+    from explorer.midi_reader import DEFAULT_LIMITS
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    stated = config["server"]["maxUploadSize"]  # Streamlit shows "Limit {stated}MB per file"
+    assert stated * 10**6 <= DEFAULT_LIMITS.max_bytes < (stated + 1) * 10**6
