@@ -18,6 +18,7 @@ import numpy as np
 from bench.bench_humanize import one_window_per_performance
 from bench.report import machine
 from explorer import checkpoints, dataset
+from explorer.checkpoints import DRUMIFY_CHECKPOINT
 from explorer.drumify import DrumifyOptions, drumify, taps_of
 from explorer.evaluate import evaluate, reconstruction_metrics
 from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
@@ -118,7 +119,7 @@ def plot(measured: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint")
+    parser.add_argument("--checkpoint", default=DRUMIFY_CHECKPOINT)
     parser.add_argument("--write", action="store_true", help="write docs/DRUMIFY.md's measured part and the plot")
     args = parser.parse_args(argv)
     lines, measured = run(args.checkpoint)
