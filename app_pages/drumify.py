@@ -105,11 +105,4 @@ def run() -> None:
 
 state.drop_stale_results(PAGE, state.inputs_key(taps) + feel_key, "Drumify", "The rhythm or its feel")
 items = ui.action_row(PAGE, "Drumify", run, "drumified", "Press **Drumify** to hear a drummer play your rhythm.")
-generation = st.session_state.get(f"generation_{PAGE}", 0)
-deferred: list = []
-for start in range(0, len(items), 2):
-    for column, (index, (label, groove)) in zip(st.columns(2), enumerate(items[start:start + 2], start),
-                                                strict=False):
-        with column:
-            ui.groove_card(groove, key=f"{PAGE}_{generation}_{index}", title=label, deferred_audio=deferred)
-ui.fill_audio(deferred)
+ui.card_grid(PAGE, items)

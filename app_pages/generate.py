@@ -74,11 +74,4 @@ items = ui.action_row(PAGE, "Generate", run, "generated",
                       "Press **Generate**. Every result has a drum roll, a player and a MIDI download; **Basket** "
                       "keeps it as a seed for Interpolate, Blend and Attributes.",
                       disabled=mode != "samples" and seed_groove is None)
-generation = st.session_state.get(f"generation_{PAGE}", 0)
-deferred: list = []
-for start in range(0, len(items), 2):
-    for column, (index, (label, groove)) in zip(st.columns(2), enumerate(items[start:start + 2], start),
-                                                strict=False):
-        with column:
-            ui.groove_card(groove, key=f"{PAGE}_{generation}_{index}", title=label, deferred_audio=deferred)
-ui.fill_audio(deferred)
+ui.card_grid(PAGE, items)

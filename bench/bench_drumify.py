@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bench_humanize import one_window_per_performance
-from bench.report import machine
+from bench.report import machine, publish
 from explorer import checkpoints, dataset
 from explorer.checkpoints import DRUMIFY_CHECKPOINT
 from explorer.drumify import DrumifyOptions, drumify, taps_of
@@ -123,11 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write docs/DRUMIFY.md's measured part and the plot")
     args = parser.parse_args(argv)
     lines, measured = run(args.checkpoint)
-    print("\n".join(lines))
+    publish("Measured", [*lines, "", "![per drum](drumify.png)"], args.write, DOC)
     if args.write:
-        text = DOC.read_text() if DOC.exists() else "# Drumify\n\n## Measured\n"
-        head = text.split("## Measured")[0]
-        DOC.write_text(head + "## Measured\n\n" + "\n".join(lines) + "\n\n![per drum](drumify.png)\n")
         plot(measured, PLOT)
     return 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.report import machine
+from bench.report import machine, publish
 from explorer import checkpoints, dataset
 from explorer.groove import DRUM_CLASSES
 from explorer.humanize import HumanizeOptions, direction_for, humanize, jitter, quantize
@@ -145,11 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write docs/HUMANIZE.md's measured part and the plot")
     args = parser.parse_args(argv)
     lines, distributions = run(args.checkpoint)
-    print("\n".join(lines))
+    publish("Measured", [*lines, "", "![distributions](humanize.png)"], args.write, DOC)
     if args.write:
-        text = DOC.read_text() if DOC.exists() else "# Humanize\n\n## Measured\n"
-        head = text.split("## Measured")[0]
-        DOC.write_text(head + "## Measured\n\n" + "\n".join(lines) + "\n\n![distributions](humanize.png)\n")
         plot(distributions, PLOT)
     return 0
 

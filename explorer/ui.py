@@ -304,6 +304,18 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
                    args=(title, groove), help="Keep this groove as a seed for the other pages")
 
 
+def card_grid(page: str, items: Sequence[tuple[str, Groove]]) -> None:
+    """A page's results as groove cards, two a row, their drum rolls first and then their players."""
+    generation = st.session_state.get(f"generation_{page}", 0)
+    deferred: list = []
+    for start in range(0, len(items), 2):
+        for column, (index, (label, groove)) in zip(st.columns(2), enumerate(items[start:start + 2], start),
+                                                    strict=False):
+            with column:
+                groove_card(groove, key=f"{page}_{generation}_{index}", title=label, deferred_audio=deferred)
+    fill_audio(deferred)
+
+
 def fill_audio(deferred: Sequence[tuple]) -> None:
     """Render and show the players `groove_card` left places for, `audio.ENGINES` renders at a time."""
     loop = bool(st.session_state.get("keep_loop"))  # a looping player gets a file exactly its bars long
