@@ -6,9 +6,9 @@
 `prep`: GMD's MIDI files (every one, any meter), then a synthetic corpus of `scale` × as many files (GMD's files,
 each copy made unique by a text event, so that no cache entry is shared), prepared with 1 and with 2 worker
 processes into fresh caches: files per second, and a second pass that reads the cache.
-`finetune`: 30 of the programmed beats of bench/programmed_beats.py (every style) as a folder; the shipped checkpoint fine-tuned on
-them with `train --midi-dir`; validation hit F1 (held-out files) before and after, and the novelty of 64 samples at
-T = 1 against the training windows (hit Jaccard with the nearest one: 1 is a copy).
+`finetune`: 30 of the programmed beats of bench/programmed_beats.py (every style) as a folder; the shipped
+checkpoint fine-tuned on them with `train --midi-dir`; validation hit F1 (held-out files) before and after, and the
+novelty of 64 samples at T = 1 against the training windows (hit Jaccard with the nearest one: 1 is a copy).
 """
 
 from __future__ import annotations
