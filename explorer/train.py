@@ -138,6 +138,10 @@ class Trainer:
         changes = {k: v for k, v in overrides if v is not None}
         self.config: ModelConfig = dataclasses.replace(base, **changes)
         self.train_tensors = np.asarray(train_tensors, np.float32)
+        if len(self.train_tensors) < self.config.batch_size:  # no whole batch: an epoch would never take a step
+            raise TrainingError(f"There are {len(self.train_tensors):,} training windows, fewer than one batch "
+                                f"({self.config.batch_size}): pass --batch-size {len(self.train_tensors)} or less, or "
+                                "add files.")
         rng = np.random.default_rng(1234)
         subset = rng.permutation(len(validation_tensors))[:options.validation_windows]
         self.validation_tensors = np.asarray(validation_tensors, np.float32)[np.sort(subset)]
@@ -391,6 +395,11 @@ def training_data(options: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict |
 
 def train(options: TrainOptions, out_dir: Path, resume: bool = False) -> dict:
     training, validation, data = training_data(options)
+    preset_batch = get_config(options.config).batch_size
+    if options.midi_dir and options.batch_size is None and len(training) < preset_batch:
+        batch = 2 ** int(np.log2(max(len(training), 1)))  # a small folder: the largest power of two it fills
+        print(f"{len(training)} training windows: batch {batch} instead of the preset's {preset_batch}.")
+        options = dataclasses.replace(options, batch_size=batch)
     trainer = Trainer(options, out_dir, training, validation, resume=resume, data=data)
     print(f"{trainer.config.name}: {trainer.model.parameter_count():,} parameters, {len(training):,} training "
           f"windows, batch {trainer.config.batch_size}, {trainer.compute_dtype} matmuls, "

@@ -247,3 +247,10 @@ def test_resume_refuses_a_run_configured_otherwise(eight_windows, tmp_path, chan
                 resume=True)
     resumed = Trainer(_options(steps=4, augment=("toms",)), tmp_path, eight_windows, eight_windows, resume=True)
     assert resumed.step == 2
+
+
+def test_fewer_windows_than_a_batch_is_refused_in_words_not_a_run_that_never_steps(eight_windows, tmp_path):
+    from explorer.errors import TrainingError
+
+    with pytest.raises(TrainingError, match=r"8 training windows, fewer than one batch \(32\): pass --batch-size 8"):
+        Trainer(_options(batch_size=32), tmp_path, eight_windows, eight_windows)
