@@ -196,8 +196,10 @@ class Trainer:
         now = self.config.to_dict()
         changed = [f"{k} {v} (now {now.get(k)})" for k, v in started["model"].items() if now.get(k) != v]
         options = json.loads(json.dumps(dataclasses.asdict(self.options)))  # as config.json holds them
-        changed += [f"{k} {started['training'].get(k)} (now {options[k]})" for k in RESUMED_AS_STARTED
-                    if started["training"].get(k) != options[k]]
+        # an option a run's config.json lacks (it began before the option existed) had its default then
+        defaults = json.loads(json.dumps(dataclasses.asdict(TrainOptions())))
+        was = {k: started["training"].get(k, defaults[k]) for k in RESUMED_AS_STARTED}
+        changed += [f"{k} {was[k]} (now {options[k]})" for k in RESUMED_AS_STARTED if was[k] != options[k]]
         if changed:
             listed = ", ".join(changed)
             raise ValueError(f"{self.out_dir} was started with {listed}: resume it with the flags it started with.")

@@ -254,3 +254,15 @@ def test_fewer_windows_than_a_batch_is_refused_in_words_not_a_run_that_never_ste
 
     with pytest.raises(TrainingError, match=r"8 training windows, fewer than one batch \(32\): pass --batch-size 8"):
         Trainer(_options(batch_size=32), tmp_path, eight_windows, eight_windows)
+
+
+def test_a_run_begun_before_an_option_existed_resumes_with_that_options_default(eight_windows, tmp_path):
+    """config.json of an older run lacks the options added since (e.g. the folder options): they had their defaults."""
+    Trainer(_options(steps=2), tmp_path, eight_windows, eight_windows).run()
+    record = json.loads((tmp_path / "config.json").read_text())
+    for added in ("midi_dir", "validation_dir", "validation_fraction", "drum_map"):
+        del record["training"][added]
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    assert Trainer(_options(steps=4), tmp_path, eight_windows, eight_windows, resume=True).step == 2
+    with pytest.raises(ValueError, match=re.escape("validation_fraction 0.2 (now 0.5)")):
+        Trainer(_options(steps=4, validation_fraction=0.5), tmp_path, eight_windows, eight_windows, resume=True)
