@@ -20,7 +20,7 @@ import numpy as np
 from explorer.errors import CheckpointError, MidiError
 from explorer.generate import cut_windows, paste_windows
 from explorer.groove import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove
-from explorer.transforms import QUANTIZED_VELOCITY, TAP_CLASS, condition
+from explorer.transforms import FIXED_VELOCITY, TAP_CLASS, condition
 
 MAX_TAP_BARS = 16
 
@@ -122,13 +122,13 @@ def _every_tap_played(model, z: np.ndarray, decoded: np.ndarray, tapped: np.ndar
 
 def taps_tensor(taps: Groove, keep_velocity: bool = True) -> np.ndarray:
     """[steps, 27]: one tap per step that holds any hit, on `TAP_CLASS`, with the step's loudest velocity (or
-    `QUANTIZED_VELOCITY`) and that hit's offset."""
+    `FIXED_VELOCITY`) and that hit's offset."""
     tensor = np.zeros((taps.steps, 3 * NUM_CLASSES), np.float32)
     tapped = taps.hits > 0.5
     loudest = np.argmax(np.where(tapped, taps.velocities + 1e-3, 0.0), axis=1)
     rows = np.nonzero(tapped.any(axis=1))[0]
     tensor[rows, TAP_CLASS] = 1.0
     tensor[rows, NUM_CLASSES + TAP_CLASS] = (taps.velocities[rows, loudest[rows]] if keep_velocity
-                                             else QUANTIZED_VELOCITY)
+                                             else FIXED_VELOCITY)
     tensor[rows, 2 * NUM_CLASSES + TAP_CLASS] = taps.offsets[rows, loudest[rows]]
     return tensor

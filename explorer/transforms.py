@@ -23,7 +23,7 @@ TASKS = ("identity", "quantize", "tapify", "drop_drums", "keep_bars", "note_drop
 CONDITION_CHANNELS = len(TASKS) + NUM_CLASSES  # task one-hot, then the per-drum visibility mask
 # How often each task is drawn in training: plain encoding (every page's seeds) most, the rest alike.
 TASK_PROBABILITIES = (0.3, 0.14, 0.14, 0.14, 0.14, 0.14)
-QUANTIZED_VELOCITY = 0.7  # the one velocity of a quantized input or a tap without its own (MIDI 89)
+FIXED_VELOCITY = 0.7  # the one velocity of a quantized input or a tap without its own (MIDI 89)
 TAP_CLASS = DRUM_CLASSES.index("open hi-hat")  # taps go to one channel, Magenta's (channel 3)
 DROP_PROBABILITY = 0.3  # drop_drums: each drum that plays is dropped with this probability (at least one is)
 MAX_NOTE_DROPOUT = 0.5  # note_dropout: a rate ~ U(0, this) per window, as Magenta's max_note_dropout_probability
@@ -43,7 +43,7 @@ def condition(task: str, steps: int, visible=None) -> np.ndarray:
 
 def tapify(tensor: np.ndarray, keep_velocity: bool = True) -> np.ndarray:
     """One groove [T, 27] → its taps: at each step the loudest hit becomes one tap on `TAP_CLASS`, with that hit's
-    offset and (with `keep_velocity`) velocity, else `QUANTIZED_VELOCITY`; the training transformation itself."""
+    offset and (with `keep_velocity`) velocity, else `FIXED_VELOCITY`; the training transformation itself."""
     import tensorflow as tf
 
     taps = _tapify(tf.constant(np.asarray(tensor, np.float32)[None]), tf.constant([keep_velocity]))
@@ -54,7 +54,7 @@ def _quantize(x):
     import tensorflow as tf
 
     hits = x[..., :NUM_CLASSES]
-    return tf.concat([hits, hits * QUANTIZED_VELOCITY, tf.zeros_like(hits)], axis=-1)
+    return tf.concat([hits, hits * FIXED_VELOCITY, tf.zeros_like(hits)], axis=-1)
 
 
 def _tapify(x, keep_velocity):
@@ -65,7 +65,7 @@ def _tapify(x, keep_velocity):
     loudest = tf.one_hot(tf.argmax(velocities * hits + hits * 1e-3, axis=-1), NUM_CLASSES)  # [B, T, 9]
     tapped = tf.reduce_max(hits, axis=-1, keepdims=True)  # [B, T, 1]
     velocity = tf.reduce_sum(loudest * velocities, axis=-1, keepdims=True)
-    velocity = tf.where(keep_velocity[:, None, None], velocity, QUANTIZED_VELOCITY) * tapped
+    velocity = tf.where(keep_velocity[:, None, None], velocity, FIXED_VELOCITY) * tapped
     offset = tf.reduce_sum(loudest * offsets, axis=-1, keepdims=True) * tapped
     lane = tf.one_hot(TAP_CLASS, NUM_CLASSES)  # [9]
     return tf.concat([tapped * lane, velocity * lane, offset * lane], axis=-1)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from explorer.groove import DRUM_CLASSES, FEATURES, NUM_CLASSES
 from explorer.transforms import (
     CONDITION_CHANNELS,
-    QUANTIZED_VELOCITY,
+    FIXED_VELOCITY,
     TAP_CLASS,
     TASKS,
     condition,
@@ -61,7 +61,7 @@ def test_quantize_keeps_the_hits_with_one_velocity_and_no_offsets():
     x = hand_built_window()
     inputs = draw(x, "quantize")[0]
     np.testing.assert_array_equal(inputs[:, :9], x[:, :9])
-    np.testing.assert_allclose(inputs[:, 9:18], x[:, :9] * QUANTIZED_VELOCITY)
+    np.testing.assert_allclose(inputs[:, 9:18], x[:, :9] * FIXED_VELOCITY)
     assert not inputs[:, 18:27].any()
 
 
@@ -72,7 +72,7 @@ def test_tapify_puts_the_loudest_hit_of_each_step_on_one_channel():
     # step 8 has a snare (0.95) over a hat (0.4): the tap is the snare's velocity and offset
     assert taps[8, 9 + TAP_CLASS] == pytest.approx(0.95) and taps[8, 18 + TAP_CLASS] == pytest.approx(-0.2)
     assert taps[2, 9 + TAP_CLASS] == pytest.approx(0.4) and taps[2, 18 + TAP_CLASS] == pytest.approx(0.1)
-    np.testing.assert_allclose(tapify(x, keep_velocity=False)[::2, 9 + TAP_CLASS], QUANTIZED_VELOCITY)
+    np.testing.assert_allclose(tapify(x, keep_velocity=False)[::2, 9 + TAP_CLASS], FIXED_VELOCITY)
     inputs = draw(x, "tapify")
     kinds = {0 if np.allclose(w[:, :FEATURES], taps) else 1 if np.allclose(w[:, :FEATURES], tapify(x, False)) else 2
              for w in inputs}
