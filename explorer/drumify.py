@@ -20,7 +20,7 @@ import numpy as np
 from explorer.errors import CheckpointError, MidiError
 from explorer.generate import cut_windows, paste_windows
 from explorer.groove import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove
-from explorer.transforms import FIXED_VELOCITY, TAP_CLASS, condition
+from explorer.transforms import TAP_CLASS, condition, tapify
 
 MAX_TAP_BARS = 16
 
@@ -47,25 +47,32 @@ def taps_from_midi(data: bytes, name: str = "") -> Groove:
     from explorer.midi_reader import read_taps
 
     ticks_per_beat, bpm, taps = read_taps(data, name)
-    step_ticks = ticks_per_beat / STEPS_PER_QUARTER
-    steps = [max(0, int(np.floor(tick / step_ticks + 0.5))) for tick, _ in taps]
-    bars = max(steps) // STEPS_PER_BAR + 1
+    positions = np.array([tick for tick, _ in taps]) / (ticks_per_beat / STEPS_PER_QUARTER)
+    bars = int(np.floor(positions.max() + 0.5)) // STEPS_PER_BAR + 1
     if bars > MAX_TAP_BARS:
         raise MidiError(f"'{name}' lasts {bars} bars of taps; Drumify plays up to {MAX_TAP_BARS} at a time.")
-    shape = (bars * STEPS_PER_BAR, NUM_CLASSES)
-    hits, velocities, offsets = (np.zeros(shape, np.float32) for _ in range(3))
-    for (tick, velocity), step in sorted(zip(taps, steps, strict=True), key=lambda pair: pair[0][1]):
-        hits[step, TAP_CLASS] = 1.0  # the loudest tap of a step comes last: it wins
-        velocities[step, TAP_CLASS] = velocity / 127
-        offsets[step, TAP_CLASS] = np.clip(2.0 * (step * step_ticks - tick) / step_ticks, -1.0, 1.0)
-    return Groove(hits, velocities, offsets, bpm, Path(name).stem if name else "taps")
+    return taps_on_grid(positions, [velocity for _, velocity in taps], bars * STEPS_PER_BAR, bpm,
+                        Path(name).stem if name else "taps")
+
+
+def taps_on_grid(positions, velocities, steps: int, bpm: float, name: str) -> Groove:
+    """Taps at `positions` (in 16ths from the start) with MIDI `velocities` → a groove of `steps` steps with one lane,
+    `TAP_CLASS`: each tap on its nearest 16th (half up), its timing kept as the offset; of taps on one 16th the
+    loudest (the later of equals) counts. The file reader's and the tap pad's taps both go through here."""
+    positions = np.asarray(positions, float)
+    on = np.clip(np.floor(positions + 0.5).astype(int), 0, steps - 1)
+    hits, loud, offsets = (np.zeros((steps, NUM_CLASSES), np.float32) for _ in range(3))
+    for index in np.argsort(velocities, kind="stable"):  # the loudest tap of a step comes last: it wins
+        step = on[index]
+        hits[step, TAP_CLASS] = 1.0
+        loud[step, TAP_CLASS] = velocities[index] / 127
+        offsets[step, TAP_CLASS] = np.clip(2.0 * (step - positions[index]), -1.0, 1.0)
+    return Groove(hits, loud, offsets, float(bpm), name)
 
 
 def taps_of(groove: Groove) -> Groove:
     """A groove's own rhythm as taps (at each step its loudest hit, on `TAP_CLASS`): what the model was trained to
     read for Drumify, and how a groove from the basket is drumified."""
-    from explorer.transforms import tapify
-
     return Groove.from_tensor(tapify(groove.tensor()), groove.bpm, f"{groove.source} (taps)")
 
 
@@ -83,7 +90,7 @@ def drumify(model, taps: Groove, feel_z: np.ndarray | None = None, options: Drum
     tap_steps = taps.hits.max(axis=1) > 0.5
     if not tap_steps.any():
         raise MidiError("There are no taps to drumify.")
-    tensor = taps_tensor(taps, options.keep_velocity)
+    tensor = tapify(taps.tensor(), options.keep_velocity)
     windows, starts = cut_windows(Groove.from_tensor(tensor, taps.bpm), steps)
     code = condition("tapify", steps)
     inputs = np.concatenate([windows, np.broadcast_to(code, (len(windows), *code.shape))], -1)
@@ -118,17 +125,3 @@ def _every_tap_played(model, z: np.ndarray, decoded: np.ndarray, tapped: np.ndar
     window, step = np.nonzero(silent)
     hits[window, step, likeliest[window, step]] = True
     return model.decode(z, temperature, seed, given_hits=hits)
-
-
-def taps_tensor(taps: Groove, keep_velocity: bool = True) -> np.ndarray:
-    """[steps, 27]: one tap per step that holds any hit, on `TAP_CLASS`, with the step's loudest velocity (or
-    `FIXED_VELOCITY`) and that hit's offset."""
-    tensor = np.zeros((taps.steps, 3 * NUM_CLASSES), np.float32)
-    tapped = taps.hits > 0.5
-    loudest = np.argmax(np.where(tapped, taps.velocities + 1e-3, 0.0), axis=1)
-    rows = np.nonzero(tapped.any(axis=1))[0]
-    tensor[rows, TAP_CLASS] = 1.0
-    tensor[rows, NUM_CLASSES + TAP_CLASS] = (taps.velocities[rows, loudest[rows]] if keep_velocity
-                                             else FIXED_VELOCITY)
-    tensor[rows, 2 * NUM_CLASSES + TAP_CLASS] = taps.offsets[rows, loudest[rows]]
-    return tensor

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.groove import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove
-from explorer.transforms import TAP_CLASS
+from explorer.drumify import taps_on_grid
+from explorer.groove import STEPS_PER_BAR, STEPS_PER_QUARTER, Groove
 
 FOLDER = Path(__file__).parent
 MAX_BARS = 16
@@ -35,17 +35,11 @@ def take_to_taps(take: object, name: str = "tapped") -> Groove:
         raise ValueError("no taps were recorded: tap on the pad or the space bar after the count-in")
     step_seconds = 60.0 / bpm / STEPS_PER_QUARTER
     steps = bars * STEPS_PER_BAR
-    hits, loud, offsets = (np.zeros((steps, NUM_CLASSES), np.float32) for _ in range(3))
     for time, velocity in zip(times, velocities, strict=True):
         if not (isinstance(time, (int, float)) and isinstance(velocity, (int, float)) and np.isfinite(time)
                 and 0 <= time < steps * step_seconds and 1 <= velocity <= 127):
             raise ValueError(f"a tap at {time!r} s with velocity {velocity!r} lies outside the take")
-        step = min(int(np.floor(time / step_seconds + 0.5)), steps - 1)
-        if velocity / 127 > loud[step, TAP_CLASS]:
-            hits[step, TAP_CLASS] = 1.0
-            loud[step, TAP_CLASS] = velocity / 127
-            offsets[step, TAP_CLASS] = np.clip(2.0 * (step * step_seconds - time) / step_seconds, -1.0, 1.0)
-    return Groove(hits, loud, offsets, float(bpm), name)
+    return taps_on_grid(np.asarray(times, float) / step_seconds, velocities, steps, bpm, name)
 
 
 def tap_pad(key: str, bpm: int, bars: int):
