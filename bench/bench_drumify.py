@@ -22,7 +22,7 @@ from explorer.checkpoints import DRUMIFY_CHECKPOINT
 from explorer.drumify import DrumifyOptions, drumify, taps_of
 from explorer.evaluate import evaluate, reconstruction_metrics
 from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
-from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy
+from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy, jaccard
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "DRUMIFY.md"
 PLOT = DOC.with_name("drumify.png")
@@ -43,11 +43,8 @@ def hi_hat_baseline(taps: Groove) -> np.ndarray:
 
 def nearest_neighbour(train_tensors: np.ndarray, test_tensors: np.ndarray) -> np.ndarray:
     """For each test window, the training window whose rhythm (steps with any hit) is most alike (Jaccard)."""
-    train = (train_tensors[..., :NUM_CLASSES] > 0.5).any(-1).astype(np.float32)  # [N, T]
-    test = (test_tensors[..., :NUM_CLASSES] > 0.5).any(-1).astype(np.float32)
-    both = test @ train.T
-    either = test.sum(1)[:, None] + train.sum(1)[None, :] - both
-    return train_tensors[np.argmax(both / np.maximum(either, 1), axis=1)]
+    rhythm = [(t[..., :NUM_CLASSES] > 0.5).any(-1) for t in (test_tensors, train_tensors)]  # [N, T] each
+    return train_tensors[np.argmax(jaccard(*rhythm), axis=1)]
 
 
 def scores(real: np.ndarray, played: np.ndarray, real_groups) -> dict:

@@ -91,14 +91,19 @@ def window_features(tensors: np.ndarray) -> np.ndarray:
                            bar_repetition(hits)[:, None], (count > 0).sum(axis=1, keepdims=True)], axis=1)
 
 
+def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[len(a), len(b)]: the Jaccard index of every pair of boolean patterns (rows of a and b, flattened)."""
+    a = np.asarray(a, np.float32).reshape(len(a), -1)
+    b = np.asarray(b, np.float32).reshape(len(b), -1)
+    both = a @ b.T
+    return both / np.maximum(a.sum(1)[:, None] + b.sum(1)[None, :] - both, 1)
+
+
 def novelty(generated: np.ndarray, training: np.ndarray) -> float:
     """How far grooves are from copies: for each generated window [N, T, 27], the hit Jaccard with its nearest
     training window (1: a copy), averaged. A model fine-tuned on a few files that copies them scores near 1."""
-    generated_hits = (np.asarray(generated)[..., :NUM_CLASSES] > 0.5).reshape(len(generated), -1).astype(np.float32)
-    training_hits = (np.asarray(training)[..., :NUM_CLASSES] > 0.5).reshape(len(training), -1).astype(np.float32)
-    both = generated_hits @ training_hits.T
-    either = generated_hits.sum(1)[:, None] + training_hits.sum(1)[None, :] - both
-    return float((both / np.maximum(either, 1)).max(axis=1).mean())
+    hits = [np.asarray(t)[..., :NUM_CLASSES] > 0.5 for t in (generated, training)]
+    return float(jaccard(*hits).max(axis=1).mean())
 
 
 def classifier_accuracy(real: np.ndarray, real_groups, generated: np.ndarray, folds: int = 5, seed: int = 0) -> float:
