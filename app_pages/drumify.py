@@ -73,8 +73,9 @@ if feel_z is not None:
     weight_column.slider("Blend: the taps' own ← → the feel's", 0.0, 1.0, 0.5, 0.05, key="keep_drumify_weight")
 
 controls = st.columns(4)
-controls[0].slider("Temperature", 0.0, 1.5, 0.7, 0.05, key="keep_drumify_temperature",
-                   help="How freely the drums are drawn; 0 plays the most likely groove.")
+controls[0].slider("Temperature", 0.0, 1.5, drumify.DEFAULT_TEMPERATURE, 0.05, key="keep_drumify_temperature",
+                   help="How freely the drums are drawn; 0 plays the most likely groove (the likeliest to sound "
+                        "real). Raise it for takes that differ.")
 controls[1].number_input("Random seed", 0, 10**6, 0, key="keep_drumify_random_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
 controls[2].select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_drumify_takes",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from explorer.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from explorer.checkpoints import DRUMIFY_CHECKPOINT
+from explorer.drumify import DEFAULT_TEMPERATURE
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES
 from explorer.precision import PRECISIONS
@@ -459,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     drumify = commands.add_parser("drumify", help="turn tapped rhythms (any pitch, any channel) into drum grooves")
     drumify.add_argument("input", type=Path, metavar="IN", help="a MIDI file of taps, or a folder of them")
     drumify.add_argument("--out", type=Path, required=True, help="a MIDI file, or a folder (for a folder IN)")
-    drumify.add_argument("--temperature", type=float, default=0.7, help="how freely to play (0: most likely)")
+    drumify.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                         help="how freely to play (default 0: the most likely groove)")
     drumify.add_argument("--seed", type=int, default=0)
     drumify.add_argument("--free", action="store_true",
                          help="let the model add ghost notes and cymbals between the taps (default: strictly on them)")

@@ -230,7 +230,7 @@ def test_a_drum_machine_loop_is_humanized_note_for_note_and_downloaded(app_url, 
 
 def test_a_rhythm_tapped_on_the_space_bar_is_drumified(app_url):
     """The tap pad in Chromium: Record, a bar of click, eight taps on the space bar (one with Shift), the take ends
-    by itself; Drumify plays it in two takes, each with a player and a MIDI download."""
+    by itself; Drumify plays it (one take at the default temperature, 0), with a player and a MIDI download."""
     import time
 
     with app_page(app_url) as page:
@@ -247,8 +247,8 @@ def test_a_rhythm_tapped_on_the_space_bar_is_drumified(app_url):
         click_and_time(page, page.get_by_role("button", name="Drumify", exact=True))
         assert page.locator("[data-testid='stException']").count() == 0
         new = [s for s in audio_sources(page) if s not in before]
-        assert len(new) >= 3  # the taps and two takes
-        assert page.locator("[data-testid='stDownloadButton']").filter(has_text="MIDI").count() >= 3
-        assert page.get_by_text("tapped_drumified_T0.7_seed").count() >= 1
+        assert len(new) >= 2  # the taps and the take
+        assert page.locator("[data-testid='stDownloadButton']").filter(has_text="MIDI").count() >= 2
+        assert page.get_by_text("tapped_drumified_T0_seed").count() == 1
         if os.environ.get("SCREENSHOT_DIR"):  # `make screenshots`: the README's picture of the page
             page.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / "8-drumify.png"), full_page=True)

@@ -36,6 +36,20 @@ def test_missed_and_extra_hits_and_matched_errors():
     assert metrics["per_class"]["closed hi-hat"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
 
 
+def test_cell_accuracy_counts_silent_cells_and_window_precision_is_a_median():
+    """Haki et al.'s "hit accuracy" counts every drum × step cell: silence everywhere scores high on sparse grooves,
+    which is why it is reported beside, not instead of, precision."""
+    sparse = tensor({(0, 0): (0.8, 0.0), (8, 1): (0.6, 0.0)})
+    silent = np.zeros_like(sparse)
+    assert reconstruction_metrics(sparse[None], silent[None])["cell_accuracy"] == pytest.approx(1 - 2 / (64 * 9))
+    half_right = tensor({(0, 0): (0.8, 0.0), (9, 1): (0.6, 0.0)})
+    all_right = sparse
+    third_right = tensor({(0, 0): (0.8, 0.0), (1, 1): (0.6, 0.0), (2, 2): (0.6, 0.0)})
+    metrics = reconstruction_metrics(np.stack([sparse] * 3), np.stack([half_right, all_right, third_right]))
+    assert metrics["window_precision_median"] == pytest.approx(0.5)
+    assert metrics["hit_precision"] == pytest.approx(4 / 7)  # pooled over the windows: not the same number
+
+
 def test_kl_divergence_of_the_prior_is_zero():
     assert kl_divergence(np.zeros((1, 4)), np.ones((1, 4)))[0] == pytest.approx(0.0)
     # KL(N(1, 1) ‖ N(0, 1)) = ½ per dimension.
