@@ -9,6 +9,7 @@ from pathlib import Path
 
 from explorer.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from explorer.checkpoints import DRUMIFY_CHECKPOINT
+from explorer.continuation import FILL_EVERY_CHOICES, FILL_SOURCES, ContinueOptions
 from explorer.drumify import DEFAULT_TEMPERATURE
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES
@@ -294,6 +295,75 @@ def cmd_humanize(args) -> int:
     return 2 if failed else 0
 
 
+def _write_each(pairs, make) -> int:
+    """Writes make(record) → (groove, summary) for each (input, output) pair; a file that cannot be read or made is
+    reported and skipped. Exit status 2 if any was."""
+    from explorer.groove import groove_to_midi
+    from explorer.notes import NoteRecord
+
+    failed = 0
+    for source, target in pairs:
+        try:
+            groove, summary = make(NoteRecord.from_midi(source.read_bytes(), source.name).groove())
+        except (ExplorerError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(groove_to_midi(groove))
+        print(f"{target}: {summary}")
+    return 2 if failed else 0
+
+
+def cmd_continue(args) -> int:
+    from explorer import checkpoints
+    from explorer.continuation import ContinueOptions, continue_groove, fill_bars, gmd_fills
+
+    pairs = _file_pairs(args.input, args.out)
+    try:
+        options = ContinueOptions(temperature=args.temperature, seed=args.seed, fill_every=args.fill_every,
+                                  variation=args.variation, fill_source=args.fills)
+        model = checkpoints.load_model(args.checkpoint) if pairs else None
+    except (ValueError, ExplorerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not pairs:
+        return 2
+    fills = gmd_fills() if options.fill_every else None
+    if options.fill_every and fills is None:
+        print("note: the Groove MIDI Dataset is not here, so fill bars are played as any other bar (only the crash "
+              "after them marks them).", file=sys.stderr)
+
+    def make(groove):
+        song = continue_groove(model, groove, args.bars, options, fills)
+        where = [b + 1 for b in fill_bars(int(groove.bars), args.bars, options.fill_every)]
+        return song, (f"{int(groove.bars)} bars as played, continued to {args.bars} at {song.bpm:g} bpm"
+                      + (f"; fills in bars {', '.join(map(str, where))}" if where else ""))
+
+    return _write_each(pairs, make)
+
+
+def cmd_infill(args) -> int:
+    from explorer import checkpoints
+    from explorer.infill import InfillOptions, infill
+
+    pairs = _file_pairs(args.input, args.out)
+    try:
+        options = InfillOptions(temperature=args.temperature, seed=args.seed)
+        model = checkpoints.load_model(args.checkpoint) if pairs else None
+    except (ValueError, ExplorerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not pairs:
+        return 2
+
+    def make(groove):
+        written = infill(model, groove, args.drums, options)[0]
+        return written, f"{', '.join(args.drums)} written new, every other note as it was"
+
+    return _write_each(pairs, make)
+
+
 def cmd_export(args) -> int:
     from explorer import dataset
     from explorer.train import export_run
@@ -469,6 +539,32 @@ def build_parser() -> argparse.ArgumentParser:
     drumify.add_argument("--checkpoint", default=DRUMIFY_CHECKPOINT,
                          help=f"a multi-task checkpoint (default: {DRUMIFY_CHECKPOINT})")
     drumify.set_defaults(run=cmd_drumify)
+
+    song = commands.add_parser("continue", help="continue a groove to 8-64 bars, with fills")
+    song.add_argument("input", type=Path, metavar="IN", help="a MIDI file, or a folder of them")
+    song.add_argument("--out", type=Path, required=True, help="a MIDI file, or a folder (for a folder IN)")
+    song.add_argument("--bars", type=int, required=True, help="the song's length in bars (IN's own come first)")
+    song.add_argument("--fill-every", type=int, default=4, choices=FILL_EVERY_CHOICES,
+                      help="a fill in the last bar of every K bars (0: none; default 4)")
+    song.add_argument("--fills", choices=FILL_SOURCES, default=FILL_SOURCES[0],
+                      help="where fills come from: GMD's drummers' own (default) or the model")
+    song.add_argument("--variation", type=float, default=0.5, help="0 = loop IN … 1 = keep developing")
+    song.add_argument("--temperature", type=float, default=ContinueOptions.temperature)
+    song.add_argument("--seed", type=int, default=0)
+
+    infill = commands.add_parser("infill", help="write one or more drums of a beat new, every other note kept")
+    infill.add_argument("input", type=Path, metavar="IN", help="a MIDI file, or a folder of them")
+    infill.add_argument("--out", type=Path, required=True, help="a MIDI file, or a folder (for a folder IN)")
+    infill.add_argument("--drums", nargs="+", required=True, metavar="DRUM", choices=DRUM_CLASSES,
+                        help=f"the drums to write ({', '.join(DRUM_CLASSES)})")
+    infill.add_argument("--temperature", type=float, default=0.0)
+    infill.add_argument("--seed", type=int, default=0)
+
+    for command in (song, infill):
+        command.add_argument("--checkpoint", default=DRUMIFY_CHECKPOINT,
+                             help=f"a multi-task checkpoint (default: {DRUMIFY_CHECKPOINT})")
+    song.set_defaults(run=cmd_continue)
+    infill.set_defaults(run=cmd_infill)
 
     for command in (evaluate, sample, reconstruct, interpolate, humanize):
         command.add_argument("--checkpoint", help="registry name or folder (default: the shipped one)")

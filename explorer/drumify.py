@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.errors import CheckpointError, MidiError
+from explorer.errors import MidiError
 from explorer.generate import cut_windows, paste_windows
 from explorer.groove import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove
-from explorer.transforms import TAP_CLASS, condition, tapify
+from explorer.transforms import TAP_CLASS, condition, require_multitask, tapify
 
 MAX_TAP_BARS = 16
 # The page's and the CLI's temperature: at 0 the real-vs-generated classifier tells drumified GMD rhythms from the
@@ -85,10 +85,7 @@ def drumify(model, taps: Groove, feel_z: np.ndarray | None = None, options: Drum
     counts), each as long as the taps. `feel_z`: a latent code to play in the feel of (a seed's or a genre's:
     `humanize.feel_code`), mixed with each window's own by `options.feel_weight`. Raises CheckpointError for a
     model not trained to read taps."""
-    if not model.config.task_channels:
-        name = model.info.name if model.info is not None else model.config.name
-        raise CheckpointError(f"Checkpoint '{name}' was not trained to read taps; Drumify needs a multi-task "
-                              "checkpoint (hierdec_dist_multitask_4bar).")
+    require_multitask(model, "Drumify")
     steps = model.config.steps
     tap_steps = taps.hits.max(axis=1) > 0.5
     if not tap_steps.any():

@@ -260,7 +260,7 @@ def windows(groove: Groove, bars: int = WINDOW_BARS, hop_bars: int = 1) -> list[
     return [w for w in found if w.hits.any()]
 
 
-def _note_positions(groove: Groove) -> list[tuple[float, int, int]]:
+def note_positions(groove: Groove) -> list[tuple[float, int, int]]:
     """(start in steps, drum class, MIDI velocity) of every hit, as `groove_notes` explains."""
     notes = []
     for step_index, drum_class in zip(*np.nonzero(groove.hits > 0.5), strict=True):
@@ -284,7 +284,7 @@ def groove_notes(groove: Groove, bpm: float | None = None) -> list[tuple[float, 
     groove = groove.played_at(bpm)
     times, durations = groove.step_times(), 60.0 / groove.step_tempos() / STEPS_PER_QUARTER
     notes = []
-    for position, drum_class, velocity in _note_positions(groove):
+    for position, drum_class, velocity in note_positions(groove):
         step = min(int(np.floor(position + 0.5)), groove.steps - 1)  # the step the note belongs to
         notes.append((max(0.0, float(times[step] + (position - step) * durations[step])), drum_class, velocity))
     return notes
@@ -320,7 +320,7 @@ def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
         return groove.notes.to_midi()
     ticks_per_step = TICKS_PER_QUARTER / STEPS_PER_QUARTER  # ticks count quarters: one step is 120 at any tempo
     events = []  # (tick, order at one tick: note-offs, tempo, note-ons so a repeated drum is not cut short, message)
-    for position, drum_class, velocity in _note_positions(groove):
+    for position, drum_class, velocity in note_positions(groove):
         pitch = OUTPUT_PITCHES[drum_class]
         events.append((round(position * ticks_per_step), 2,
                        mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=velocity)))

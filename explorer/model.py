@@ -607,18 +607,21 @@ class CompiledModel:
         return np.stack([entry[0] for entry in found]), np.stack([entry[1] for entry in found])
 
     def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0,
-               given_hits: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
+               given_hits: np.ndarray | None = None, allowed: np.ndarray | None = None,
+               given_cells: np.ndarray | None = None) -> np.ndarray:
         """[B, z] → [B, 64, 27] activated outputs (hits 0/1). With `given_hits` [B, 64, 9], those are the hits, and
         the model plays only their velocities and offsets (the decoder was trained teacher-forced on true hits, so
-        given hits are what it has seen). With `allowed` [B, 64, 9] (booleans), hits are drawn as usual but only in
-        the allowed cells (Drumify's "strictly on my taps")."""
+        given hits are what it has seen); with `given_cells` [B, 64, 9] (booleans) as well, only in those cells, the
+        others drawn as usual (infilling a drum, continuing after kept bars). With `allowed` [B, 64, 9] (booleans),
+        hits are drawn as usual but only in the allowed cells (Drumify's "strictly on my taps")."""
         z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
         temperature, seed, steps = float(temperature), int(seed) % 2**63, self.config.steps
-        if given_hits is None:
-            thresholds = sampling_thresholds(len(z), steps, temperature, seed)
-        else:  # a logit always passes -inf and never passes +inf
+        thresholds = sampling_thresholds(len(z), steps, temperature, seed)
+        if given_hits is not None:  # a logit always passes -inf and never passes +inf
             given = np.asarray(given_hits, np.float32).reshape(len(z), steps, NUM_CLASSES)
-            thresholds = np.where(given > 0.5, -np.inf, np.inf).astype(np.float32)
+            cells = (np.ones(given.shape, bool) if given_cells is None
+                     else np.asarray(given_cells, bool).reshape(given.shape))
+            thresholds = np.where(cells, np.where(given > 0.5, -np.inf, np.inf), thresholds).astype(np.float32)
         if allowed is not None:
             allowed = np.asarray(allowed, bool).reshape(len(z), steps, NUM_CLASSES)
             thresholds = np.where(allowed, thresholds, np.inf).astype(np.float32)

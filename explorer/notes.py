@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import mido
@@ -53,6 +54,7 @@ class NoteRecord:
     ticks_per_beat: int
     bpm: float
     name: str = ""
+    min_bars: int = 0  # a record made longer than its notes reach (a continuation ending on a quiet bar) keeps it
 
     @classmethod
     def from_midi(cls, data: bytes, name: str = "") -> NoteRecord:
@@ -96,8 +98,18 @@ class NoteRecord:
 
     @property
     def bars(self) -> int:
-        """Whole bars, up to the bar of the last note's step."""
-        return max(self.step_of(note.tick) for note in self.notes) // STEPS_PER_BAR + 1
+        """Whole bars, up to the bar of the last note's step (or `min_bars`, if more)."""
+        return max(max(self.step_of(note.tick) for note in self.notes) // STEPS_PER_BAR + 1, self.min_bars)
+
+    def main_pitches(self) -> dict[int, int]:
+        """Drum class → the pitch the file plays it on most (a side-stick groove's snare class is 37): the pitch
+        a new note of that class gets."""
+        counts: dict[int, dict[int, int]] = {}
+        for note in self.notes:
+            if note.drum_class is not None:
+                by_pitch = counts.setdefault(note.drum_class, {})
+                by_pitch[note.pitch] = by_pitch.get(note.pitch, 0) + 1
+        return {drum: max(by_pitch, key=by_pitch.get) for drum, by_pitch in counts.items()}
 
     def cells(self) -> dict[tuple[int, int], list[int]]:
         """(step, class) → indices into `notes` of the notes in that cell, the main (loudest, earliest) first."""
@@ -164,6 +176,37 @@ class NoteRecord:
                     moved[earlier] = replace(moved[earlier], end_tick=moved[later].tick)
         return replace(self, notes=tuple(moved))
 
+    def edited(self, removed: Iterable[int] = (), added: Iterable[tuple[int, int, int]] = (),
+               bars: int = 0) -> NoteRecord:
+        """The file with the notes at `removed` (indices into `notes`) taken out and notes `added` (tick, pitch,
+        velocity; a 16th long, on the drum channel, in the track of the file's first drum note) put in, every other
+        message as it was; at least `bars` bars long. What infilling a drum and continuing a groove write."""
+        midi = mido.MidiFile(file=io.BytesIO(self.data), clip=True)
+        dropped = set()
+        for index in removed:
+            note = self.notes[index]
+            dropped |= {(note.track, note.on_index), (note.track, note.off_index)}
+        target = next(note.track for note in self.notes if note.drum_class is not None)
+        length = max(1, round(self.step_ticks))
+        out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
+        for track_index, track in enumerate(midi.tracks):
+            events, ticks = [], 0
+            for index, message in enumerate(track):
+                ticks += message.time
+                if (track_index, index) not in dropped and message.type != END_OF_TRACK:
+                    events.append((ticks, 0 if _releases(message) else 1, index, message))
+            if track_index == target:
+                for number, (tick, pitch, velocity) in enumerate(added):
+                    order = len(track) + 2 * number
+                    events.append((int(tick), 1, order, mido.Message("note_on", channel=DRUM_CHANNEL, note=int(pitch),
+                                                                     velocity=int(np.clip(velocity, 1, 127)))))
+                    events.append((int(tick) + length, 0, order + 1,
+                                   mido.Message("note_off", channel=DRUM_CHANNEL, note=int(pitch), velocity=0)))
+            out.tracks.append(_written(events, max((event[0] for event in events), default=0)))
+        buffer = io.BytesIO()
+        out.save(file=buffer)
+        return replace(NoteRecord.from_midi(buffer.getvalue(), self.name), min_bars=max(bars, self.min_bars))
+
     def end_tick(self) -> int:
         """The bar line after the last note's bar: where every written track ends."""
         return round(self.bars * STEPS_PER_BAR * self.step_ticks)
@@ -187,15 +230,8 @@ class NoteRecord:
                 if message.type == END_OF_TRACK:
                     continue
                 tick, message = placed.get((track_index, index), (ticks, message))
-                releases = message.type == "note_off" or (message.type == "note_on" and message.velocity == 0)
-                events.append((min(tick, end), 0 if releases else 1, index, message))
-            events.sort(key=lambda event: event[:3])  # at one tick, releases first: a repeated note is not cut
-            written, previous = mido.MidiTrack(), 0
-            for tick, _, _, message in events:
-                written.append(message.copy(time=tick - previous))
-                previous = tick
-            written.append(mido.MetaMessage(END_OF_TRACK, time=end - previous))
-            out.tracks.append(written)
+                events.append((min(tick, end), 0 if _releases(message) else 1, index, message))
+            out.tracks.append(_written(events, end))
         buffer = io.BytesIO()
         out.save(file=buffer)
         return buffer.getvalue()
@@ -228,17 +264,27 @@ class NoteRecord:
                 elif ticks < end:
                     events.append((ticks - begin, 1, index, message))
             events += [(0, -1, index, message) for index, message in settings.values()]
-            events.sort(key=lambda event: event[:3])
-            written, previous = mido.MidiTrack(), 0
-            for tick, _, _, message in events:
-                written.append(message.copy(time=tick - previous))
-                previous = tick
-            written.append(mido.MetaMessage(END_OF_TRACK, time=max(end - begin - previous, 0)))
-            out.tracks.append(written)
+            out.tracks.append(_written(events, end - begin))
         buffer = io.BytesIO()
         out.save(file=buffer)
         name = f"{self.name}@bar{start_bar + 1}" if self.name else ""
         return NoteRecord.from_midi(buffer.getvalue(), name)
+
+
+def _releases(message) -> bool:
+    return message.type == "note_off" or (message.type == "note_on" and message.velocity == 0)
+
+
+def _written(events: list[tuple], end: int) -> mido.MidiTrack:
+    """A track of (tick, order, index, message) events, sorted (at one tick, releases first: a repeated note is not
+    cut), ending at `end` (or its last event, if later)."""
+    events.sort(key=lambda event: event[:3])
+    written, previous = mido.MidiTrack(), 0
+    for tick, _, _, message in events:
+        written.append(message.copy(time=tick - previous))
+        previous = tick
+    written.append(mido.MetaMessage(END_OF_TRACK, time=max(end - previous, 0)))
+    return written
 
 
 def _setting_key(message) -> tuple:

@@ -91,6 +91,28 @@ def window_features(tensors: np.ndarray) -> np.ndarray:
                            bar_repetition(hits)[:, None], (count > 0).sum(axis=1, keepdims=True)], axis=1)
 
 
+def bar_features(bars: np.ndarray) -> np.ndarray:
+    """[N, F] of single bars [N, 16, 27] for the beat/fill classifier: every cell's hit, and per drum its hit count
+    and mean velocity (a fill moves around the kit, busier and often louder, where a beat repeats its pattern)."""
+    hits, velocities, _ = hit_values(bars)
+    count = hits.sum(axis=1)
+    velocity = np.where(hits, velocities, 0).sum(axis=1) / np.maximum(count, 1)
+    return np.concatenate([hits.reshape(len(bars), -1), count, velocity], axis=1).astype(np.float32)
+
+
+def fill_classifier(beat_bars: np.ndarray, fill_bars: np.ndarray):
+    """A logistic regression telling fill bars from beat bars ([N, 16, 27] each); `predict_proba(bar_features(…))`
+    gives a bar's chance of being a fill."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = np.concatenate([bar_features(beat_bars), bar_features(fill_bars)])
+    labels = np.r_[np.zeros(len(beat_bars)), np.ones(len(fill_bars))]
+    classifier = LogisticRegression(max_iter=2000, C=0.1, class_weight="balanced")
+    return make_pipeline(StandardScaler(), classifier).fit(features, labels)
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[len(a), len(b)]: the Jaccard index of every pair of boolean patterns (rows of a and b, flattened)."""
     a = np.asarray(a, np.float32).reshape(len(a), -1)

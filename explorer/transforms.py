@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explorer.errors import CheckpointError
 from explorer.groove import DRUM_CLASSES, NUM_CLASSES, STEPS_PER_BAR
 
 TASKS = ("identity", "quantize", "tapify", "drop_drums", "keep_bars", "note_dropout")
@@ -27,6 +28,14 @@ FIXED_VELOCITY = 0.7  # the one velocity of a quantized input or a tap without i
 TAP_CLASS = DRUM_CLASSES.index("open hi-hat")  # taps go to one channel, Magenta's (channel 3)
 DROP_PROBABILITY = 0.3  # drop_drums: each drum that plays is dropped with this probability (at least one is)
 MAX_NOTE_DROPOUT = 0.5  # note_dropout: a rate ~ U(0, this) per window, as Magenta's max_note_dropout_probability
+
+
+def require_multitask(model, tool: str) -> None:
+    """Raises CheckpointError unless the model was trained on these transformations (Drumify, infill, continue)."""
+    if not model.config.task_channels:
+        name = model.info.name if model.info is not None else model.config.name
+        raise CheckpointError(f"Checkpoint '{name}' was not trained for {tool}; it needs a multi-task checkpoint "
+                              "(hierdec_dist_multitask_4bar).")
 
 
 def condition(task: str, steps: int, visible=None) -> np.ndarray:

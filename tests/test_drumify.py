@@ -104,7 +104,7 @@ def test_a_groove_is_drumified_from_its_own_rhythm_and_a_plain_model_is_refused(
     assert taps.hits[:, TAP_CLASS].sum() == (groove.hits.max(axis=1) > 0.5).sum()
     assert taps.hits.sum() == taps.hits[:, TAP_CLASS].sum() and taps.hits.shape[1] == NUM_CLASSES
     plain = CompiledModel(MusicVAE(get_config("tiny_dist_4bar")))
-    with pytest.raises(CheckpointError, match="not trained to read taps"):
+    with pytest.raises(CheckpointError, match="not trained for Drumify"):
         drumify(plain, taps)
 
 

@@ -1,0 +1,219 @@
+"""Continue: a groove goes on past its bars, a bar at a time, into a song with fills.
+
+Each new bar is written by the multi-task model (explorer/transforms.py) from the bars before it: its encoder reads
+the last three bars under the "keep the first bars" condition (trained to guess the bar that follows), and its
+decoder is held to those bars' hits (`given_cells`) while it draws the next. So the groove stays itself: the same
+drummer, tempo and feel, bar to bar.
+
+- Variation: each bar's code mixes the code of the bars before it (1, "keep developing") with the seed's own code at
+  that point of its loop (0; at exactly 0 the seed's bars are looped as played).
+- Phrases: the last bar of every `fill_every` bars is a fill, drawn with the code moved along the fill direction
+  (`fill_vector`: GMD's fills against the beats they followed), and the bar after a fill opens with a crash and a
+  kick on its downbeat, the hi-hat giving way.
+- The seed's own notes are the song's first bars: a seed carrying the musician's file (`Groove.notes`) keeps every
+  note of it, and the new bars are added as notes of their own.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from explorer.errors import ExplorerError
+from explorer.groove import DRUM_CLASSES, NUM_CLASSES, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS, Groove
+from explorer.infill import new_notes
+from explorer.realism import jaccard
+from explorer.transforms import condition, require_multitask
+
+MAX_SONG_BARS = 64
+CONTEXT_BARS = WINDOW_BARS - 1  # the bars a new bar is written from (keep_bars was trained with 1 to 3)
+FILL_EVERY_CHOICES = (0, 2, 4, 8)  # 0: no fills
+FILL_STRENGTH = 5.0  # how far a model's fill bar's code moves along the fill direction (docs/CONTINUE.md)
+# Where fill bars come from: "drummers" = the GMD fill whose beat before it is most like the song's bars before it,
+# as played; "model" = drawn by the model with its code moved along the fill direction.
+FILL_SOURCES = ("drummers", "model")
+CRASH, KICK, CLOSED_HAT = (DRUM_CLASSES.index(d) for d in ("crash", "kick", "closed hi-hat"))
+MIN_FILL_HITS = 4  # a GMD fill file whose first bar has fewer hits starts late: it is not used
+CRASH_VELOCITY = 0.85  # MIDI ~108: the downbeat after a fill is played out
+
+
+class SongLengthError(ExplorerError, ValueError):
+    """A song length the groove cannot be continued to."""
+
+
+@dataclass(frozen=True)
+class ContinueOptions:
+    temperature: float = 0.8  # how freely each bar is drawn (0: the most likely; docs/CONTINUE.md)
+    seed: int = 0
+    fill_every: int = 4  # a fill in the last bar of every this many bars; 0 for none
+    variation: float = 0.5  # 0: loop the seed; 1: each bar from the bars before it alone
+    fill_source: str = "drummers"  # FILL_SOURCES: GMD's drummers' own fills, or the model's
+    fill_strength: float = FILL_STRENGTH  # the model's fills: how far their code moves along the fill direction
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError("temperature must be 0 or more")
+        if not 0.0 <= self.variation <= 1.0:
+            raise ValueError("variation must lie in [0, 1]")
+        if self.fill_source not in FILL_SOURCES:
+            raise ValueError(f"fill_source must be one of {', '.join(FILL_SOURCES)}")
+        if self.fill_every not in FILL_EVERY_CHOICES:
+            raise ValueError(f"fill_every must be one of {', '.join(map(str, FILL_EVERY_CHOICES))}")
+
+
+def fill_bars(seed_bars: int, bars: int, fill_every: int) -> list[int]:
+    """The bars (0-based) that are fills: the last of every `fill_every`, after the seed's own bars."""
+    if not fill_every:
+        return []
+    return [b for b in range(seed_bars, bars) if (b + 1) % fill_every == 0]
+
+
+def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions = ContinueOptions(),
+                    fills: FillBank | None = None) -> Groove:
+    """`groove` (whole bars) continued to `bars` bars; its own bars first, as they were. `fills`: GMD's fills
+    (`gmd_fills`), which fill bars are drawn from (options.fill_source); without it, fill bars are written as any
+    other bar and only the downbeat after them is marked."""
+    require_multitask(model, "continuing")
+    seed_bars = int(groove.steps // STEPS_PER_BAR)
+    if groove.steps % STEPS_PER_BAR or seed_bars < 1:
+        raise SongLengthError(f"'{groove.source}' is not a whole number of bars.")
+    if not seed_bars < bars <= MAX_SONG_BARS:
+        raise SongLengthError(f"'{groove.source}' has {seed_bars} bars: continue it to {seed_bars + 1}–"
+                              f"{MAX_SONG_BARS} bars, not {bars}.")
+    steps = model.config.steps
+    seed_tensor = groove.model_view().tensor()
+    song = np.zeros((bars * STEPS_PER_BAR, 3 * NUM_CLASSES), np.float32)
+    song[:len(seed_tensor)] = seed_tensor
+    loop_codes = _loop_codes(model, seed_tensor, seed_bars) if options.variation < 1 else None
+    fills_bank, fills = fills, set(fill_bars(seed_bars, bars, options.fill_every))
+    for bar in range(seed_bars, bars):
+        kept = min(CONTEXT_BARS, bar)
+        start = (bar - kept) * STEPS_PER_BAR
+        window = np.zeros((steps, 3 * NUM_CLASSES), np.float32)
+        window[:kept * STEPS_PER_BAR] = song[start:bar * STEPS_PER_BAR]
+        drawn_fill = bar in fills and fills_bank is not None and options.fill_source == "drummers"
+        if drawn_fill or (options.variation == 0 and bar not in fills):  # "loop it": the seed's own bar, as played
+            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = _seed_bar(seed_tensor, bar % seed_bars)
+        else:
+            visible = np.zeros((steps, NUM_CLASSES), np.float32)
+            visible[:kept * STEPS_PER_BAR] = 1.0
+            z, _ = model.encode(np.concatenate([window, condition("keep_bars", steps, visible)], -1)[None])
+            if loop_codes is not None:
+                z = options.variation * z + (1 - options.variation) * loop_codes[(bar - kept) % seed_bars]
+            if bar in fills and fills_bank is not None and options.fill_source == "model":
+                z = z + options.fill_strength * fills_bank.direction(model)
+            given, cells = window[:, :NUM_CLASSES].copy(), np.zeros((steps, NUM_CLASSES), bool)
+            cells[:kept * STEPS_PER_BAR] = True
+            decoded = model.decode(z, options.temperature, options.seed + bar, given_hits=given[None],
+                                   given_cells=cells[None])[0]
+            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = decoded[kept * STEPS_PER_BAR:
+                                                                          (kept + 1) * STEPS_PER_BAR]
+        if bar in fills and fills_bank is not None and options.fill_source == "drummers":
+            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = fills_bank.nearest(window[:kept * STEPS_PER_BAR])
+        if bar - 1 in fills:
+            _crash_on_the_downbeat(song, bar)
+    song[:len(seed_tensor)] = seed_tensor  # the seed's bars exactly as they were
+    name = f"{groove.source} continued to {bars} bars"
+    result = Groove.from_tensor(song, groove.bpm, name)
+    if groove.notes is None:
+        return result
+    record = groove.notes
+    new_cells = np.zeros(result.hits.shape, bool)
+    new_cells[len(seed_tensor):] = True
+    record = record.edited(added=new_notes(result, new_cells, record), bars=bars)
+    return replace(record.groove(), source=name)
+
+
+def _seed_bar(seed_tensor: np.ndarray, bar: int) -> np.ndarray:
+    return seed_tensor[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR]
+
+
+def _loop_codes(model, seed_tensor: np.ndarray, seed_bars: int) -> np.ndarray:
+    """The seed's code at each bar of its loop: of the window starting at that bar, the seed looped to fill it."""
+    steps = model.config.steps
+    looped = np.tile(seed_tensor, (-(-(steps + len(seed_tensor)) // len(seed_tensor)), 1))
+    windows = np.stack([looped[b * STEPS_PER_BAR:b * STEPS_PER_BAR + steps] for b in range(seed_bars)])
+    return model.encode(windows)[0]
+
+
+def _crash_on_the_downbeat(song: np.ndarray, bar: int) -> None:
+    """The bar after a fill opens with a crash and a kick; the closed hi-hat gives way to the crash."""
+    step = bar * STEPS_PER_BAR
+    song[step, CRASH] = song[step, KICK] = 1.0
+    song[step, NUM_CLASSES + CRASH] = max(song[step, NUM_CLASSES + CRASH], CRASH_VELOCITY)
+    song[step, NUM_CLASSES + KICK] = max(song[step, NUM_CLASSES + KICK], CRASH_VELOCITY)
+    song[step, [CLOSED_HAT, NUM_CLASSES + CLOSED_HAT, 2 * NUM_CLASSES + CLOSED_HAT]] = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class FillBank:
+    """GMD's fills in their place (`fill_examples`): 4 bars of beat, and the same bars with a fill as the fourth."""
+
+    beat_windows: np.ndarray  # [N, 64, 27]
+    fill_windows: np.ndarray  # [N, 64, 27]
+    _directions: dict = field(default_factory=dict, repr=False)
+
+    def direction(self, model) -> np.ndarray:
+        """The fill direction in `model`'s code space: the mean difference between the codes of the windows ending
+        in a fill and of the same beats without it (computed once per model)."""
+        if id(model) not in self._directions:
+            self._directions[id(model)] = (model.encode(self.fill_windows)[0]
+                                           - model.encode(self.beat_windows)[0]).mean(axis=0)
+        return self._directions[id(model)]
+
+    def nearest(self, before: np.ndarray) -> np.ndarray:
+        """The fill bar [16, 27], as played, whose beat before it is most like `before` (up to 3 bars, [T, 27]) in
+        its hits (Jaccard over the same number of bars)."""
+        steps = len(before)
+        context = self.fill_windows[:, WINDOW_STEPS - STEPS_PER_BAR - steps:WINDOW_STEPS - STEPS_PER_BAR]
+        alike = jaccard((before[None, :, :NUM_CLASSES] > 0.5).reshape(1, -1),
+                        (context[..., :NUM_CLASSES] > 0.5).reshape(len(context), -1))[0]
+        return self.fill_windows[int(np.argmax(alike)), -STEPS_PER_BAR:]
+
+
+@functools.lru_cache(maxsize=1)
+def gmd_fills() -> FillBank | None:
+    """The fills of GMD's training split (about 500; reading them takes ~10 s, once per process); None when the
+    dataset is not here."""
+    from explorer import dataset
+    from explorer.errors import DatasetError
+
+    try:
+        return FillBank(*fill_examples(dataset.load_info(dataset.gmd_root(download=False)), dataset.load_performance,
+                                       "train"))
+    except DatasetError:
+        return None
+
+
+def fill_examples(info, load_performance, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """GMD's fills in their place: for each fill performance of `split` (about a bar each), the beat it followed
+    (the latest beat performance before it of the same session, style and tempo). Returns (beat windows: 4 bars of
+    that beat, up to its last bar but one (a last bar is often an ending); fill windows: the same bars with the fill's
+    first bar in place of the fourth), [N, 64, 27] each."""
+    beats = info[info["beat_type"] == "beat"]
+    number = info["id"].str.rsplit("/", n=1).str[1].astype(int)
+    beat_windows, fill_windows, performances = [], [], {}
+    for row in info[(info["beat_type"] == "fill") & (info["split"] == split)].itertuples():
+        same = beats[(beats["session"] == row.session) & (beats["style"] == row.style) & (beats["bpm"] == row.bpm)
+                     & (number[beats.index] < number[row.Index])]
+        if same.empty:
+            continue
+        beat_file = same.loc[number[same.index].idxmax(), "midi_filename"]
+        if beat_file not in performances:
+            performances[beat_file] = load_performance(beat_file).tensor()
+        beat = performances[beat_file]
+        end = (len(beat) // STEPS_PER_BAR - 1) * STEPS_PER_BAR
+        if end < WINDOW_BARS * STEPS_PER_BAR:
+            continue
+        fill = load_performance(row.midi_filename).tensor()[:STEPS_PER_BAR]
+        if (fill[:, :NUM_CLASSES] > 0.5).sum() < MIN_FILL_HITS:
+            continue
+        window = beat[end - WINDOW_BARS * STEPS_PER_BAR:end]
+        with_fill = window.copy()
+        with_fill[-STEPS_PER_BAR:] = 0.0
+        with_fill[len(window) - STEPS_PER_BAR:len(window) - STEPS_PER_BAR + len(fill)] = fill
+        beat_windows.append(window)
+        fill_windows.append(with_fill)
+    return np.stack(beat_windows), np.stack(fill_windows)
