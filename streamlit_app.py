@@ -26,6 +26,8 @@ PAGES = [
     st.Page("app_pages/attributes.py", title="Attributes", icon=":material/tune:", url_path="attributes"),
     st.Page("app_pages/groove.py", title="Groove", icon=":material/graphic_eq:", url_path="groove"),
     st.Page("app_pages/drumify.py", title="Drumify", icon=":material/touch_app:", url_path="drumify"),
+    st.Page("app_pages/song.py", title="Continue", icon=":material/queue_music:", url_path="continue"),
+    st.Page("app_pages/infill.py", title="Infill", icon=":material/add_circle:", url_path="infill"),
 ]
 page = st.navigation(PAGES)
 state.init_state()

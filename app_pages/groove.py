@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from explorer import humanize, plots, resources, state, ui
@@ -22,30 +20,7 @@ if checkpoint.heads == "magenta":
     st.info(f"**{checkpoint.name}** has Magenta's heads: one fixed velocity and timing per hit, so the temperature "
             "changes nothing. A checkpoint with per-hit distributions plays a livelier groove.")
 
-source = st.radio("Beat", ["basket", "upload"], horizontal=True, key="keep_groove_source",
-                  format_func={"basket": "a seed from the basket", "upload": "a MIDI file, 1 to 16 bars"}.get)
-beat = None
-if source == "upload":
-    uploaded = st.file_uploader("Your beat", type=["mid", "midi"], key="groove_upload",
-                                help="Drums on channel 10, 4/4, one tempo; up to 2 MB. Played whole, 4 bars at a time; "
-                                     "every note keeps its pitch, channel and track. Not kept across a reload.")
-    if uploaded is not None:
-        try:
-            beat = ui.uploaded_beat(uploaded.getvalue(), uploaded.name)
-            beat_name = Path(uploaded.name).stem
-        except ExplorerError as error:
-            st.error(str(error))
-            st.stop()  # the message is the page's answer: no hint under it
-else:
-    seed = ui.seed_picker("Beat", key="keep_groove_beat")
-    beat = seed.groove if seed else None
-    beat_name = seed.label if seed else ""
-if beat is None:
-    state.clear_results(PAGE)  # results never outlive their beat
-    st.info("Choose a seed from the basket, or upload a beat (drum-machine MIDI works best), to humanize it.")
-    st.stop()
-if note := ui.grid_note(beat):
-    st.info(note)
+beat, beat_name = ui.beat_source(PAGE, "humanize it (drum-machine MIDI works best)")
 
 feel_column, weight_column = st.columns([3, 2])
 feel_source = feel_column.radio("Feel", ["own", "seed"], horizontal=True, key="keep_groove_feel_source",

@@ -170,6 +170,14 @@ def genre_feel(checkpoint: str, sha256: str, genre: str) -> np.ndarray:
     return feel_code(_model(checkpoint, sha256), windows().grooves(rows))
 
 
+@st.cache_resource(show_spinner="Reading the fills of the Groove MIDI Dataset's drummers (once)…")
+def fill_bank():
+    """GMD's training fills for Continue (explorer.continuation.gmd_fills), once per server; None without GMD."""
+    from explorer.continuation import gmd_fills
+
+    return gmd_fills()
+
+
 @contextlib.contextmanager
 def progress_bar(describe: Callable[[int, int], str]):
     """A progress callback (done, total) for long work: its bar, captioned `describe(done, total)`, appears with the

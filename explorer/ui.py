@@ -158,12 +158,13 @@ MAX_BEAT_BARS = 16  # the Groove page's uploads (the CLI humanizes any length)
 
 
 def upload_beat(data: bytes, name: str) -> Groove:
-    """An uploaded beat, whole, for the Groove page: 1 to MAX_BEAT_BARS bars with drum hits, the model's view of the
-    file, which it carries as its record (`Groove.notes`). Raises a MidiError a musician understands."""
+    """An uploaded beat, whole, for the Groove, Continue and Infill pages: 1 to MAX_BEAT_BARS bars with drum hits,
+    the model's view of the file, which it carries as its record (`Groove.notes`). Raises a MidiError a musician
+    understands."""
     groove = NoteRecord.from_midi(data, name).groove()
     if groove.bars > MAX_BEAT_BARS:
-        raise MidiError(f"'{name}' lasts {groove.bars:g} bars; the Groove page plays up to {MAX_BEAT_BARS} "
-                        "(`python -m explorer humanize` takes any length).")
+        raise MidiError(f"'{name}' lasts {groove.bars:g} bars; the pages take up to {MAX_BEAT_BARS} (the CLI's "
+                        "humanize, continue and infill take any length).")
     name = f"{Path(name).stem} · {groove.bpm:.0f} bpm · {state.short_loop(groove.bars)}"
     return dataclasses.replace(groove, source=name)
 
@@ -250,6 +251,37 @@ def _upload_windows(data: bytes, name: str) -> list[Seed]:
 @st.cache_data(show_spinner=False, max_entries=8)
 def uploaded_beat(data: bytes, name: str) -> Groove:
     return upload_beat(data, name)
+
+
+def beat_source(page: str, action: str) -> tuple[Groove | None, str]:
+    """The beat a page works on and its name: a basket seed, or an uploaded MIDI file of 1 to MAX_BEAT_BARS bars
+    (played whole; its notes kept as its record). A file the reader refuses gets its message, which ends the page.
+    `action` says what the page does with it, for the empty state."""
+    source = st.radio("Beat", ["basket", "upload"], horizontal=True, key=f"keep_{page}_source",
+                      format_func={"basket": "a seed from the basket",
+                                   "upload": f"a MIDI file, 1 to {MAX_BEAT_BARS} bars"}.get)
+    beat, name = None, ""
+    if source == "upload":
+        uploaded = st.file_uploader("Your beat", type=["mid", "midi"], key=f"{page}_upload",
+                                    help="Drums on channel 10, 4/4, one tempo; up to 2 MB. Played whole, 4 bars at a "
+                                         "time; every note keeps its pitch, channel and track. Not kept across a "
+                                         "reload.")
+        if uploaded is not None:
+            try:
+                beat, name = uploaded_beat(uploaded.getvalue(), uploaded.name), Path(uploaded.name).stem
+            except ExplorerError as error:
+                st.error(str(error))
+                st.stop()  # the message is the page's answer: no hint under it
+    else:
+        seed = seed_picker("Beat", key=f"keep_{page}_beat")
+        beat, name = (seed.groove, seed.label) if seed else (None, "")
+    if beat is None:
+        state.clear_results(page)  # results never outlive their beat
+        st.info(f"Choose a seed from the basket, or upload a beat, to {action}.")
+        st.stop()
+    if note := grid_note(beat):
+        st.info(note)
+    return beat, name
 
 
 def playback_bpm(groove: Groove) -> float:

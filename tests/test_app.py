@@ -15,7 +15,8 @@ from explorer import dataset
 from explorer.checkpoints import DEFAULT_CHECKPOINT
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes", "groove", "drumify")
+PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes", "groove", "drumify", "song",
+         "infill")
 TIMEOUT = 240  # the first run imports TensorFlow and loads the model; the first map encodes ~1,150 windows
 
 
@@ -65,7 +66,8 @@ def test_every_page_loads_with_its_title_and_sidebar():
         at.switch_page(f"app_pages/{page}.py").run()
         assert_ok(at)
         titles.append(at.title[0].value)
-    assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes", "Groove", "Drumify"]
+    assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes", "Groove", "Drumify",
+                      "Continue", "Infill"]
     assert at.sidebar.selectbox(key="keep_checkpoint").value == DEFAULT_CHECKPOINT
     assert any("CC BY 4.0" in m.value for m in at.sidebar.markdown)
 
@@ -371,6 +373,8 @@ def test_drumify_plays_a_basket_grooves_rhythm_strictly_on_its_taps_in_several_t
     at = open_app("drumify")
     assert any("tap it here" in str(option) for option in at.radio(key="keep_drumify_source").options)
     at.radio(key="keep_drumify_source").set_value("basket").run()
+    assert at.slider(key="keep_drumify_temperature").value == 0  # the default: the likeliest, most real groove
+    at.slider(key="keep_drumify_temperature").set_value(0.7).run()
     at.button(key="drumify_run").click().run()
     assert_ok(at)
     (taps_label, taps), *takes = results(at, "drumify")
@@ -383,6 +387,41 @@ def test_drumify_plays_a_basket_grooves_rhythm_strictly_on_its_taps_in_several_t
     assert len(media(at, "audio")) == 3
     at.selectbox(key="keep_drumify_seed").set_value(1).run()
     assert results(at, "drumify") == []
+
+
+def test_continue_plays_a_basket_seed_on_into_a_song_that_starts_with_it():
+    at = open_app("song")
+    at.select_slider(key="keep_song_bars").set_value(8).run()
+    at.button(key="song_run").click().run()
+    assert_ok(at)
+    [(label, song)] = results(at, "song")
+    seed = at.session_state["basket"][0]
+    assert song.steps == 8 * 16 and label.startswith(f"{seed.label}_continued_8bars_T0.8_seed0")
+    np.testing.assert_array_equal(song.tensor()[:64], seed.groove.tensor())
+    assert song.hits[64:].any()
+    assert any("Fills in bars 8" in caption.value for caption in at.caption)
+    assert "Song MIDI (8 bars)" in [b.proto.label for b in media(at, "download_button")]
+    assert len(media(at, "audio")) == 1
+    generation = at.session_state["generation_song"]
+    at.select_slider(key=f"song_section_{generation}").set_value((5, 8)).run()
+    basket = len(at.session_state["basket"])
+    at.button(key=f"add_song_{generation}_5_8").click().run()  # a 4-bar section goes to the basket
+    assert len(at.session_state["basket"]) == basket + 1 and at.session_state["basket"][-1].groove.steps == 64
+    at.selectbox(key="keep_song_beat").set_value(1).run()
+    assert results(at, "song") == []
+
+
+def test_infill_writes_new_hats_and_keeps_every_other_drum():
+    at = open_app("infill")
+    assert at.multiselect(key="keep_infill_drums").value == ["closed hi-hat"]
+    at.button(key="infill_run").click().run()
+    assert_ok(at)
+    (_, beat), (label, written) = results(at, "infill")
+    assert "_new_closed-hi-hat_T0_seed0" in label
+    others = [d for d in range(9) if d != 2]
+    np.testing.assert_array_equal(written.hits[:, others], beat.hits[:, others])
+    at.multiselect(key="keep_infill_drums").set_value([]).run()
+    assert at.button(key="infill_run").disabled
 
 
 def test_the_dataset_page_offers_the_window_as_played_and_the_models_view():
