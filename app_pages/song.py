@@ -31,8 +31,8 @@ fill_column.select_slider("A fill every", continuation.FILL_EVERY_CHOICES, value
                           format_func=lambda k: f"{k} bars" if k else "no fills")
 source_column.radio("Fills from", continuation.FILL_SOURCES, horizontal=True, key="keep_song_fill_source",
                     format_func={"drummers": "GMD's drummers", "model": "the model"}.get,
-                    help="GMD's drummers: the recorded fill whose beat before it is most like your bars before it, "
-                         "as played. The model: drawn by the model, steered towards fills.")
+                    help="The model: drawn by the model, steered towards fills. GMD's drummers: the recorded fill "
+                         "whose beat before it is most like your bars before it, as played.")
 controls = st.columns(3)
 controls[0].slider("Variation", 0.0, 1.0, continuation.ContinueOptions.variation, 0.05, key="keep_song_variation",
                    help="0 loops your groove (fills only); 1 lets each bar follow from the bars before it alone.")

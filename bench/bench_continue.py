@@ -131,9 +131,10 @@ def run_continue(model, info) -> list[str]:
                 fill = fill_train[rng.integers(len(fill_train)), -STEPS_PER_BAR:]
                 pasted[index, bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = fill
     filled = {"the seed looped, a random GMD training fill pasted in": pasted,
-              "continued, the drummers' fills (the default)": songs(replace(default, fill_source="drummers"))}
+              "continued, the drummers' fills": songs(replace(default, fill_source="drummers"))}
     for strength in STRENGTHS:
-        filled[f"continued, the model's fills, strength {strength:g}"] = songs(
+        default_mark = " (the default)" if strength == default.fill_strength else ""
+        filled[f"continued, the model's fills, strength {strength:g}{default_mark}"] = songs(
             replace(default, fill_source="model", fill_strength=strength))
     lines += ["", f"**Fills** (a fill every {FILL_EVERY} bars). Fill chance: the beat/fill classifier's probability "
               f"that a bar is a fill, on the fill bars and on the other bars after the seed; classifier: the "

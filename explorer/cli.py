@@ -547,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     song.add_argument("--fill-every", type=int, default=4, choices=FILL_EVERY_CHOICES,
                       help="a fill in the last bar of every K bars (0: none; default 4)")
     song.add_argument("--fills", choices=FILL_SOURCES, default=FILL_SOURCES[0],
-                      help="where fills come from: GMD's drummers' own (default) or the model")
+                      help="where fills come from: the model (default) or GMD's drummers' own")
     song.add_argument("--variation", type=float, default=0.5, help="0 = loop IN … 1 = keep developing")
     song.add_argument("--temperature", type=float, default=ContinueOptions.temperature)
     song.add_argument("--seed", type=int, default=0)

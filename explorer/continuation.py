@@ -31,9 +31,10 @@ MAX_SONG_BARS = 64
 CONTEXT_BARS = WINDOW_BARS - 1  # the bars a new bar is written from (keep_bars was trained with 1 to 3)
 FILL_EVERY_CHOICES = (0, 2, 4, 8)  # 0: no fills
 FILL_STRENGTH = 5.0  # how far a model's fill bar's code moves along the fill direction (docs/CONTINUE.md)
-# Where fill bars come from: "drummers" = the GMD fill whose beat before it is most like the song's bars before it,
-# as played; "model" = drawn by the model with its code moved along the fill direction.
-FILL_SOURCES = ("drummers", "model")
+# Where fill bars come from: "model" = drawn by the model with its code moved along the fill direction (the default:
+# as fill-like as GMD's own fills and the most real windows, docs/CONTINUE.md); "drummers" = the GMD fill whose
+# beat before it is most like the song's bars before it, as played.
+FILL_SOURCES = ("model", "drummers")
 CRASH, KICK, CLOSED_HAT = (DRUM_CLASSES.index(d) for d in ("crash", "kick", "closed hi-hat"))
 MIN_FILL_HITS = 4  # a GMD fill file whose first bar has fewer hits starts late: it is not used
 CRASH_VELOCITY = 0.85  # MIDI ~108: the downbeat after a fill is played out
@@ -49,7 +50,7 @@ class ContinueOptions:
     seed: int = 0
     fill_every: int = 4  # a fill in the last bar of every this many bars; 0 for none
     variation: float = 0.5  # 0: loop the seed; 1: each bar from the bars before it alone
-    fill_source: str = "drummers"  # FILL_SOURCES: GMD's drummers' own fills, or the model's
+    fill_source: str = FILL_SOURCES[0]  # FILL_SOURCES: the model's fills, or GMD's drummers' own
     fill_strength: float = FILL_STRENGTH  # the model's fills: how far their code moves along the fill direction
 
     def __post_init__(self):
