@@ -50,7 +50,11 @@ with st.sidebar:
     st.slider("Tempo (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_tempo",
               disabled=not st.session_state.get("keep_fixed_tempo"))
     st.toggle("Loop playback", key="keep_loop")
-    st.caption(f"Sound: {audio.describe_renderer()}")
+    sound = audio.describe_renderer()
+    st.selectbox("Kit", list(audio.KITS), key="keep_kit", format_func=lambda k: audio.KITS[k][0],
+                 disabled=not sound.startswith("FluidSynth"),
+                 help="The drum sounds of every player and WAV download (FluidSynth; the built-in synth has one).")
+    st.caption(f"Sound: {sound}")
 
     seeds = state.basket()
     with st.expander(f"Seed basket ({len(seeds)})", expanded=True):

@@ -83,7 +83,7 @@ rows = window_set.meta.index[window_set.meta["midi_filename"] == name]
 if len(rows) == 0:
     meter = str(table.loc[table["midi_filename"] == name, "time_signature"].iloc[0]).replace("-", "/")
     try:
-        played, wav = resources.played_audio(name)
+        played, wav = resources.played_audio(name, ui.kit())
     except ExplorerError as error:
         st.warning(f"This performance cannot be played: {error}")
         st.stop()

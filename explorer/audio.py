@@ -61,7 +61,10 @@ MAX_AUDIO_SECONDS = 30 * 60
 CACHE_MAX_BYTES = 128 * 2**20  # ~75 rendered 4-bar grooves at 44.1 kHz stereo
 
 DRUM_BANK = 128  # the General MIDI percussion bank
-DRUM_KIT_PRESET = 0  # "Standard" kit
+# The kits a listener chooses from: name → (label, preset in the soundfont's percussion bank). FluidR3_GM has all
+# three; a soundfont without a kit's preset plays its Standard kit (preset 0). The built-in synth has one kit.
+KITS = {"standard": ("Standard (General MIDI)", 0), "brushes": ("Jazz brushes", 40), "tr808": ("TR-808", 25)}
+DEFAULT_KIT = "standard"
 FLUID_BLOCK = 64  # FluidSynth renders in blocks of this many frames and starts notes only at their start
 FLUID_WARN = 2  # FluidSynth's log level for warnings
 # The first existing one is used unless SOUNDFONT names a file. FluidR3_GM first: of the Debian General MIDI fonts
@@ -151,9 +154,10 @@ class _FluidSynthEngine:
         self._lock = threading.Lock()
         self._closed = False
 
-    def render(self, notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
-        """Stereo float32 [frames, 2]. FluidSynth starts notes only at the start of its 64-frame blocks: each note
-        is sent at the boundary nearest to its frame (±0.7 ms at 44.1 kHz)."""
+    def render(self, notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int,
+               kit: str = DEFAULT_KIT) -> np.ndarray:
+        """Stereo float32 [frames, 2] on `kit` (KITS). FluidSynth starts notes only at the start of its 64-frame
+        blocks: each note is sent at the boundary nearest to its frame (±0.7 ms at 44.1 kHz)."""
         audio = np.zeros((frames, 2), np.float32)
         with self._lock:
             if self._closed:  # replaced while this render waited for the lock; its font is gone
@@ -161,7 +165,8 @@ class _FluidSynthEngine:
             synth = self._fluidsynth.Synth(samplerate=float(sample_rate))
             try:
                 font_id = self._add_font(synth.synth, self._font)
-                synth.program_select(DRUM_CHANNEL, font_id, DRUM_BANK, DRUM_KIT_PRESET)
+                if synth.program_select(DRUM_CHANNEL, font_id, DRUM_BANK, KITS[kit][1]) != 0:
+                    synth.program_select(DRUM_CHANNEL, font_id, DRUM_BANK, KITS[DEFAULT_KIT][1])
                 position = 0
                 for frame, _, velocity, pitch in notes:
                     boundary = max(position, round(frame / FLUID_BLOCK) * FLUID_BLOCK)
@@ -211,10 +216,11 @@ class _EnginePool:
     def loaded(self) -> int:
         return self._loaded
 
-    def render(self, notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int) -> np.ndarray:
+    def render(self, notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int,
+               kit: str = DEFAULT_KIT) -> np.ndarray:
         engine = self._acquire()
         try:
-            return engine.render(notes, frames, sample_rate)
+            return engine.render(notes, frames, sample_rate, kit)
         finally:
             with self._changed:
                 if self._closed:
@@ -268,14 +274,14 @@ def _fluidsynth_engine(soundfont: Path) -> _EnginePool:
 
 
 def _render_midi2audio(notes: list[tuple[int, int, int, int]], frames: int, sample_rate: int,
-                       soundfont: Path) -> np.ndarray:
+                       soundfont: Path, kit: str = DEFAULT_KIT) -> np.ndarray:
     """Through the `fluidsynth` program. It reloads the font every call, ignores errors (hence the file check),
     is quiet, and runs until every voice dies: the result is cut to `frames` and normalised later."""
     from midi2audio import FluidSynth
     from scipy.io import wavfile
 
     ticks_per_second = 1920  # 960 per quarter at mido's default 120 bpm: 0.5 ms resolution
-    track = mido.MidiTrack()
+    track = mido.MidiTrack([mido.Message("program_change", channel=DRUM_CHANNEL, program=KITS[kit][1])])
     now = 0
     for frame, _, velocity, pitch in notes:
         tick = round(frame / sample_rate * ticks_per_second)
@@ -388,14 +394,15 @@ def note_frames(groove: Groove, bpm: float, loops: int, sample_rate: int) -> lis
 
 def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, loops: int = 1,
                  sample_rate: int = SAMPLE_RATE, renderer: str = "auto", channels: int = 2,
-                 loop: bool = False) -> np.ndarray:
+                 loop: bool = False, kit: str = DEFAULT_KIT) -> np.ndarray:
     """float32 [frames, channels]: `loops` passes plus TAIL_SECONDS, at the renderer's fixed gain, limited below
     PEAK_LEVEL. With `loop` (for a player that loops the file), exactly `loops` passes, the tail added onto the
     start: played in a loop, the last hits ring on into the next pass and every pass starts on the bar.
 
     `source` is a Groove or a MIDI file (bytes or path; read as one whole-file groove). `bpm` defaults to the
-    groove's own tempo.
+    groove's own tempo. `kit`: one of KITS (FluidSynth; the built-in synth has one kit).
     """
+    _check_kit(kit)
     groove = _to_groove(source)
     bpm = float(bpm or groove.bpm)
     _check(groove, bpm, loops, sample_rate, channels)
@@ -405,20 +412,26 @@ def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, 
     notes = note_frames(groove, bpm, loops, sample_rate)
     if not notes:  # nothing to play
         return np.zeros((passes if loop else frames, channels), np.float32)
-    audio, engine = _render_notes(notes, frames, sample_rate, channels, choice, renderer)
+    audio, engine = _render_notes(notes, frames, sample_rate, channels, choice, renderer, kit)
     return _finish(audio, engine, passes, loop, sample_rate)
 
 
+def _check_kit(kit: str) -> None:
+    if kit not in KITS:
+        raise AudioError(f"Unknown kit '{kit}'; choose one of {', '.join(KITS)}.")
+
+
 def render_played(played: PlayedNotes, renderer: str = "auto", sample_rate: int = SAMPLE_RATE,
-                  channels: int = 2) -> bytes:
+                  channels: int = 2, kit: str = DEFAULT_KIT) -> bytes:
     """WAV bytes of a file's notes as played, in any meter (see `midi_reader.midi_to_notes`), plus the tail."""
     passes = round(played.seconds * sample_rate) + 1
     if passes > MAX_AUDIO_SECONDS * sample_rate:
         raise AudioError(f"This performance lasts over {MAX_AUDIO_SECONDS // 60} minutes; it is not rendered.")
     notes = [(round(start * sample_rate), int(drum), int(velocity), OUTPUT_PITCHES[int(drum)])
              for start, drum, velocity in zip(played.starts, played.classes, played.velocities, strict=True)]
+    _check_kit(kit)
     audio, engine = _render_notes(notes, passes + round(TAIL_SECONDS * sample_rate), sample_rate, channels,
-                                  choose_renderer(renderer), renderer)
+                                  choose_renderer(renderer), renderer, kit)
     return to_wav(_finish(audio, engine, passes, False, sample_rate), sample_rate)
 
 
@@ -447,15 +460,15 @@ def limit(audio: np.ndarray, ceiling: float = PEAK_LEVEL, knee: float = LIMITER_
 
 
 def _render_notes(notes, frames: int, sample_rate: int, channels: int, choice: RendererChoice,
-                  requested: str) -> tuple[np.ndarray, str]:
+                  requested: str, kit: str = DEFAULT_KIT) -> tuple[np.ndarray, str]:
     """The raw audio, and the engine that played it (FluidSynth may fail over to the built-in synth)."""
     if choice.name == "builtin":
         return drum_synth.render(notes, frames, sample_rate, channels), "numpy"
     try:
         if choice.engine == "pyfluidsynth":
-            audio = _fluidsynth_engine(choice.soundfont).render(notes, frames, sample_rate)
+            audio = _fluidsynth_engine(choice.soundfont).render(notes, frames, sample_rate, kit)
         else:
-            audio = _render_midi2audio(notes, frames, sample_rate, choice.soundfont)
+            audio = _render_midi2audio(notes, frames, sample_rate, choice.soundfont, kit)
     except AudioError:
         if requested == "fluidsynth":
             raise
@@ -477,9 +490,10 @@ def to_wav(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
 
 
 def render(source: Groove | bytes | str | Path, bpm: float | None = None, loops: int = 1,
-           sample_rate: int = SAMPLE_RATE, renderer: str = "auto", channels: int = 2, loop: bool = False) -> bytes:
+           sample_rate: int = SAMPLE_RATE, renderer: str = "auto", channels: int = 2, loop: bool = False,
+           kit: str = DEFAULT_KIT) -> bytes:
     """WAV bytes of `render_array` (not cached; the app uses `render_wav`)."""
-    return to_wav(render_array(source, bpm, loops, sample_rate, renderer, channels, loop), sample_rate)
+    return to_wav(render_array(source, bpm, loops, sample_rate, renderer, channels, loop, kit), sample_rate)
 
 
 # --- cache ------------------------------------------------------------------------------------------------------
@@ -528,14 +542,16 @@ CACHE = AudioCache()
 
 
 def render_wav(groove: Groove, bpm: float | None = None, loops: int = 1, renderer: str = "auto",
-               sample_rate: int = SAMPLE_RATE, loop: bool = False) -> bytes:
+               sample_rate: int = SAMPLE_RATE, loop: bool = False, kit: str = DEFAULT_KIT) -> bytes:
     """WAV bytes for the app, cached by what the groove sounds like and how it is rendered."""
     choice = choose_renderer(renderer)
     bpm = float(bpm or groove.bpm)
-    key = (groove.content_key(), bpm, loops, choice.name, choice.engine, str(choice.soundfont), sample_rate, loop)
+    kit_key = kit if choice.name == "fluidsynth" else DEFAULT_KIT  # the built-in synth has one kit
+    key = (groove.content_key(), bpm, loops, choice.name, choice.engine, str(choice.soundfont), sample_rate, loop,
+           kit_key)
     wav = CACHE.get(key)
     if wav is None:
-        wav = render(groove, bpm, loops, sample_rate, renderer, loop=loop)
+        wav = render(groove, bpm, loops, sample_rate, renderer, loop=loop, kit=kit)
         CACHE.put(key, wav)
     return wav
 

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from explorer.audio import DEFAULT_KIT, KITS
 from explorer.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from explorer.checkpoints import DRUMIFY_CHECKPOINT
 from explorer.continuation import FILL_EVERY_CHOICES, FILL_SOURCES, ContinueOptions
@@ -59,7 +60,7 @@ def cmd_render(args) -> int:
         print(f"error: '{args.midi}' does not exist.", file=sys.stderr)
         return 2
     choice = audio.choose_renderer(args.renderer)
-    samples = audio.render_array(args.midi, bpm=args.bpm, loops=args.loops, renderer=args.renderer)
+    samples = audio.render_array(args.midi, bpm=args.bpm, loops=args.loops, renderer=args.renderer, kit=args.kit)
     try:
         args.out.write_bytes(audio.to_wav(samples))
     except OSError as error:
@@ -472,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--loops", type=int, default=1, help="times to play the groove back to back")
     render.add_argument("--renderer", choices=["auto", "fluidsynth", "builtin"], default="auto",
                         help="auto = FluidSynth when installed, else the built-in synth")
+    render.add_argument("--kit", choices=list(KITS), default=DEFAULT_KIT,
+                        help=f"FluidSynth's drum kit: {', '.join(f'{k} ({label})' for k, (label, _) in KITS.items())}")
     render.set_defaults(run=cmd_render)
     evaluate = commands.add_parser("evaluate", help="reconstruction metrics of a checkpoint on a GMD split")
     evaluate.add_argument("--split", default="test", choices=["train", "validation", "test"])

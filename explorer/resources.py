@@ -43,10 +43,10 @@ def window_as_played(midi_filename: str, start_bar: int):
 
 
 @st.cache_data(show_spinner="Rendering the performance…", max_entries=3)  # a few minutes of WAV each
-def played_audio(midi_filename: str) -> tuple[dataset.PlayedNotes, bytes]:
-    """A performance in another meter than 4/4: its notes as played, and their audio."""
+def played_audio(midi_filename: str, kit: str = audio.DEFAULT_KIT) -> tuple[dataset.PlayedNotes, bytes]:
+    """A performance in another meter than 4/4: its notes as played, and their audio on `kit`."""
     played = dataset.load_played_notes(midi_filename)
-    return played, audio.render_played(played)
+    return played, audio.render_played(played, kit=kit)
 
 
 @st.cache_resource(show_spinner="Loading the 4-bar windows of the Groove MIDI Dataset…")

@@ -229,7 +229,7 @@ def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, re
     the WAVs render `audio.ENGINES` at a time, and `progress(done, total)` hears of each."""
     buffer = io.BytesIO()
     used: set[str] = set()
-    renders = [resources.RENDERERS.submit(render, groove, bpm=bpm, renderer=renderer) for _, groove in items]
+    renders = [resources.RENDERERS.submit(render, groove, bpm=bpm, renderer=renderer, kit=kit()) for _, groove in items]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for number, ((label, groove), wav) in enumerate(zip(items, renders, strict=True), 1):
             stem = file_stem(label)
@@ -282,6 +282,12 @@ def beat_source(page: str, action: str) -> tuple[Groove | None, str]:
     if note := grid_note(beat):
         st.info(note)
     return beat, name
+
+
+def kit() -> str:
+    """The drum kit chosen in the sidebar (audio.KITS), for every player and WAV."""
+    chosen = st.session_state.get("keep_kit", audio.DEFAULT_KIT)
+    return chosen if chosen in audio.KITS else audio.DEFAULT_KIT
 
 
 def playback_bpm(groove: Groove) -> float:
@@ -351,7 +357,8 @@ def card_grid(page: str, items: Sequence[tuple[str, Groove]]) -> None:
 def fill_audio(deferred: Sequence[tuple]) -> None:
     """Render and show the players `groove_card` left places for, `audio.ENGINES` renders at a time."""
     loop = bool(st.session_state.get("keep_loop"))  # a looping player gets a file exactly its bars long
-    renders = [resources.RENDERERS.submit(audio.render_wav, groove, bpm=bpm, loop=loop) for _, groove, bpm in deferred]
+    renders = [resources.RENDERERS.submit(audio.render_wav, groove, bpm=bpm, loop=loop, kit=kit())
+               for _, groove, bpm in deferred]
     for (slot, _, _), render in zip(deferred, renders, strict=True):
         try:
             slot.audio(render.result(), format="audio/wav", loop=loop)

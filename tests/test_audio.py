@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import shutil
 import sys
 import threading
@@ -368,3 +369,37 @@ def test_a_musicians_file_sounds_its_own_pitches():
         pytest.skip("FluidSynth's General MIDI soundfont is not installed (`apt-get install fluid-soundfont-gm`)")
     own, view = (audio.render_array(g, renderer="fluidsynth") for g in (groove, groove.model_view()))
     assert own.shape == view.shape and np.abs(own - view).max() > 0.05
+
+
+def spectrum_centroid(samples: np.ndarray) -> float:
+    magnitude = np.abs(np.fft.rfft(samples.mean(axis=1)))
+    return float((np.fft.rfftfreq(len(samples), 1 / SR) * magnitude).sum() / magnitude.sum())
+
+
+def test_each_kit_sounds_its_own_drums_on_the_same_notes():
+    """The same snare hits on the three kits: each a different sound (an 808 snare is a bright noise burst, brushes
+    are soft), with the same onsets; the built-in synth has one kit; an unknown kit is refused in words."""
+    require_fluidsynth()
+    groove = only(real_window(FUNK), SNARE)
+    renders = {kit: audio.render_array(groove, kit=kit) for kit in audio.KITS}
+    for one, other in itertools.combinations(audio.KITS, 2):
+        assert not np.allclose(renders[one], renders[other], atol=1e-3), (one, other)
+    centroids = {kit: spectrum_centroid(samples) for kit, samples in renders.items()}
+    assert len({round(c, -1) for c in centroids.values()}) == 3, centroids
+    times, velocities = played_notes(groove, loops=1)
+    for samples in renders.values():
+        onsets = detect_onsets(samples, SR)
+        assert max(np.abs(onsets - t).min() for t in times[velocities >= AUDIBLE_VELOCITY]) <= TOLERANCE
+    builtin = [audio.render_array(groove, renderer="builtin", kit=kit) for kit in ("standard", "tr808")]
+    np.testing.assert_array_equal(*builtin)
+    with pytest.raises(AudioError, match="Unknown kit 'cowbells'"):
+        audio.render_array(groove, kit="cowbells")
+
+
+def test_render_wav_keeps_each_kit_apart_in_its_cache(monkeypatch):
+    require_fluidsynth()
+    monkeypatch.setattr(audio, "CACHE", audio.AudioCache())
+    window = only(real_window(SOUL), KICK)
+    standard, brushes = (audio.render_wav(window, kit=kit) for kit in ("standard", "brushes"))
+    assert standard != brushes and audio.CACHE.misses == 2
+    assert audio.render_wav(window, kit="brushes") is brushes

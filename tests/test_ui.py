@@ -151,7 +151,7 @@ def test_export_zip_holds_midi_and_wav_of_every_groove():
 
 def test_export_zip_writes_at_the_chosen_tempo_and_reports_progress():
     heard = []
-    data = ui.export_zip([("a", A), ("b", B)], bpm=90.0, render=lambda groove, bpm, renderer: b"RIFF",
+    data = ui.export_zip([("a", A), ("b", B)], bpm=90.0, render=lambda groove, bpm, renderer, kit: b"RIFF",
                          progress=lambda done, total: heard.append((done, total)))
     assert heard == [(1, 2), (2, 2)]
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
