@@ -26,6 +26,7 @@ PAGES = [
     st.Page("app_pages/attributes.py", title="Attributes", icon=":material/tune:", url_path="attributes"),
     st.Page("app_pages/groove.py", title="Groove", icon=":material/graphic_eq:", url_path="groove"),
     st.Page("app_pages/drumify.py", title="Drumify", icon=":material/touch_app:", url_path="drumify"),
+    st.Page("app_pages/grid.py", title="Step grid", icon=":material/grid_on:", url_path="grid"),
     st.Page("app_pages/song.py", title="Continue", icon=":material/queue_music:", url_path="continue"),
     st.Page("app_pages/infill.py", title="Infill", icon=":material/add_circle:", url_path="infill"),
 ]
@@ -83,6 +84,8 @@ with st.sidebar:
             "ICML 2019), a **MusicVAE** (Roberts et al., ICML 2018) for drums, after Magenta's `groovae_4bar`; "
             "the blend grid follows Magenta's *Beat Blender*. Reimplemented in TensorFlow/Keras.")
 
+if st.session_state.pop(state.GO_TO_GRID, False):  # a card's Grid button: its groove is on the grid now
+    st.switch_page("app_pages/grid.py")
 try:
     page.run()
 finally:  # after the first page is drawn, so that loading the model does not slow it down

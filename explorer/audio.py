@@ -496,6 +496,27 @@ def render(source: Groove | bytes | str | Path, bpm: float | None = None, loops:
     return to_wav(render_array(source, bpm, loops, sample_rate, renderer, channels, loop, kit), sample_rate)
 
 
+ONE_SHOT_SECONDS = 1.2  # a hit and its ring (a crash rings longer; it is cut with a short fade)
+ONE_SHOT_RATE = 22050  # the browser resamples; half the bytes of 44.1 kHz for the page to carry
+
+
+@functools.lru_cache(maxsize=len(KITS))
+def one_shots(kit: str = DEFAULT_KIT) -> tuple[bytes, ...]:
+    """A mono WAV of one full-velocity hit of each drum class on `kit`, at the level of the rendered files: what the
+    browser's players sound (scaled by (velocity / 127)², as FluidR3's kit and the built-in synth are)."""
+    _check_kit(kit)
+    choice = choose_renderer("auto")
+    frames = round(ONE_SHOT_SECONDS * ONE_SHOT_RATE)
+    fade = np.linspace(1.0, 0.0, round(0.1 * ONE_SHOT_RATE), dtype=np.float32)
+    shots = []
+    for drum_class, pitch in enumerate(OUTPUT_PITCHES):
+        raw, engine = _render_notes([(0, drum_class, 127, pitch)], frames, ONE_SHOT_RATE, 1, choice, "auto", kit)
+        raw = raw * RENDER_GAIN[engine]
+        raw[-len(fade):] *= fade[:, None]
+        shots.append(to_wav(limit(raw), ONE_SHOT_RATE))
+    return tuple(shots)
+
+
 # --- cache ------------------------------------------------------------------------------------------------------
 
 
@@ -561,6 +582,7 @@ def reset() -> None:
     global _engine
     CACHE.clear()
     _pyfluidsynth.cache_clear()
+    one_shots.cache_clear()
     with _engine_lock:
         old, _engine = _engine, None
     if old is not None:

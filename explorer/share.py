@@ -4,7 +4,9 @@ A reload then restores them, and the address shared as a link opens the same vie
 (uploads, generated grooves) would not fit in an address; they are left out. Every value read back is checked
 against the dataset, so a hand-edited or stale link restores what still makes sense and ignores the rest.
 
-    ?genre=funk,rock&bpm=90-120&seeds=drummer1/session1/1_funk_80_beat_4-4.mid:5,…
+    ?genre=funk,rock&bpm=90-120&seeds=drummer1/session1/1_funk_80_beat_4-4.mid:5,…&grid=100.50.1.AAAw…
+
+The step grid's beat is kept too: it is small (2 bits a cell), and a beat made in the browser exists nowhere else.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ LIST_FILTERS = {"keep_genres": "genre", "keep_drummers": "drummer", "keep_beat_t
 RANGE_FILTERS = {"keep_bpm": "bpm", "keep_duration": "duration"}
 TEXT_FILTER = ("keep_text", "style")
 SEEDS = "seeds"
+GRID = "grid"  # the step grid's beat (explorer/components/step_grid: beat_to_text)
 LEFT_OUT = "unsaved"  # how many basket seeds were not GMD windows: a reload says they are gone
 MAX_SEEDS = 24  # the basket's own limit
 # Which values a list filter may take, from the dataset table's columns.
@@ -26,9 +29,10 @@ LIST_COLUMNS = {"genre": "genre", "drummer": "drummer", "type": "beat_type", "sp
                 "meter": "time_signature"}
 
 
-def to_query(widgets: Mapping[str, object], seed_sources: Sequence[str]) -> dict[str, str]:
-    """Query parameters of the filters that are set and of the GMD seeds (their sources, 'file@barN')."""
-    query = {}
+def to_query(widgets: Mapping[str, object], seed_sources: Sequence[str], grid: str | None = None) -> dict[str, str]:
+    """Query parameters of the filters that are set, of the GMD seeds (their sources, 'file@barN') and of the step
+    grid's beat (`grid`, as text)."""
+    query = {GRID: grid} if grid else {}
     for key, name in LIST_FILTERS.items():
         if widgets.get(key):
             query[name] = ",".join(str(v) for v in widgets[key])

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from explorer import dataset, resources
+from explorer import dataset, resources, share
+from explorer.components import step_grid
 from explorer.errors import ExplorerError
 from explorer.groove import WINDOW_BARS, WINDOW_STEPS, Groove
 
 DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
 BASKET_LIMIT = 24
 STATE_KEYS = {"basket": "basket", "results": "results", "filters": "dataset_filters"}
+GRID_BEAT, GRID_REVISION, GO_TO_GRID = "grid_beat", "grid_revision", "go_to_grid"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,31 @@ def init_state() -> None:
         seeds = restore_from_address()
         st.session_state[STATE_KEYS["basket"]] = seeds if seeds is not None else default_seeds()
     st.session_state.setdefault(STATE_KEYS["results"], {})
+    if GRID_BEAT not in st.session_state:
+        text = st.query_params.get(share.GRID)
+        try:
+            st.session_state[GRID_BEAT] = step_grid.text_to_beat(text) if text else dict(step_grid.EMPTY_BEAT)
+        except ValueError as error:
+            st.session_state[GRID_BEAT] = dict(step_grid.EMPTY_BEAT)
+            st.session_state["grid_not_restored"] = str(error)
+        st.session_state[GRID_REVISION] = 0
+
+
+def open_in_grid(groove: Groove) -> None:
+    """A card's button callback: the groove on the step grid, to edit (the app then goes to the grid's page)."""
+    st.session_state[GRID_BEAT] = step_grid.groove_to_beat(groove)
+    st.session_state[GRID_REVISION] = st.session_state.get(GRID_REVISION, 0) + 1
+    st.session_state[GO_TO_GRID] = True
+
+
+def take_grid_beat(beat: object) -> None:
+    """The beat the browser's grid sent, if it is one and new (its own edits: the revision stays)."""
+    try:
+        checked = step_grid.check_beat(beat)
+    except ValueError:
+        return
+    if checked != st.session_state.get(GRID_BEAT):
+        st.session_state[GRID_BEAT] = checked
 
 
 def filter_ranges(info_table: pd.DataFrame) -> dict[str, tuple]:
@@ -88,8 +115,6 @@ def filter_ranges(info_table: pd.DataFrame) -> dict[str, tuple]:
 
 def restore_from_address() -> list[Seed] | None:
     """Sets the filters the address names; returns its GMD seeds (None when it names none)."""
-    from explorer import share
-
     query = st.query_params.to_dict()
     if not query:
         return None
@@ -106,8 +131,6 @@ def restore_from_address() -> list[Seed] | None:
 
 def save_to_address() -> None:
     """Writes the filters and the basket's GMD seeds into the page's address (after every run)."""
-    from explorer import share
-
     widgets = {key: st.session_state.get(key) for key in (*share.LIST_FILTERS, *share.RANGE_FILTERS,
                                                           share.TEXT_FILTER[0])}
     try:
@@ -117,7 +140,10 @@ def save_to_address() -> None:
     for key, full in ranges.items():  # a slider at its full range filters nothing: the address stays short
         if widgets.get(key) is not None and tuple(widgets[key]) == tuple(full):
             widgets[key] = None
-    query = share.to_query(widgets, [seed.groove.source for seed in st.session_state.get(STATE_KEYS["basket"], [])])
+    beat = st.session_state.get(GRID_BEAT)
+    grid = step_grid.beat_to_text(beat) if beat and beat["hits"] else None
+    query = share.to_query(widgets, [seed.groove.source for seed in st.session_state.get(STATE_KEYS["basket"], [])],
+                           grid)
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
 

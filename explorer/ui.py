@@ -319,7 +319,7 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     title = title or groove.source
     st.markdown(plots.drum_roll_svg(groove, bpm, title, source_file(groove) or ""), unsafe_allow_html=True)
     slot = st.empty()  # the player on its own row: in half a page, beside the buttons, its seek bar was squashed
-    download, add, spare, _ = st.columns([2, 3.2, 2.5, 2.3], vertical_alignment="center")
+    download, add, spare, grid = st.columns([2, 3.2, 2.5, 2.3], vertical_alignment="center")
     if deferred_audio is None:
         fill_audio([(slot, groove, bpm)])
     else:
@@ -340,6 +340,8 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     if basket_button:
         add.button("Basket", icon=":material/add:", key=f"add_{key}", on_click=state.add_to_basket,
                    args=(title, groove), help="Keep this groove as a seed for the other pages")
+    grid.button("Grid", icon=":material/grid_on:", key=f"grid_{key}", on_click=state.open_in_grid, args=(groove,),
+                help="Open it on the step grid to edit (its first 4 bars, on the 16ths)")
 
 
 def card_grid(page: str, items: Sequence[tuple[str, Groove]]) -> None:

@@ -15,8 +15,8 @@ from explorer import dataset
 from explorer.checkpoints import DEFAULT_CHECKPOINT
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes", "groove", "drumify", "song",
-         "infill")
+PAGES = ("dataset", "latent_map", "generate", "interpolate", "blend", "attributes", "groove", "drumify", "grid",
+         "song", "infill")
 TIMEOUT = 240  # the first run imports TensorFlow and loads the model; the first map encodes ~1,150 windows
 
 
@@ -67,7 +67,7 @@ def test_every_page_loads_with_its_title_and_sidebar():
         assert_ok(at)
         titles.append(at.title[0].value)
     assert titles == ["Dataset", "Latent map", "Generate", "Interpolate", "Blend", "Attributes", "Groove", "Drumify",
-                      "Continue", "Infill"]
+                      "Step grid", "Continue", "Infill"]
     assert at.sidebar.selectbox(key="keep_checkpoint").value == DEFAULT_CHECKPOINT
     assert any("CC BY 4.0" in m.value for m in at.sidebar.markdown)
 
@@ -129,6 +129,29 @@ def test_dataset_window_can_be_added_to_the_basket():
     at.button(key=next(b.key for b in at.button if b.key.startswith("add_dataset_"))).click().run()
     assert_ok(at)
     assert len(at.session_state["basket"]) == before + 1
+
+
+def test_a_cards_grid_button_opens_its_groove_on_the_step_grid_and_the_address_keeps_it():
+    from explorer.components.step_grid import beat_to_text, groove_to_beat
+
+    at = open_app("groove")
+    at.button(key="groove_run").click().run()
+    played = results(at, "groove")[1][1]
+    generation = at.session_state["generation_groove"]
+    at.button(key=f"grid_groove_{generation}_1").click().run()
+    assert_ok(at)
+    assert at.title[0].value == "Step grid"
+    beat = at.session_state["grid_beat"]
+    assert beat == groove_to_beat(played) and beat["hits"] and at.session_state["grid_revision"] == 1
+    assert at.query_params["grid"] == beat_to_text(beat)
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params["grid"] = beat_to_text(beat)
+    reloaded.run()
+    assert reloaded.session_state["grid_beat"] == beat
+    broken = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    broken.query_params["grid"] = "100.50.1.!!"
+    broken.run()
+    assert broken.session_state["grid_beat"]["hits"] == [] and broken.session_state["grid_not_restored"]
 
 
 def test_basket_starts_with_four_genres_and_survives_page_switches():

@@ -252,3 +252,51 @@ def test_a_rhythm_tapped_on_the_space_bar_is_drumified(app_url):
         assert page.get_by_text("tapped_drumified_T0_seed").count() == 1
         if os.environ.get("SCREENSHOT_DIR"):  # `make screenshots`: the README's picture of the page
             page.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / "8-drumify.png"), full_page=True)
+
+
+def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload(app_url):
+    """The step grid in Chromium, by its cells' accessible names: a kick and an accented snare, a closed hi-hat on
+    the 8ths, two bars with the first copied; played (the playhead moves on the Web Audio clock), a new tempo and
+    swing; sent to Groove, whose beat it becomes; and back on the grid after a reload from the address."""
+    import time
+
+    def cell(page, name: str):
+        return page.get_by_role("gridcell", name=name, exact=True)
+
+    with app_page(app_url) as page:
+        open_page(page, "Step grid")
+        cell(page, "kick, bar 1, step 1").click()
+        cell(page, "snare, bar 1, step 5").click(modifiers=["Shift"])  # Shift: straight to an accent
+        for step in (1, 3, 5, 7, 9, 11, 13, 15):
+            cell(page, f"closed hi-hat, bar 1, step {step}").click()
+        cell(page, "closed hi-hat, bar 1, step 15").press("Enter")  # the keyboard toggles it off again
+        assert cell(page, "snare, bar 1, step 5").get_attribute("class").split()[1] == "level-3"
+        assert cell(page, "closed hi-hat, bar 1, step 15").get_attribute("aria-pressed") == "false"
+        page.get_by_label("Beat length (bars)").select_option("2")
+        page.get_by_role("button", name="Copy bar 1 to every bar").click()
+        assert cell(page, "kick, bar 2, step 1").get_attribute("aria-pressed") == "true"
+        page.get_by_label("Beat tempo (bpm)").fill("120")
+        page.get_by_label("Beat tempo (bpm)").press("Enter")
+        swing = page.get_by_label("Swing")
+        swing.focus()
+        for _ in range(8):
+            swing.press("ArrowRight")
+        page.get_by_role("button", name="Play").click()
+        time.sleep(1.0)
+        first = page.locator(".step-grid").get_attribute("data-playhead")
+        time.sleep(0.7)
+        assert first is not None and page.locator(".step-grid").get_attribute("data-playhead") != first
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("grid beat · 120 bpm · swing 58").first.wait_for(timeout=30_000)  # Python has the beat
+        wait_idle(page)
+        click_and_time(page, page.get_by_role("button", name="To Groove"))
+        page.get_by_role("heading", name="Groove").first.wait_for(timeout=MODEL_SECONDS * 1000)
+        assert page.get_by_text("grid beat · 120 bpm · swing 58").count() >= 1
+        open_page(page, "Step grid")
+        address = page.url
+        assert "grid=120.58.2." in address
+        page.goto(address)
+        wait_idle(page)
+        assert cell(page, "snare, bar 2, step 5").get_attribute("class").split()[1] == "level-3"
+        assert cell(page, "closed hi-hat, bar 2, step 13").get_attribute("aria-pressed") == "true"
+        assert page.get_by_label("Beat tempo (bpm)").input_value() == "120"

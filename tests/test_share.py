@@ -44,3 +44,9 @@ def test_seeds_the_address_cannot_keep_are_counted_so_that_a_reload_can_say_so()
     assert share.left_out(query) == 2
     assert share.left_out({}) == 0 and share.left_out({share.LEFT_OUT: "x"}) == 0
     assert share.left_out({share.LEFT_OUT: "999"}) == share.MAX_SEEDS
+
+
+def test_the_step_grids_beat_rides_in_the_address_beside_the_rest():
+    query = share.to_query({}, ["drummer1/a.mid@bar3"], grid="100.50.1.AAAA")
+    assert query == {"grid": "100.50.1.AAAA", "seeds": "drummer1/a.mid:3"}
+    assert share.GRID not in share.to_query({}, [], grid=None)
