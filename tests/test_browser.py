@@ -281,12 +281,12 @@ def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload
         swing.focus()
         for _ in range(8):
             swing.press("ArrowRight")
-        page.get_by_role("button", name="Play").click()
+        page.get_by_role("button", name="Play the beat").click()
         time.sleep(1.0)
         first = page.locator(".step-grid").get_attribute("data-playhead")
         time.sleep(0.7)
         assert first is not None and page.locator(".step-grid").get_attribute("data-playhead") != first
-        page.get_by_role("button", name="Stop").click()
+        page.get_by_role("button", name="Stop the beat").click()
         page.get_by_text("grid beat · 120 bpm · swing 58").first.wait_for(timeout=30_000)  # Python has the beat
         wait_idle(page)
         click_and_time(page, page.get_by_role("button", name="To Groove"))

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.groove import DRUM_CLASSES, NUM_CLASSES, STEPS_PER_BAR, WINDOW_STEPS, Groove
+from explorer.components import web_audio_js
+from explorer.groove import DRUM_CLASSES, NUM_CLASSES, OUTPUT_PITCHES, STEPS_PER_BAR, WINDOW_STEPS, Groove
 
 FOLDER = Path(__file__).parent
 MAX_BARS = 4
@@ -133,9 +134,10 @@ def step_grid(key: str, beat: dict, revision: int, samples: dict[str, str]):
         "groove_explorer_step_grid",
         html='<div class="step-grid"></div>',
         css=(FOLDER / "step_grid.css").read_text(),
-        js=(FOLDER / "step_grid.js").read_text(),
+        js=web_audio_js() + (FOLDER / "step_grid.js").read_text(),
     )
     data = {"beat": beat, "revision": int(revision), "rows": list(DRUM_CLASSES), "samples": samples,
+            "pitches": list(OUTPUT_PITCHES),
             "levels": {str(level): velocity for level, (_, velocity) in LEVELS.items()},
             "limits": {"bars": MAX_BARS, "bpm": [MIN_BPM, MAX_BPM], "swing": [MIN_SWING, MAX_SWING]}}
     result = component(key=key, data=data, on_beat_change=lambda: None)

@@ -1,22 +1,16 @@
 // The step grid: 9 drums × 16 steps a bar, 1-4 bars. A click toggles a hit; Shift + click (or Shift + Enter) cycles
 // its level: normal → accent → ghost. Arrow keys move between cells, Enter or Space toggles. Play loops the beat on
-// the Web Audio clock with the kit's own samples (sent by Python), edits heard at once, a playhead on the step.
-// The beat goes to Python as the state value "beat": {bars, bpm, swing, hits: [[row, step, level]]}.
+// the Web Audio clock with the kit's own samples (web_audio.js, before this file), edits heard at once, a playhead
+// on the step, and MIDI out. The beat goes to Python as the state value "beat": {bars, bpm, swing, hits: [[row,
+// step, level]]}.
 const instances = new WeakMap();  // parentElement → the grid's own state, kept across reruns
-const LOOKAHEAD = 0.12, TICK_MS = 25, SEND_MS = 250, HISTORY = 100;
-
-function decode64(text) {
-  const bytes = atob(text);
-  const buffer = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) buffer[i] = bytes.charCodeAt(i);
-  return buffer.buffer;
-}
+const SEND_MS = 250, HISTORY = 100;
 
 function build(root, data, grid) {
   const { bars: maxBars, bpm: [minBpm, maxBpm], swing: [minSwing, maxSwing] } = data.limits;
   root.innerHTML = `
     <div class="controls">
-      <button class="play" aria-label="Play">▶ Play</button>
+      <button class="play" aria-label="Play the beat">▶ Play</button>
       <label>Tempo <input class="bpm" type="number" min="${minBpm}" max="${maxBpm}" step="1" aria-label="Beat tempo (bpm)"></label>
       <label>Swing <input class="swing" type="range" min="${minSwing}" max="${maxSwing}" step="1" aria-label="Swing">
         <span class="swing-value"></span></label>
@@ -25,12 +19,14 @@ function build(root, data, grid) {
       <button class="copy" aria-label="Copy bar 1 to every bar">Copy bar 1</button>
       <button class="undo" aria-label="Undo">Undo</button>
       <button class="clear" aria-label="Clear">Clear</button>
+      <select class="midi" aria-label="MIDI out"></select><span class="midi-note"></span>
     </div>
     <div class="grid" role="grid" aria-label="Step grid"></div>
     <div class="status" aria-live="polite">Click a cell for a hit; Shift + click for accent or ghost.</div>`;
   grid.root = root;
   grid.cellsBox = root.querySelector(".grid");
   grid.status = root.querySelector(".status");
+  offerMidiOut(grid, root.querySelector(".midi"), root.querySelector(".midi-note"));
 }
 
 function drawCells(grid) {
@@ -90,48 +86,16 @@ function setLevel(grid, row, step, level) {
   });
 }
 
-async function ensureAudio(grid) {
-  if (!grid.audio) {
-    grid.audio = new AudioContext({ latencyHint: "interactive" });
-    grid.master = grid.audio.createGain();
-    grid.master.connect(grid.audio.destination);
-  }
-  if (grid.audio.state !== "running") await grid.audio.resume();
-  if (grid.samplesLoaded !== grid.samples) {
-    const wanted = grid.samples;
-    const decoded = await Promise.all(grid.rows.map((_, row) =>
-      wanted[row] ? grid.audio.decodeAudioData(decode64(wanted[row])) : null));
-    if (wanted === grid.samples) {
-      grid.buffers = decoded;
-      grid.samplesLoaded = wanted;
-    }
-  }
-}
-
-function sound(grid, row, level, when) {
-  const buffer = grid.buffers && grid.buffers[row];
-  if (!buffer) return;
-  const source = grid.audio.createBufferSource();
-  const gain = grid.audio.createGain();
-  gain.gain.value = (grid.levels[level] / 127) ** 2;  // as the rendered files: ~24 dB from velocity 30 to 120
-  source.buffer = buffer;
-  source.connect(gain).connect(grid.master);
-  source.start(when);
-}
-
-function schedule(grid) {
-  const { audio, beat } = grid;
+function stepOf(grid) {  // the next 16th of the loop, for runLoop
+  const { beat } = grid;
   const steps = beat.bars * 16;
-  while (grid.nextTime < audio.currentTime + LOOKAHEAD) {
-    const step = grid.step % steps;
-    const seconds = 60 / beat.bpm / 4;
-    const late = step % 2 ? (2 * beat.swing / 100 - 1) * seconds : 0;  // the off-beat 16ths, by the swing
-    for (const [row, s, level] of beat.hits) if (s === step) sound(grid, row, level, grid.nextTime + late);
-    const at = grid.nextTime;
-    setTimeout(() => showPlayhead(grid, step), Math.max(0, (at - audio.currentTime) * 1000));
-    grid.nextTime += seconds;
-    grid.step = (step + 1) % steps;
-  }
+  const step = grid.step % steps;
+  const seconds = 60 / beat.bpm / 4;
+  const late = step % 2 ? (2 * beat.swing / 100 - 1) * seconds : 0;  // the off-beat 16ths, by the swing
+  const notes = beat.hits.filter(([, s]) => s === step).map(([row, , level]) =>
+    [row, grid.levels[level], late, grid.pitches[row]]);
+  grid.step = (step + 1) % steps;
+  return { seconds, notes, onPlay: () => showPlayhead(grid, step) };
 }
 
 function showPlayhead(grid, step) {
@@ -142,24 +106,22 @@ function showPlayhead(grid, step) {
 }
 
 async function play(grid) {
-  await ensureAudio(grid);
+  await startAudio(grid);
   grid.playing = true;
   grid.step = 0;
-  grid.nextTime = grid.audio.currentTime + 0.05;
-  grid.timer = setInterval(() => schedule(grid), TICK_MS);
-  schedule(grid);
+  runLoop(grid, () => stepOf(grid));
   const button = grid.root.querySelector(".play");
   button.textContent = "■ Stop";
-  button.setAttribute("aria-label", "Stop");
+  button.setAttribute("aria-label", "Stop the beat");
 }
 
 function stop(grid) {
   grid.playing = false;
-  clearInterval(grid.timer);
+  stopLoop(grid);
   grid.cellsBox.querySelectorAll(".cell.now").forEach((cell) => cell.classList.remove("now"));
   const button = grid.root.querySelector(".play");
   button.textContent = "▶ Play";
-  button.setAttribute("aria-label", "Play");
+  button.setAttribute("aria-label", "Play the beat");
 }
 
 function listen(grid) {
@@ -172,8 +134,8 @@ function listen(grid) {
     setLevel(grid, row, step, next);
     root.querySelector(`.cell[data-row="${row}"][data-step="${step}"]`).focus();
     if (!next) return;
-    await ensureAudio(grid);
-    sound(grid, row, next, 0);  // heard at once: the click's own sound
+    await startAudio(grid);
+    sound(grid, row, grid.levels[next], 0, grid.pitches[row]);  // heard at once: the click's own sound
     const audio = grid.audio;
     const latency = performance.now() - eventTime + 1000 * ((audio.baseLatency || 0) + (audio.outputLatency || 0));
     root.dataset.clickToSoundMs = latency.toFixed(1);
@@ -256,6 +218,7 @@ export default function (component) {
   grid.levels = data.levels;
   grid.limits = data.limits;
   grid.samples = data.samples;
+  grid.pitches = data.pitches;
   grid.send = () => setStateValue("beat", JSON.parse(JSON.stringify(grid.beat)));
   if (grid.revision !== data.revision) {  // a beat from Python (opened from a card, the address, a new page)
     grid.revision = data.revision;
@@ -263,7 +226,7 @@ export default function (component) {
     grid.history = [];
     drawCells(grid);
   }
-  if (grid.playing) ensureAudio(grid);  // a new kit: its samples
+  if (grid.playing) startAudio(grid);  // a new kit: its samples
   return () => {
     stop(grid);
     clearTimeout(grid.sendTimer);

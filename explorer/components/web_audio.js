@@ -1,0 +1,114 @@
+// Shared by the step grid and the live player (Python puts it before each one's own code): the sidebar kit's
+// one-shots played on the Web Audio clock, a loop scheduler that asks for each 16th's notes just ahead of time, and
+// MIDI out (Web MIDI) of the same notes at the same times.
+const LOOKAHEAD = 0.12;  // s: notes are scheduled this far ahead of the audio clock
+const EARLY = 0.15;  // s: a 16th is scheduled this much sooner still, so that its notes played early are not late
+const TICK_MS = 25;
+const MIDI_NOTE_MS = 60;  // drums ring on their own: a short note-off after each note-on
+
+function decode64(text) {
+  const bytes = atob(text);
+  const buffer = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) buffer[i] = bytes.charCodeAt(i);
+  return buffer.buffer;
+}
+
+// Creates the audio context on a user's gesture and decodes the kit's samples (again when the kit changes).
+async function startAudio(state) {
+  if (!state.audio) {
+    state.audio = new AudioContext({ latencyHint: "interactive" });
+    state.master = state.audio.createGain();
+    state.master.connect(state.audio.destination);
+    if (window.__recordAudio) recordInto(state);
+  }
+  if (state.audio.state !== "running") await state.audio.resume();
+  if (state.samplesLoaded !== state.samples) {
+    const wanted = state.samples;
+    const decoded = await Promise.all(Object.keys(wanted).map((row) => state.audio.decodeAudioData(decode64(wanted[row]))));
+    if (wanted === state.samples) {
+      state.buffers = decoded;
+      state.samplesLoaded = wanted;
+    }
+  }
+}
+
+// For tests and benchmarks only (window.__recordAudio, set before the page loads): every sample the player outputs,
+// with the audio clock time of the first, on window.__recorded.
+function recordInto(state) {
+  const tap = state.audio.createScriptProcessor(2048, 1, 1);
+  window.__recorded = { sampleRate: state.audio.sampleRate, chunks: [], start: null };
+  tap.onaudioprocess = (event) => {
+    if (window.__recorded.start === null) window.__recorded.start = event.playbackTime;
+    window.__recorded.chunks.push(Array.from(event.inputBuffer.getChannelData(0)));
+  };
+  state.master.connect(tap);
+  tap.connect(state.audio.destination);
+}
+
+// One note: a drum row's sample at `velocity` (1-127) at audio time `when`, and the same note on the MIDI output.
+function sound(state, row, velocity, when, pitch) {
+  const buffer = state.buffers && state.buffers[row];
+  if (buffer) {
+    const source = state.audio.createBufferSource();
+    const gain = state.audio.createGain();
+    gain.gain.value = (velocity / 127) ** 2;  // as the rendered files: ~24 dB from velocity 30 to 120
+    source.buffer = buffer;
+    source.connect(gain).connect(state.master);
+    source.start(when);
+  }
+  if (state.midiOutput && pitch) {
+    const at = performance.now() + Math.max(0, when - state.audio.currentTime) * 1000;
+    state.midiOutput.send([0x99, pitch, velocity], at);  // channel 10: drums
+    state.midiOutput.send([0x89, pitch, 0], at + MIDI_NOTE_MS);
+  }
+}
+
+// Loops until stopLoop: nextStep() gives each 16th in turn as {seconds, notes: [[row, velocity, shift seconds,
+// pitch]], onPlay}; its notes sound at its time plus their shift (early ones up to EARLY before it).
+function runLoop(state, nextStep) {
+  stopLoop(state);
+  state.nextTime = state.audio.currentTime + 0.06;
+  const tick = () => {
+    while (state.nextTime - EARLY < state.audio.currentTime + LOOKAHEAD) {
+      const step = nextStep();
+      for (const [row, velocity, shift, pitch] of step.notes) {
+        sound(state, row, velocity, state.nextTime + Math.max(shift, 0.01 - EARLY), pitch);
+      }
+      if (step.onPlay) setTimeout(step.onPlay, Math.max(0, (state.nextTime - state.audio.currentTime) * 1000));
+      state.nextTime += step.seconds;
+    }
+  };
+  state.timer = setInterval(tick, TICK_MS);
+  tick();
+}
+
+function stopLoop(state) {
+  clearInterval(state.timer);
+  state.timer = null;
+}
+
+// Fills a <select> with the MIDI outputs (Web MIDI: Chromium-based browsers, on localhost or HTTPS); says so where
+// there is none. The chosen output gets every note the player plays.
+async function offerMidiOut(state, select, note) {
+  if (!navigator.requestMIDIAccess) {
+    select.disabled = true;
+    note.textContent = "MIDI out needs Web MIDI: a Chromium-based browser, on localhost or HTTPS.";
+    return;
+  }
+  try {
+    const access = await navigator.requestMIDIAccess();
+    const fill = () => {
+      const outputs = Array.from(access.outputs.values());
+      select.innerHTML = '<option value="">MIDI out: off</option>' + outputs.map((output) =>
+        `<option value="${output.id}">${output.name}</option>`).join("");
+      select.disabled = outputs.length === 0;
+      note.textContent = outputs.length ? "" : "No MIDI output port is open (start a DAW or a virtual port).";
+    };
+    fill();
+    access.onstatechange = fill;
+    select.onchange = () => { state.midiOutput = access.outputs.get(select.value) || null; };
+  } catch (error) {
+    select.disabled = true;
+    note.textContent = `MIDI out was not allowed (${error.name}).`;
+  }
+}
