@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import generate, resources, state, ui
+from explorer.components.live_player import live_player
 from explorer.errors import ExplorerError
 
 PAGE = "blend"
@@ -13,7 +14,7 @@ CORNERS = ("top left", "top right", "bottom left", "bottom right")
 
 st.title("Blend")
 st.caption("Put a seed in each corner; every cell of the grid mixes the four in proportion to how close it is to "
-           "each corner. Click a cell to hear it.")
+           "each corner. Play the grid live: drag across it as Beat Blender's puck.")
 model = resources.model()
 if len(state.basket()) < 2:
     st.info(f"Blending needs at least two seeds in the basket (four for four different corners). {ui.SEED_SOURCES}")
@@ -45,26 +46,23 @@ def run() -> None:
                              for c, g in enumerate(row)], inputs=state.inputs_key(*corners))
 
 
-def pick(cell: int) -> None:
-    st.session_state["blend_cell"] = cell
-
-
 state.drop_stale_results(PAGE, state.inputs_key(*(seed.groove for seed in picked)), "Blend")
 items = ui.action_row(PAGE, "Blend", run, "blend", "Press **Blend** to fill the grid.")
 
 size = st.session_state["blend_size"]
-chosen = min(st.session_state.get("blend_cell", 0), len(items) - 1)
 generation = st.session_state.get(f"generation_{PAGE}", 0)
 grid_column, card_column = st.columns([2, 3])
 with grid_column:
     # Each cell shows its hits per bar, so the grid reads as a map of density before anything is played.
-    for row in range(size):
-        for column, cell in zip(st.columns(size), range(row * size, (row + 1) * size), strict=True):
-            density = float(np.sum(items[cell][1].hits)) / items[cell][1].bars
-            column.button(f"{density:.0f}", key=f"blend_cell_{generation}_{cell}", on_click=pick, args=(cell,),
-                          type="primary" if cell == chosen else "secondary", use_container_width=True,
-                          help=f"{items[cell][0]}: {density:.1f} hits per bar")
-    st.caption("Numbers: hits per bar. Corners are the seeds as the model hears them.")
+    densities = [float(np.sum(groove.hits)) / groove.bars for _, groove in items]
+    picked = live_player(f"blend_player_{generation}", [(label, g, ui.playback_bpm(g)) for label, g in items],
+                         ui.kit_samples(), layout="pad", columns=size,
+                         chosen=st.session_state.get("blend_cell", 0), badges=[f"{d:.0f}" for d in densities])
+    if picked is not None:
+        st.session_state["blend_cell"] = picked
+    st.caption("Press a cell to loop it; press another, or drag across the grid, and the blend under the pointer "
+               "takes over on the next bar line. Numbers: hits per bar. Corners are the seeds as played.")
+chosen = min(st.session_state.get("blend_cell", 0), len(items) - 1)
 with card_column:
     label, groove = items[chosen]
     ui.groove_card(groove, key=f"{PAGE}_{generation}_cell", title=label)

@@ -74,4 +74,5 @@ items = ui.action_row(PAGE, "Generate", run, "generated",
                       "Press **Generate**. Every result has a drum roll, a player and a MIDI download; **Basket** "
                       "keeps it as a seed for Interpolate, Blend and Attributes.",
                       disabled=mode != "samples" and seed_groove is None)
+ui.live_row(PAGE, items)
 ui.card_grid(PAGE, items)

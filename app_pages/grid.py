@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-
 import streamlit as st
 
-from explorer import audio, state, ui
+from explorer import state, ui
 from explorer.components import step_grid
 
 PAGE = "grid"
@@ -18,8 +16,7 @@ if problem := st.session_state.pop("grid_not_restored", None):
     st.info(f"The address held a beat that could not be read ({problem}); the grid starts empty.")
 
 session = st.session_state
-samples = {str(row): base64.b64encode(wav).decode() for row, wav in enumerate(audio.one_shots(ui.kit()))}
-sent = step_grid.step_grid("step_grid", session[state.GRID_BEAT], session[state.GRID_REVISION], samples)
+sent = step_grid.step_grid("step_grid", session[state.GRID_BEAT], session[state.GRID_REVISION], ui.kit_samples())
 if sent is not None:
     state.take_grid_beat(sent)
 beat = session[state.GRID_BEAT]

@@ -54,6 +54,10 @@ items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interp
 
 generation = st.session_state.get(f"generation_{PAGE}", 0)
 grooves = [g for _, g in items]
+picked = ui.live_row(PAGE, items)
+if picked is not None and picked != st.session_state.get("interp_live_applied"):  # the card follows the live choice
+    st.session_state["interp_live_applied"] = picked
+    st.session_state[f"interp_step_{generation}"] = picked + 1
 st.subheader("The whole path")
 if "interpolate_ends" in st.session_state:
     st.markdown("From **{}** to **{}**".format(*st.session_state["interpolate_ends"]))

@@ -7,6 +7,7 @@ session's state in explorer/state.py.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import io
@@ -288,6 +289,24 @@ def kit() -> str:
     """The drum kit chosen in the sidebar (audio.KITS), for every player and WAV."""
     chosen = st.session_state.get("keep_kit", audio.DEFAULT_KIT)
     return chosen if chosen in audio.KITS else audio.DEFAULT_KIT
+
+
+def kit_samples() -> dict[str, str]:
+    """Drum row → base64 WAV of one hit on the sidebar's kit: what the browser's players (step grid, live player)
+    sound, the same as the rendered files."""
+    return {str(row): base64.b64encode(wav).decode() for row, wav in enumerate(audio.one_shots(kit()))}
+
+
+def live_row(page: str, items: Sequence[tuple[str, Groove]], key: str = "player") -> int | None:
+    """A page's results in the live player, a button each: one looping player that moves to the chosen result on
+    the next bar line. Returns the listener's choice (None before the first)."""
+    from explorer.components.live_player import live_player
+
+    generation = st.session_state.get(f"generation_{page}", 0)
+    st.caption("Live: press a groove to loop it; press another while it plays and it takes over on the next bar "
+               "line.")
+    return live_player(f"{page}_{key}_{generation}", [(label, groove, playback_bpm(groove)) for label, groove in items],
+                       kit_samples())
 
 
 def playback_bpm(groove: Groove) -> float:

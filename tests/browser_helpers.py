@@ -181,14 +181,17 @@ def _run_tracker() -> str:
 
 
 @contextmanager
-def app_page(url: str) -> Iterator:
-    """A fresh Chromium on the app at `url`, its first script run finished; closed afterwards."""
+def app_page(url: str, init_script: str = "") -> Iterator:
+    """A fresh Chromium on the app at `url`, its first script run finished; closed afterwards. `init_script` runs in
+    the page before the app's own (a fake Web MIDI port, say)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
             page = new_page(browser, viewport={"width": 1440, "height": 1000})
+            if init_script:
+                page.add_init_script(init_script)
             page.goto(url)
             wait_idle(page)
             yield page

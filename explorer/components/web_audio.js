@@ -57,7 +57,10 @@ function sound(state, row, velocity, when, pitch) {
     source.start(when);
   }
   if (state.midiOutput && pitch) {
-    const at = performance.now() + Math.max(0, when - state.audio.currentTime) * 1000;
+    // the audio clock → the MIDI clock through the moment the output is heard, not the moment this code runs
+    const stamp = state.audio.getOutputTimestamp ? state.audio.getOutputTimestamp() : {};
+    const at = stamp.performanceTime ? stamp.performanceTime + (when - stamp.contextTime) * 1000
+      : performance.now() + Math.max(0, when - state.audio.currentTime) * 1000;
     state.midiOutput.send([0x99, pitch, velocity], at);  // channel 10: drums
     state.midiOutput.send([0x89, pitch, 0], at + MIDI_NOTE_MS);
   }
