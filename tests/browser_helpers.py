@@ -259,3 +259,41 @@ def open_page(page, name: str) -> None:
     """Switch page in the sidebar, as a user does (one session throughout), and wait for it to be drawn."""
     click_and_time(page, page.locator("[data-testid='stSidebarNav'] a", has_text=name))
     page.get_by_role("heading", name=name).first.wait_for(timeout=MODEL_SECONDS * 1000)
+
+
+# --- the live player's audio, recorded in the page ---------------------------------------------------------------
+
+# Before the app's code: the players record what they output (web_audio.js), and a fake Web MIDI port records what it
+# is sent, with the timestamps.
+RECORDING_SCRIPT = """
+window.__recordAudio = true;
+window.__midiSent = [];
+const port = {id: "fake-1", name: "Fake drum module", send: (data, at) => window.__midiSent.push([...data, at])};
+navigator.requestMIDIAccess = async () => ({outputs: new Map([[port.id, port]]), onstatechange: null});
+"""
+
+
+def live_recording(page) -> dict:
+    """What the page's live player scheduled (bar lines, switches, notes [time, drum, velocity, groove]) on the audio
+    clock, the audio it output and the MIDI it sent."""
+    return page.evaluate("""() => { const s = window.__livePlayer, r = window.__recorded;
+        return {bars: s.bars, switches: s.switches, log: s.log, bpm: s.grooves.map(g => g.bpm),
+                rate: r.sampleRate, samples: r.chunks.flat(), midi: window.__midiSent}; }""")
+
+
+def onset_errors(played: dict, start: float, stop: float) -> list[tuple[float, float]]:
+    """(time, seconds from its nearest onset in the recorded audio) of each loud note scheduled from `start` to
+    `stop` that is 60 ms from any other (closer notes merge into one onset), the recording aligned on its first."""
+    import numpy as np
+
+    from tests.test_audio import detect_onsets
+
+    log = sorted(played["log"])
+    onsets = detect_onsets(np.array(played["samples"], np.float32)[:, None], played["rate"])
+    offset = onsets[0] - log[0][0]  # the recording's clock against the audio clock: the first note
+    end = len(played["samples"]) / played["rate"] - offset - 0.05  # notes scheduled ahead of the stop are not in it
+    times = [when for when, *_ in log]
+    return [(when, float(np.min(np.abs(onsets - offset - when))))
+            for index, (when, _, velocity, _) in enumerate(log)
+            if velocity >= 60 and start < when < min(stop, end)
+            and min(abs(when - t) for j, t in enumerate(times) if j != index) > 0.06]

@@ -17,12 +17,15 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from explorer.groove import OUTPUT_PITCHES
 from tests.browser_helpers import (
     MODEL_SECONDS,
+    RECORDING_SCRIPT,
     act_and_time,
     app_page,
     audio_sources,
     click_and_time,
     launch_chromium,
+    live_recording,
     new_page,
+    onset_errors,
     open_page,
     wait_idle,
 )
@@ -304,14 +307,6 @@ def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload
         assert page.get_by_label("Beat tempo (bpm)").input_value() == "120"
 
 
-FAKE_MIDI = """
-window.__midiSent = [];
-const port = {id: "fake-1", name: "Fake drum module", send: (data, at) => window.__midiSent.push([...data, at])};
-navigator.requestMIDIAccess = async () => ({outputs: new Map([[port.id, port]]), onstatechange: null});
-window.__recordAudio = true;
-"""
-
-
 def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_url):
     """Blend's live pad in Chromium, its audio recorded and a fake Web MIDI port in the page: a cell loops at once,
     another takes over exactly on a bar line of the loop, and the recorded audio has each note where it was
@@ -319,9 +314,7 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
     velocity, spaced as the audio."""
     import time
 
-    from tests.test_audio import detect_onsets
-
-    with app_page(app_url, init_script=FAKE_MIDI) as page:
+    with app_page(app_url, init_script=RECORDING_SCRIPT) as page:
         open_page(page, "Blend")
         click_and_time(page, page.get_by_role("button", name="Blend", exact=True))
         page.get_by_label("MIDI out").first.select_option(label="Fake drum module")
@@ -332,24 +325,16 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
         page.wait_for_function("window.__livePlayer.switches.length > 0", timeout=20_000)
         time.sleep(2.5)
         page.get_by_role("button", name="Stop the loop").click()
-        played = page.evaluate("""() => { const s = window.__livePlayer, r = window.__recorded;
-            return {bars: s.bars, switches: s.switches, log: s.log, bpm: s.grooves.map(g => g.bpm),
-                    rate: r.sampleRate, samples: r.chunks.flat(), midi: window.__midiSent}; }""")
+        played = live_recording(page)
     switch = played["switches"][0]
     assert switch in played["bars"][1:]  # on a bar line, never the first: the first cell played from its start
     before = played["bars"][played["bars"].index(switch) - 1]
     assert switch - before == pytest.approx(4 * 60 / played["bpm"][0], abs=1e-6)  # the old groove's whole bar
+    errors = onset_errors(played, switch - 2.0, switch + 2.0)
+    assert any(when < switch for when, _ in errors) and any(when >= switch for when, _ in errors)
+    assert max(error for _, error in errors) <= 0.005
     log = sorted(played["log"])
-    onsets = detect_onsets(np.array(played["samples"], np.float32)[:, None], played["rate"])
-    offset = onsets[0] - log[0][0]  # the recording's clock against the audio clock: the first note
-    recorded = len(played["samples"]) / played["rate"]  # notes scheduled ahead of the stop are not in it
     times = [when for when, *_ in log]
-    isolated = [(when, velocity) for index, (when, _, velocity, _) in enumerate(log)
-                if velocity >= 60 and min(abs(when - t) for j, t in enumerate(times) if j != index) > 0.06
-                and switch - 2.0 < when < min(switch + 2.0, recorded - offset - 0.05)]
-    assert any(when < switch for when, _ in isolated) and any(when >= switch for when, _ in isolated)
-    for when, _ in isolated:
-        assert np.min(np.abs(onsets - offset - when)) <= 0.005, when - switch
     notes_on = sorted((m[3] / 1000, m[1], m[2]) for m in played["midi"] if m[0] == 0x99)  # channel 10
     assert len(notes_on) == len(log)
     assert sorted(m[2] for m in notes_on) == sorted(velocity for _, _, velocity, _ in log)

@@ -126,19 +126,22 @@ function stop(grid) {
 
 function listen(grid) {
   const { root } = grid;
-  const press = async (cell, cycle, eventTime) => {
-    const row = Number(cell.dataset.row), step = Number(cell.dataset.step);
-    const level = levelOf(grid, row, step);
-    const next = cycle ? (level === 0 ? 3 : level === 2 ? 3 : level === 3 ? 1 : 2) : (level ? 0 : 2);
-    grid.focus = [row, step];
-    setLevel(grid, row, step, next);
-    root.querySelector(`.cell[data-row="${row}"][data-step="${step}"]`).focus();
-    if (!next) return;
-    await startAudio(grid);
-    sound(grid, row, grid.levels[next], 0, grid.pitches[row]);  // heard at once: the click's own sound
+  const hear = (row, level, eventTime) => {  // the click's own sound, then how long it took to leave the context
+    sound(grid, row, grid.levels[level], 0, grid.pitches[row]);
     const audio = grid.audio;
     const latency = performance.now() - eventTime + 1000 * ((audio.baseLatency || 0) + (audio.outputLatency || 0));
     root.dataset.clickToSoundMs = latency.toFixed(1);
+  };
+  const press = (cell, cycle, eventTime) => {
+    const row = Number(cell.dataset.row), step = Number(cell.dataset.step);
+    const level = levelOf(grid, row, step);
+    const next = cycle ? (level === 0 ? 3 : level === 2 ? 3 : level === 3 ? 1 : 2) : (level ? 0 : 2);
+    const ready = grid.audio && grid.audio.state === "running" && grid.samplesLoaded === grid.samples;
+    if (next && ready) hear(row, next, eventTime);  // sound first: redrawing the grid can wait a few ms
+    grid.focus = [row, step];
+    setLevel(grid, row, step, next);
+    root.querySelector(`.cell[data-row="${row}"][data-step="${step}"]`).focus();
+    if (next && !ready) startAudio(grid).then(() => hear(row, next, eventTime));
   };
   grid.cellsBox.addEventListener("click", (event) => {
     const cell = event.target.closest(".cell");
