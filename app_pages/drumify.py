@@ -15,10 +15,7 @@ PAGE = "drumify"
 st.title("Drumify")
 st.caption("Tap a rhythm on anything (the pad below, a MIDI file of claps or piano keys, a groove of the basket) "
            "and a drummer plays it: a full groove whose hits land on your taps.")
-model = resources.drumify_model()
-if model is None:
-    st.stop()
-st.caption(f"Model: **{model.info.name}**, trained to read taps (explorer/transforms.py).")
+model = ui.multitask_model("read taps")
 
 source = st.radio("Rhythm", ["tap", "upload", "basket"], horizontal=True, key="keep_drumify_source",
                   format_func={"tap": "tap it here", "upload": "a MIDI file of taps",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import infill, resources, state, ui
+from explorer import infill, state, ui
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES
 
@@ -13,10 +13,7 @@ PAGE = "infill"
 st.title("Infill")
 st.caption("Add or replace a drum: the model writes the drums you choose anew (hats on a kick-and-snare sketch, a "
            "livelier kick) and every other note stays exactly as it was, on its own pitch, timing and velocity.")
-model = resources.drumify_model()
-if model is None:
-    st.stop()
-st.caption(f"Model: **{model.info.name}**, trained to write dropped drums (explorer/transforms.py).")
+model = ui.multitask_model("write dropped drums")
 beat, name = ui.beat_source(PAGE, "write drums into it")
 
 drums_column, temperature_column, seed_column, takes_column = st.columns([3, 2, 1, 1])

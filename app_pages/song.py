@@ -16,10 +16,7 @@ st.title("Continue")
 st.caption("Continue a groove into a song: each new bar is played from the bars before it, so the drummer, tempo "
            "and feel stay, with a fill in the last bar of every few bars and a crash on the downbeat after it. "
            "The song starts with your groove's own notes.")
-model = resources.drumify_model()
-if model is None:
-    st.stop()
-st.caption(f"Model: **{model.info.name}**, trained to go on from kept bars (explorer/transforms.py).")
+model = ui.multitask_model("go on from kept bars")
 beat, name = ui.beat_source(PAGE, "continue it")
 seed_bars = int(beat.bars)
 

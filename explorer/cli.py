@@ -232,7 +232,6 @@ def _file_pairs(source: Path, out: Path) -> list[tuple[Path, Path]]:
 def cmd_drumify(args) -> int:
     from explorer import checkpoints
     from explorer.drumify import DrumifyOptions, drumify, taps_from_midi
-    from explorer.groove import groove_to_midi
 
     pairs = _file_pairs(args.input, args.out)
     if not pairs:
@@ -244,20 +243,13 @@ def cmd_drumify(args) -> int:
     except (ValueError, ExplorerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    failed = 0
-    for source, target in pairs:
-        try:
-            taps = taps_from_midi(source.read_bytes(), source.name)
-            groove = drumify(model, taps, options=options)[0]
-        except (ExplorerError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(groove_to_midi(groove))
-        print(f"{target}: {int(groove.hits.sum())} hits on {int(taps.hits.sum())} taps, {groove.bars:g} bars at "
-              f"{groove.bpm:g} bpm")
-    return 2 if failed else 0
+
+    def make(taps):
+        groove = drumify(model, taps, options=options)[0]
+        return groove, (f"{int(groove.hits.sum())} hits on {int(taps.hits.sum())} taps, {groove.bars:g} bars at "
+                        f"{groove.bpm:g} bpm")
+
+    return _write_each(pairs, taps_from_midi, make)
 
 
 def cmd_humanize(args) -> int:
@@ -296,16 +288,22 @@ def cmd_humanize(args) -> int:
     return 2 if failed else 0
 
 
-def _write_each(pairs, make) -> int:
-    """Writes make(record) → (groove, summary) for each (input, output) pair; a file that cannot be read or made is
-    reported and skipped. Exit status 2 if any was."""
-    from explorer.groove import groove_to_midi
+def _file_groove(data: bytes, name: str):
+    """A file as a groove with its notes behind it (the musician's record), for the commands that keep them."""
     from explorer.notes import NoteRecord
+
+    return NoteRecord.from_midi(data, name).groove()
+
+
+def _write_each(pairs, read, make) -> int:
+    """For each (input, output) pair: read(bytes, name) → make(…) → (groove, summary), the groove written as MIDI;
+    a file that cannot be read or made is reported and skipped. Exit status 2 if any was."""
+    from explorer.groove import groove_to_midi
 
     failed = 0
     for source, target in pairs:
         try:
-            groove, summary = make(NoteRecord.from_midi(source.read_bytes(), source.name).groove())
+            groove, summary = make(read(source.read_bytes(), source.name))
         except (ExplorerError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
@@ -341,7 +339,7 @@ def cmd_continue(args) -> int:
         return song, (f"{int(groove.bars)} bars as played, continued to {args.bars} at {song.bpm:g} bpm"
                       + (f"; fills in bars {', '.join(map(str, where))}" if where else ""))
 
-    return _write_each(pairs, make)
+    return _write_each(pairs, _file_groove, make)
 
 
 def cmd_infill(args) -> int:
@@ -362,7 +360,7 @@ def cmd_infill(args) -> int:
         written = infill(model, groove, args.drums, options)[0]
         return written, f"{', '.join(args.drums)} written new, every other note as it was"
 
-    return _write_each(pairs, make)
+    return _write_each(pairs, _file_groove, make)
 
 
 def cmd_export(args) -> int:

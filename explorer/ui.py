@@ -254,6 +254,16 @@ def uploaded_beat(data: bytes, name: str) -> Groove:
     return upload_beat(data, name)
 
 
+def multitask_model(trained_to: str):
+    """The model of Drumify, Continue and Infill (resources.drumify_model), named under the page's title with what it
+    was `trained_to` do; without one the page ends with its message."""
+    model = resources.drumify_model()
+    if model is None:
+        st.stop()
+    st.caption(f"Model: **{model.info.name}**, trained to {trained_to} (explorer/transforms.py).")
+    return model
+
+
 def beat_source(page: str, action: str) -> tuple[Groove | None, str]:
     """The beat a page works on and its name: a basket seed, or an uploaded MIDI file of 1 to MAX_BEAT_BARS bars
     (played whole; its notes kept as its record). A file the reader refuses gets its message, which ends the page.
