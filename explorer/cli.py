@@ -229,20 +229,29 @@ def _file_pairs(source: Path, out: Path) -> list[tuple[Path, Path]]:
     return []
 
 
-def cmd_drumify(args) -> int:
+def _prepared(args, options_of):
+    """(file pairs, options_of(), the checkpoint's model) of a file → file command, or None with the reason
+    printed (no input, a bad option, a checkpoint that cannot be loaded)."""
     from explorer import checkpoints
-    from explorer.drumify import DrumifyOptions, drumify, taps_from_midi
 
     pairs = _file_pairs(args.input, args.out)
     if not pairs:
-        return 2
+        return None
     try:
-        options = DrumifyOptions(temperature=args.temperature, seed=args.seed, strict=not args.free,
-                                 keep_velocity=not args.ignore_velocity)
-        model = checkpoints.load_model(args.checkpoint)
+        return pairs, options_of(), checkpoints.load_model(args.checkpoint)
     except (ValueError, ExplorerError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def cmd_drumify(args) -> int:
+    from explorer.drumify import DrumifyOptions, drumify, taps_from_midi
+
+    prepared = _prepared(args, lambda: DrumifyOptions(temperature=args.temperature, seed=args.seed,
+                                                      strict=not args.free, keep_velocity=not args.ignore_velocity))
+    if prepared is None:
         return 2
+    pairs, options, model = prepared
 
     def make(taps):
         groove = drumify(model, taps, options=options)[0]
@@ -315,19 +324,14 @@ def _write_each(pairs, read, make) -> int:
 
 
 def cmd_continue(args) -> int:
-    from explorer import checkpoints
     from explorer.continuation import ContinueOptions, continue_groove, fill_bars, gmd_fills
 
-    pairs = _file_pairs(args.input, args.out)
-    try:
-        options = ContinueOptions(temperature=args.temperature, seed=args.seed, fill_every=args.fill_every,
-                                  variation=args.variation, fill_source=args.fills)
-        model = checkpoints.load_model(args.checkpoint) if pairs else None
-    except (ValueError, ExplorerError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    prepared = _prepared(args, lambda: ContinueOptions(temperature=args.temperature, seed=args.seed,
+                                                       fill_every=args.fill_every, variation=args.variation,
+                                                       fill_source=args.fills))
+    if prepared is None:
         return 2
-    if not pairs:
-        return 2
+    pairs, options, model = prepared
     fills = gmd_fills() if options.fill_every else None
     if options.fill_every and fills is None:
         print("note: the Groove MIDI Dataset is not here, so fill bars are played as any other bar (only the crash "
@@ -343,18 +347,12 @@ def cmd_continue(args) -> int:
 
 
 def cmd_infill(args) -> int:
-    from explorer import checkpoints
     from explorer.infill import InfillOptions, infill
 
-    pairs = _file_pairs(args.input, args.out)
-    try:
-        options = InfillOptions(temperature=args.temperature, seed=args.seed)
-        model = checkpoints.load_model(args.checkpoint) if pairs else None
-    except (ValueError, ExplorerError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    prepared = _prepared(args, lambda: InfillOptions(temperature=args.temperature, seed=args.seed))
+    if prepared is None:
         return 2
-    if not pairs:
-        return 2
+    pairs, options, model = prepared
 
     def make(groove):
         written = infill(model, groove, args.drums, options)[0]
