@@ -76,6 +76,7 @@ controls[0].slider("Temperature", 0.0, 1.5, drumify.DEFAULT_TEMPERATURE, 0.05, k
 controls[1].number_input("Random seed", 0, 10**6, 0, key="keep_drumify_random_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
 controls[2].select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_drumify_takes",
+                          disabled=st.session_state["keep_drumify_temperature"] == 0,
                           help="Different takes need a temperature above 0 (at 0 every take is the same: one is made).")
 controls[3].toggle("Strictly on my taps", value=True, key="keep_drumify_strict",
                    help="Off: the model may add ghost notes and cymbals between your taps.")

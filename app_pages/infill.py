@@ -24,6 +24,7 @@ temperature_column.slider("Temperature", 0.0, 1.5, infill.InfillOptions.temperat
 seed_column.number_input("Random seed", 0, 10**6, 0, key="keep_infill_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
 takes_column.select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_infill_takes",
+                           disabled=st.session_state["keep_infill_temperature"] == 0,
                            help="Different takes need a temperature above 0 (at 0 one is made).")
 
 

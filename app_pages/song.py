@@ -67,8 +67,10 @@ bars = int(song.bars)
 bpm = ui.playback_bpm(song)
 st.markdown(plots.drum_roll_svg(song, bpm, label, ui.source_file(beat) or ""), unsafe_allow_html=True)
 fills = continuation.fill_bars(seed_bars, bars, st.session_state.get("keep_song_fill_every", 0))
+where = ", ".join(str(b + 1) for b in fills)
 st.caption(f"Bars 1–{seed_bars}: your groove as played. "
-           + (f"Fills in bars {', '.join(str(b + 1) for b in fills)}." if fills else "No fills."))
+           + (f"Fill{'s' if len(fills) > 1 else ''} in bar{'s' if len(fills) > 1 else ''} {where}." if fills
+              else "No fills."))
 st.download_button(f"Song MIDI ({bars} bars)", groove_to_midi(song, None if bpm == song.bpm else bpm),
                    file_name=f"{ui.file_stem(label)}.mid", mime="audio/midi", key=f"{PAGE}_song_midi",
                    on_click="ignore", icon=":material/download:", help="The whole song, ending on its last bar")

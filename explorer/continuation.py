@@ -36,6 +36,7 @@ FILL_STRENGTH = 5.0  # how far a model's fill bar's code moves along the fill di
 # beat before it is most like the song's bars before it, as played.
 FILL_SOURCES = ("model", "drummers")
 CRASH, KICK, CLOSED_HAT = (DRUM_CLASSES.index(d) for d in ("crash", "kick", "closed hi-hat"))
+NEAREST_FILLS = 8  # GMD's drummers' fills: drawn from this many of the most fitting
 MIN_FILL_HITS = 4  # a GMD fill file whose first bar has fewer hits starts late: it is not used
 CRASH_VELOCITY = 0.85  # MIDI ~108: the downbeat after a fill is played out
 
@@ -89,13 +90,16 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
     song[:len(seed_tensor)] = seed_tensor
     loop_codes = _loop_codes(model, seed_tensor, seed_bars) if options.variation < 1 else None
     fills_bank, fills = fills, set(fill_bars(seed_bars, bars, options.fill_every))
+    drawn: list[int] = []  # the bars the model drew
     for bar in range(seed_bars, bars):
         kept = min(CONTEXT_BARS, bar)
         start = (bar - kept) * STEPS_PER_BAR
         window = np.zeros((steps, 3 * NUM_CLASSES), np.float32)
         window[:kept * STEPS_PER_BAR] = song[start:bar * STEPS_PER_BAR]
-        drawn_fill = bar in fills and fills_bank is not None and options.fill_source == "drummers"
-        if drawn_fill or (options.variation == 0 and bar not in fills):  # "loop it": the seed's own bar, as played
+        if bar in fills and fills_bank is not None and options.fill_source == "drummers":  # a recorded fill
+            rng = np.random.default_rng([options.seed, bar])
+            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = fills_bank.nearest(window[:kept * STEPS_PER_BAR], rng)
+        elif options.variation == 0 and bar not in fills:  # "loop it": the seed's own bar, as played
             song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = _seed_bar(seed_tensor, bar % seed_bars)
         else:
             visible = np.zeros((steps, NUM_CLASSES), np.float32)
@@ -105,16 +109,16 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
                 z = options.variation * z + (1 - options.variation) * loop_codes[(bar - kept) % seed_bars]
             if bar in fills and fills_bank is not None and options.fill_source == "model":
                 z = z + options.fill_strength * fills_bank.direction(model)
+            drawn.append(bar)
             given, cells = window[:, :NUM_CLASSES].copy(), np.zeros((steps, NUM_CLASSES), bool)
             cells[:kept * STEPS_PER_BAR] = True
             decoded = model.decode(z, options.temperature, options.seed + bar, given_hits=given[None],
                                    given_cells=cells[None])[0]
             song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = decoded[kept * STEPS_PER_BAR:
                                                                           (kept + 1) * STEPS_PER_BAR]
-        if bar in fills and fills_bank is not None and options.fill_source == "drummers":
-            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = fills_bank.nearest(window[:kept * STEPS_PER_BAR])
         if bar - 1 in fills:
             _crash_on_the_downbeat(song, bar)
+    _balance_like(song, seed_tensor, drawn)
     song[:len(seed_tensor)] = seed_tensor  # the seed's bars exactly as they were
     name = f"{groove.source} continued to {bars} bars"
     result = Groove.from_tensor(song, groove.bpm, name)
@@ -125,6 +129,21 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
     new_cells[len(seed_tensor):] = True
     record = record.edited(added=new_notes(result, new_cells, record), bars=bars)
     return replace(record.groove(), source=name)
+
+
+def _balance_like(song: np.ndarray, seed_tensor: np.ndarray, drawn: list[int]) -> None:
+    """The bars the model drew (`drawn`) scaled in dynamics, drum by drum, to the seed's mean velocity: the kit's
+    balance goes on (a loud kick stays loud), the model's phrasing within it kept. Looped and recorded bars stay."""
+    if not drawn:
+        return
+    steps = np.concatenate([np.arange(bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR) for bar in drawn])
+    new = song[steps]
+    for drum in range(NUM_CLASSES):
+        seed_hits, new_hits = seed_tensor[:, drum] > 0.5, new[:, drum] > 0.5
+        if seed_hits.any() and new_hits.any():
+            ratio = seed_tensor[seed_hits, NUM_CLASSES + drum].mean() / new[new_hits, NUM_CLASSES + drum].mean()
+            new[new_hits, NUM_CLASSES + drum] = np.clip(new[new_hits, NUM_CLASSES + drum] * ratio, 1 / 127, 1.0)
+    song[steps] = new
 
 
 def _seed_bar(seed_tensor: np.ndarray, bar: int) -> np.ndarray:
@@ -164,14 +183,15 @@ class FillBank:
                                            - model.encode(self.beat_windows)[0]).mean(axis=0)
         return self._directions[id(model)]
 
-    def nearest(self, before: np.ndarray) -> np.ndarray:
-        """The fill bar [16, 27], as played, whose beat before it is most like `before` (up to 3 bars, [T, 27]) in
-        its hits (Jaccard over the same number of bars)."""
+    def nearest(self, before: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A fill bar [16, 27], as played, drawn by `rng` from the NEAREST_FILLS whose beat before it is most like
+        `before` (up to 3 bars, [T, 27]) in its hits (Jaccard over the same number of bars): a song's fills vary."""
         steps = len(before)
         context = self.fill_windows[:, WINDOW_STEPS - STEPS_PER_BAR - steps:WINDOW_STEPS - STEPS_PER_BAR]
         alike = jaccard((before[None, :, :NUM_CLASSES] > 0.5).reshape(1, -1),
                         (context[..., :NUM_CLASSES] > 0.5).reshape(len(context), -1))[0]
-        return self.fill_windows[int(np.argmax(alike)), -STEPS_PER_BAR:]
+        nearest = np.argsort(-alike, kind="stable")[:NEAREST_FILLS]
+        return self.fill_windows[int(rng.choice(nearest)), -STEPS_PER_BAR:]
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,7 +23,16 @@ import mido
 import numpy as np
 
 from explorer.errors import NoDrumsError
-from explorer.groove import DRUM_CHANNEL, NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, Groove, tidy_bpm
+from explorer.groove import (
+    DRUM_CHANNEL,
+    GENERAL_MIDI_DRUM_PITCH_CLASSES,
+    NUM_CLASSES,
+    ROLAND_DRUM_PITCH_CLASSES,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    Groove,
+    tidy_bpm,
+)
 
 END_OF_TRACK = "end_of_track"
 SNARE = 1  # the built-in synth's voice for a pitch off the kit's map
@@ -102,14 +111,16 @@ class NoteRecord:
         return max(max(self.step_of(note.tick) for note in self.notes) // STEPS_PER_BAR + 1, self.min_bars)
 
     def main_pitches(self) -> dict[int, int]:
-        """Drum class → the pitch the file plays it on most (a side-stick groove's snare class is 37): the pitch
-        a new note of that class gets."""
+        """Drum class → the pitch a new note of that class gets: of the pitches the file plays the class on, the most
+        typical of the drum (the class's own pitches first, as GrooVAE's map lists them: a side-stick before a cowbell,
+        which falls in the snare class too), the most played of equals."""
         counts: dict[int, dict[int, int]] = {}
         for note in self.notes:
             if note.drum_class is not None:
                 by_pitch = counts.setdefault(note.drum_class, {})
                 by_pitch[note.pitch] = by_pitch.get(note.pitch, 0) + 1
-        return {drum: max(by_pitch, key=by_pitch.get) for drum, by_pitch in counts.items()}
+        return {drum: min(by_pitch, key=lambda pitch: (_typicality(drum, pitch), -by_pitch[pitch]))
+                for drum, by_pitch in counts.items()}
 
     def cells(self) -> dict[tuple[int, int], list[int]]:
         """(step, class) → indices into `notes` of the notes in that cell, the main (loudest, earliest) first."""
@@ -269,6 +280,12 @@ class NoteRecord:
         out.save(file=buffer)
         name = f"{self.name}@bar{start_bar + 1}" if self.name else ""
         return NoteRecord.from_midi(buffer.getvalue(), name)
+
+
+def _typicality(drum: int, pitch: int) -> int:
+    """How typical a pitch is of a drum class: its place in GrooVAE's own map, else after them in General MIDI's."""
+    own, general = ROLAND_DRUM_PITCH_CLASSES[drum], GENERAL_MIDI_DRUM_PITCH_CLASSES[drum]
+    return own.index(pitch) if pitch in own else len(own) + (general.index(pitch) if pitch in general else 99)
 
 
 def _releases(message) -> bool:

@@ -406,7 +406,8 @@ def zip_button(items: Sequence[tuple[str, Groove]], name: str, key: str) -> None
     signature = hashlib.sha1(repr([(label, groove.content_key()) for label, groove in items] + [fixed]).encode())
     built = st.session_state.get(f"zip_{key}")
     if not (built and built[0] == signature.hexdigest()):
-        if not st.button(f"Prepare all {len(items)} as ZIP (MIDI + WAV)", key=f"{key}_prepare",
+        what = f"all {len(items)}" if len(items) > 1 else "it"
+        if not st.button(f"Prepare {what} as ZIP (MIDI + WAV)", key=f"{key}_prepare",
                          icon=":material/folder_zip:"):
             return
         bar = st.progress(0.0, text=f"Rendering {len(items)} grooves…")

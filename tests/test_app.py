@@ -423,7 +423,7 @@ def test_continue_plays_a_basket_seed_on_into_a_song_that_starts_with_it():
     assert song.steps == 8 * 16 and label.startswith(f"{seed.label}_continued_8bars_T0.8_seed0")
     np.testing.assert_array_equal(song.tensor()[:64], seed.groove.tensor())
     assert song.hits[64:].any()
-    assert any("Fills in bars 8" in caption.value for caption in at.caption)
+    assert any("Fill in bar 8." in caption.value for caption in at.caption)
     assert "Song MIDI (8 bars)" in [b.proto.label for b in media(at, "download_button")]
     assert len(media(at, "audio")) == 1
     generation = at.session_state["generation_song"]

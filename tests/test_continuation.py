@@ -159,3 +159,21 @@ def test_the_shipped_models_fill_bars_read_as_fills(groove_dir):
     chance = classifier.predict_proba(bar_features(songs.reshape(-1, STEPS_PER_BAR, songs.shape[-1])))[:, 1]
     chance = chance.reshape(len(seeds), 12)
     assert chance[:, [7, 11]].mean() > chance[:, [4, 5, 6, 8, 9, 10]].mean() + 0.3
+
+
+def test_the_kits_balance_goes_on_and_the_drummers_fills_vary(model, bank, eight_windows):
+    """Drawn bars keep the seed's mean velocity per drum (a loud kick stays loud); GMD's fills are drawn from the
+    nearest few, so a long song does not repeat one fill."""
+    seed = Groove.from_tensor(eight_windows[4], 100.0, "seed")
+    song = continue_groove(model, seed, 12, ContinueOptions(fill_every=0, seed=2), bank).tensor()
+    for drum in range(NUM_CLASSES):
+        old, new = seed.hits[:, drum] > 0.5, song[64:, drum] > 0.5
+        if old.any() and new.any():
+            levels = song[64:, NUM_CLASSES + drum][new]
+            if (levels < 1).all() and (levels > 1 / 127).all():  # none clipped
+                assert levels.mean() == pytest.approx(seed.velocities[old, drum].mean(), abs=1e-4)
+    options = ContinueOptions(fill_every=2, seed=3, fill_source="drummers")
+    bars = continue_groove(model, seed, 32, options, bank).tensor().reshape(32, STEPS_PER_BAR, -1)
+    used = {index for bar in range(5, 32, 2) for index in range(2)
+            if np.array_equal(bars[bar], bank.fill_windows[index, -STEPS_PER_BAR:])}
+    assert used == {0, 1}

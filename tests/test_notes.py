@@ -173,3 +173,14 @@ def test_a_triplet_grid_is_told_from_a_straight_or_humanized_one():
     rng = np.random.default_rng(0)
     loose = [(s * STEP + int(rng.integers(-40, 40)), 42, 90) for s in range(32)]
     assert NoteRecord.from_midi(drum_file(loose), "loose.mid").triplet_share() < 0.2
+
+
+def test_new_notes_of_a_drum_take_its_most_typical_pitch_in_the_file():
+    """Cowbell (56) and side-stick (37) both fall in the snare class; a cowbell on every 8th outnumbers a side-stick
+    backbeat, yet a new snare note is a side-stick: the class's own pitch comes first. Pedal hats stay pedal hats."""
+    notes = [(tick, 56, 80) for tick in range(0, 8 * TPB, TPB // 2)]
+    notes += [(tick, 37, 100) for tick in (TPB, 3 * TPB, 5 * TPB, 7 * TPB)]
+    notes += [(tick, 44, 60) for tick in range(0, 8 * TPB, TPB)] + [(0, 36, 110)]
+    pitches = NoteRecord.from_midi(drum_file(notes)).main_pitches()
+    classes = {name: DRUM_CLASSES.index(name) for name in ("kick", "snare", "closed hi-hat")}
+    assert pitches == {classes["kick"]: 36, classes["snare"]: 37, classes["closed hi-hat"]: 44}

@@ -90,28 +90,32 @@ function stopLoop(state) {
   state.timer = null;
 }
 
-// Fills a <select> with the MIDI outputs (Web MIDI: Chromium-based browsers, on localhost or HTTPS); says so where
-// there is none. The chosen output gets every note the player plays.
-async function offerMidiOut(state, select, note) {
+// MIDI out (Web MIDI: Chromium-based browsers, on localhost or HTTPS), asked for only when the listener presses the
+// button (the browser may ask their permission): then a <select> of the outputs; the chosen one gets every note
+// the player plays. Where there is no Web MIDI, one sentence says so.
+function offerMidiOut(state, button, select, note) {
+  select.hidden = true;
   if (!navigator.requestMIDIAccess) {
-    select.disabled = true;
+    button.hidden = true;
     note.textContent = "MIDI out needs Web MIDI: a Chromium-based browser, on localhost or HTTPS.";
     return;
   }
-  try {
-    const access = await navigator.requestMIDIAccess();
-    const fill = () => {
-      const outputs = Array.from(access.outputs.values());
-      select.innerHTML = '<option value="">MIDI out: off</option>' + outputs.map((output) =>
-        `<option value="${output.id}">${output.name}</option>`).join("");
-      select.disabled = outputs.length === 0;
-      note.textContent = outputs.length ? "" : "No MIDI output port is open (start a DAW or a virtual port).";
-    };
-    fill();
-    access.onstatechange = fill;
-    select.onchange = () => { state.midiOutput = access.outputs.get(select.value) || null; };
-  } catch (error) {
-    select.disabled = true;
-    note.textContent = `MIDI out was not allowed (${error.name}).`;
-  }
+  button.onclick = async () => {
+    try {
+      const access = await navigator.requestMIDIAccess();
+      const fill = () => {
+        const outputs = Array.from(access.outputs.values());
+        select.innerHTML = '<option value="">off</option>' + outputs.map((output) =>
+          `<option value="${output.id}">${output.name}</option>`).join("");
+        note.textContent = outputs.length ? "" : "No MIDI output port is open (start a DAW or a virtual port).";
+      };
+      fill();
+      access.onstatechange = fill;
+      select.onchange = () => { state.midiOutput = access.outputs.get(select.value) || null; };
+      button.hidden = true;
+      select.hidden = false;
+    } catch (error) {
+      note.textContent = `MIDI out was not allowed (${error.name}).`;
+    }
+  };
 }

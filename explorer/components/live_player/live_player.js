@@ -100,14 +100,15 @@ function build(root, state) {
     <div class="controls">
       <button class="play" aria-label="Play the loop">▶ Play</button>
       <span class="now" aria-live="polite"></span>
-      <select class="midi" aria-label="MIDI out"></select><span class="midi-note"></span>
+      <button class="midi-on" aria-label="MIDI out">MIDI out…</button>
+      <select class="midi" aria-label="MIDI output port"></select><span class="midi-note"></span>
     </div>
     <div class="choices"></div>`;
   state.root = root;
   state.now = root.querySelector(".now");
   state.playButton = root.querySelector(".play");
   state.playButton.onclick = () => (state.playing ? stop(state) : play(state));
-  offerMidiOut(state, root.querySelector(".midi"), root.querySelector(".midi-note"));
+  offerMidiOut(state, root.querySelector(".midi-on"), root.querySelector(".midi"), root.querySelector(".midi-note"));
   const box = root.querySelector(".choices");
   const under = (event) => {
     const scope = box.getRootNode();  // the component may live in a shadow root: ask it, not the document

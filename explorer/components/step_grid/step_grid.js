@@ -18,15 +18,16 @@ function build(root, data, grid) {
         `<option value="${i + 1}">${i + 1}</option>`).join("")}</select></label>
       <button class="copy" aria-label="Copy bar 1 to every bar">Copy bar 1</button>
       <button class="undo" aria-label="Undo">Undo</button>
-      <button class="clear" aria-label="Clear">Clear</button>
-      <select class="midi" aria-label="MIDI out"></select><span class="midi-note"></span>
+      <button class="clear" aria-label="Clear the grid">Clear</button>
+      <button class="midi-on" aria-label="MIDI out">MIDI out…</button>
+      <select class="midi" aria-label="MIDI output port"></select><span class="midi-note"></span>
     </div>
     <div class="grid" role="grid" aria-label="Step grid"></div>
     <div class="status" aria-live="polite">Click a cell for a hit; Shift + click for accent or ghost.</div>`;
   grid.root = root;
   grid.cellsBox = root.querySelector(".grid");
   grid.status = root.querySelector(".status");
-  offerMidiOut(grid, root.querySelector(".midi"), root.querySelector(".midi-note"));
+  offerMidiOut(grid, root.querySelector(".midi-on"), root.querySelector(".midi"), root.querySelector(".midi-note"));
 }
 
 function drawCells(grid) {
