@@ -8,8 +8,9 @@ drummer, tempo and feel, bar to bar.
 - Variation: each bar's code mixes the code of the bars before it (1, "keep developing") with the seed's own code at
   that point of its loop (0; at exactly 0 the seed's bars are looped as played).
 - Phrases: the last bar of every `fill_every` bars is a fill, drawn with the code moved along the fill direction
-  (`fill_vector`: GMD's fills against the beats they followed), and the bar after a fill opens with a crash and a
-  kick on its downbeat, the hi-hat giving way.
+  (`FillBank.direction`: GMD's fills against the beats they followed) or one of GMD's drummers' own fills that fit
+  (`FillBank.nearest`), and the bar after a fill opens with a crash and a kick on its downbeat, the hi-hat giving
+  way. The bars the model draws keep the seed's balance of the kit (`_balance_like`).
 - The seed's own notes are the song's first bars: a seed carrying the musician's file (`Groove.notes`) keeps every
   note of it, and the new bars are added as notes of their own.
 """
