@@ -34,8 +34,11 @@ for column, (page, title, keys) in zip(sends, [
         ("app_pages/song.py", "Continue", {"keep_song_source": "basket", "keep_song_beat": None})], strict=True):
     if column.button(f"To {title}", key=f"grid_to_{title.lower()}", icon=":material/arrow_forward:",
                      help=f"Put the beat (looped to 4 bars) in the basket and open {title} on it"):
-        state.add_to_basket(label, seed)
-        index = next(i for i, s in enumerate(state.basket()) if s.groove.content_key() == seed.content_key())
-        session.update({key: index if value is None else value for key, value in keys.items()})
-        st.switch_page(page)
+        message = state.add_seed(state.basket(), state.Seed(label, seed))
+        index = state.basket_index(seed)
+        if index is None:  # the basket is full: say so, stay here
+            st.warning(message)
+        else:
+            session.update({key: index if value is None else value for key, value in keys.items()})
+            st.switch_page(page)
 ui.groove_card(seed, key=f"{PAGE}_card", title=f"{label} · {bars} bar{'s' if bars > 1 else ''}, looped to 4")

@@ -166,6 +166,12 @@ def basket() -> list[Seed]:
     return st.session_state[STATE_KEYS["basket"]]
 
 
+def basket_index(groove: Groove) -> int | None:
+    """Where the basket holds this groove (by what it sounds like), or None."""
+    key = groove.content_key()
+    return next((i for i, seed in enumerate(basket()) if seed.groove.content_key() == key), None)
+
+
 def add_to_basket(label: str, groove: Groove) -> None:
     """A button callback: add and say so in a toast."""
     st.toast(add_seed(basket(), Seed(label, groove)))

@@ -154,6 +154,26 @@ def test_a_cards_grid_button_opens_its_groove_on_the_step_grid_and_the_address_k
     assert broken.session_state["grid_beat"]["hits"] == [] and broken.session_state["grid_not_restored"]
 
 
+def test_a_grid_beat_sent_to_groove_becomes_its_beat_and_a_full_basket_is_said_so():
+    from explorer.state import BASKET_LIMIT, Seed
+
+    at = open_app("grid")
+    at.session_state["grid_beat"] = {"bars": 1, "bpm": 100.0, "swing": 50.0, "hits": [[0, 0, 2], [1, 4, 3]]}
+    at.run()
+    at.button(key="grid_to_groove").click().run()
+    assert_ok(at)
+    assert at.title[0].value == "Groove"
+    index = at.session_state["keep_groove_beat"]
+    assert at.session_state["basket"][index].label.startswith("grid beat · 100 bpm")
+    at.switch_page("app_pages/grid.py").run()
+    at.session_state["grid_beat"] = {"bars": 1, "bpm": 90.0, "swing": 50.0, "hits": [[0, 0, 2]]}
+    filler = at.session_state["basket"][0].groove
+    at.session_state["basket"] = [Seed(f"seed {n}", filler) for n in range(BASKET_LIMIT)]
+    at.run()
+    at.button(key="grid_to_groove").click().run()
+    assert at.title[0].value == "Step grid" and any("at most" in w.value for w in at.warning)
+
+
 def test_basket_starts_with_four_genres_and_survives_page_switches():
     at = open_app()
     seeds = at.session_state["basket"]
