@@ -18,13 +18,13 @@ drummer, tempo and feel, bar to bar.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES, NUM_CLASSES, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS, Groove
-from explorer.infill import new_notes
+from explorer.infill import written_onto
 from explorer.realism import jaccard
 from explorer.transforms import condition, require_multitask
 
@@ -125,11 +125,9 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
     result = Groove.from_tensor(song, groove.bpm, name)
     if groove.notes is None:
         return result
-    record = groove.notes
     new_cells = np.zeros(result.hits.shape, bool)
     new_cells[len(seed_tensor):] = True
-    record = record.edited(added=new_notes(result, new_cells, record), bars=bars)
-    return replace(record.groove(), source=name)
+    return written_onto(groove.notes, result, new_cells, bars=bars)
 
 
 def _balance_like(song: np.ndarray, seed_tensor: np.ndarray, drawn: list[int]) -> None:
@@ -179,10 +177,11 @@ class FillBank:
     def direction(self, model) -> np.ndarray:
         """The fill direction in `model`'s code space: the mean difference between the codes of the windows ending
         in a fill and of the same beats without it (computed once per model)."""
-        if id(model) not in self._directions:
-            self._directions[id(model)] = (model.encode(self.fill_windows)[0]
-                                           - model.encode(self.beat_windows)[0]).mean(axis=0)
-        return self._directions[id(model)]
+        key = model.info.sha256 if model.info is not None else id(model)  # an object id may be reused
+        if key not in self._directions:
+            self._directions[key] = (model.encode(self.fill_windows)[0]
+                                     - model.encode(self.beat_windows)[0]).mean(axis=0)
+        return self._directions[key]
 
     def nearest(self, before: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A fill bar [16, 27], as played, drawn by `rng` from the NEAREST_FILLS whose beat before it is most like

@@ -90,11 +90,16 @@ def new_notes(groove: Groove, cells: np.ndarray, record: NoteRecord) -> list[tup
             if cells[min(int(np.floor(position + 0.5)), groove.steps - 1), drum]]
 
 
+def written_onto(record: NoteRecord, result: Groove, cells: np.ndarray, removed=(), bars: int = 0) -> Groove:
+    """`result` as the musician's file: `record` with its notes at `removed` taken out and the result's hits in
+    `cells` [steps, 9] added as notes (`new_notes`), at least `bars` long; named as the result."""
+    edited = record.edited(removed, new_notes(result, cells, record), bars=max(bars, record.bars))
+    return replace(edited.groove(), source=result.source)
+
+
 def _with_notes(result: Groove, original: Groove, written: list[int]) -> Groove:
     """The result with the original's file: its notes of the written drums replaced by the result's."""
-    record = original.notes
     cells = np.zeros(result.hits.shape, bool)
     cells[:, written] = True
-    removed = [i for i, note in enumerate(record.notes) if note.drum_class in written]
-    edited = record.edited(removed, new_notes(result, cells, record), bars=record.bars)
-    return replace(edited.groove(), source=result.source)
+    removed = [i for i, note in enumerate(original.notes.notes) if note.drum_class in written]
+    return written_onto(original.notes, result, cells, removed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import io
 import re
@@ -304,7 +305,13 @@ def kit() -> str:
 def kit_samples() -> dict[str, str]:
     """Drum row → base64 WAV of one hit on the sidebar's kit: what the browser's players (step grid, live player)
     sound, the same as the rendered files."""
-    return {str(row): base64.b64encode(wav).decode() for row, wav in enumerate(audio.one_shots(kit()))}
+    return _encoded_one_shots(kit())
+
+
+@functools.lru_cache(maxsize=len(audio.KITS))
+def _encoded_one_shots(kit_name: str) -> dict[str, str]:
+    """Encoded once per kit, not on every rerun of a page with a player (~0.5 MB of base64)."""
+    return {str(row): base64.b64encode(wav).decode() for row, wav in enumerate(audio.one_shots(kit_name))}
 
 
 def live_row(page: str, items: Sequence[tuple[str, Groove]], key: str = "player") -> int | None:
