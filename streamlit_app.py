@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import audio, resources, state, ui
+from explorer.components.settled_slider import slider
 from explorer.dataset import GMD_CREDIT
 
 st.set_page_config(page_title="Groove Explorer", page_icon="🥁", layout="wide")
@@ -48,8 +49,8 @@ with st.sidebar:
 
     st.markdown("**Playback**")
     st.toggle("Fixed tempo", key="keep_fixed_tempo", help="Off: every groove plays at its own tempo.")
-    st.slider("Tempo (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_tempo",
-              disabled=not st.session_state.get("keep_fixed_tempo"))
+    slider("Tempo (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_tempo",
+           disabled=not st.session_state.get("keep_fixed_tempo"))
     st.toggle("Loop playback", key="keep_loop")
     sound = audio.describe_renderer()
     st.selectbox("Kit", list(audio.KITS), key="keep_kit", format_func=lambda k: audio.KITS[k][0],

@@ -8,6 +8,7 @@ import streamlit as st
 
 from explorer import generate, resources, state, ui
 from explorer.attributes import COMPUTED_ATTRIBUTES, groove_attributes
+from explorer.components.settled_slider import slider
 from explorer.errors import ExplorerError
 
 PAGE = "attributes"
@@ -36,15 +37,15 @@ sliders, labels = st.columns([3, 2])
 amounts: dict[str, float] = {}
 with sliders:
     for name, (less, more) in DIRECTIONS.items():
-        amounts[name] = st.slider(f"{less.capitalize()} ← {name} → {more}", -2.0, 2.0, 0.0, 0.1,
-                                  key=f"keep_attr_{name}", help=COMPUTED_ATTRIBUTES[name])
+        amounts[name] = slider(f"{less.capitalize()} ← {name} → {more}", -2.0, 2.0, 0.0, 0.1,
+                               key=f"keep_attr_{name}", help=COMPUTED_ATTRIBUTES[name])
 with labels:
     for column, caption in LABEL_COLUMNS.items():
         values = sorted(k.split(":", 1)[1] for k in vectors if k.startswith(f"{column}:"))
         target = st.selectbox(caption, ["—", *values], key=f"keep_attr_{column}")
         if target != "—":
-            amounts[f"{column}:{target}"] = st.slider(f"How far towards {target}", 0.0, 2.0, 1.0, 0.1,
-                                                      key=f"keep_attr_{column}_amount")
+            amounts[f"{column}:{target}"] = slider(f"How far towards {target}", 0.0, 2.0, 1.0, 0.1,
+                                                   key=f"keep_attr_{column}_amount")
 
 
 def reset() -> None:

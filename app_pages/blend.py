@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer import generate, resources, state, ui
 from explorer.components.live_player import live_player
+from explorer.components.settled_slider import slider
 from explorer.errors import ExplorerError
 
 PAGE = "blend"
@@ -25,8 +26,10 @@ for number, (column, name) in enumerate(zip(corner_columns, CORNERS, strict=True
     with column:
         picked.append(ui.seed_picker(name.capitalize(), key=f"keep_blend_corner_{number}", default=number))
 size_column, temperature_column = st.columns(2)
-size_column.slider("Grid size", 2, 6, 4, key="keep_blend_size", help="Cells per side.")
-temperature_column.slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_blend_temperature")
+with size_column:
+    slider("Grid size", 2, 6, 4, key="keep_blend_size", help="Cells per side.")
+with temperature_column:
+    slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_blend_temperature")
 
 
 def run() -> None:

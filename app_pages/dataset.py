@@ -7,6 +7,7 @@ import dataclasses
 import streamlit as st
 
 from explorer import dataset, plots, resources, state, ui
+from explorer.components.settled_slider import select_slider, slider
 from explorer.errors import ExplorerError
 
 st.title("Dataset")
@@ -27,8 +28,9 @@ with st.container(border=True):
                                placeholder="All genres")
     drummers = first.multiselect("Drummer", list(dataset.summary(info)["drummers"]),
                                  key="keep_drummers", placeholder="All drummers")
-    bpm = second.slider("Tempo (bpm)", *bpm_range, value=bpm_range, key="keep_bpm")
-    duration = second.slider("Duration (s)", *duration_range, value=duration_range, step=5.0, key="keep_duration")
+    with second:
+        bpm = slider("Tempo (bpm)", *bpm_range, value=bpm_range, key="keep_bpm")
+        duration = slider("Duration (s)", *duration_range, value=duration_range, step=5.0, key="keep_duration")
     beat_types = third.multiselect("Beat or fill", ["beat", "fill"], key="keep_beat_types", placeholder="Both")
     splits = third.multiselect("Split", list(dataset.SPLITS), key="keep_splits", placeholder="All splits")
     meters = third.multiselect("Time signature", sorted(info["time_signature"].unique()), key="keep_meters",
@@ -93,7 +95,7 @@ if len(rows) == 0:
             "to put in the seed basket.")
     st.stop()
 starts = window_set.meta.loc[rows, "start_bar"].tolist()
-start = st.select_slider("4-bar window starting at bar", [s + 1 for s in starts], key=f"window_{name}")
+start = select_slider("4-bar window starting at bar", [s + 1 for s in starts], key=f"window_{name}")
 row = int(rows[starts.index(start - 1)])
 groove = window_set.grooves(row)[0]
 try:  # the window as the drummer played it, every note: the card's download (the model's view beside it)

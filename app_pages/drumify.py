@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import drumify, humanize, resources, state, ui
+from explorer.components.settled_slider import select_slider, slider
 from explorer.components.tap_pad import take_to_taps, tap_pad
 from explorer.errors import ExplorerError
 
@@ -23,8 +24,10 @@ source = st.radio("Rhythm", ["tap", "upload", "basket"], horizontal=True, key="k
 taps, name = None, ""
 if source == "tap":
     tempo, length = st.columns(2)
-    bpm = tempo.slider("Tap tempo (bpm)", 50, 200, 100, key="keep_drumify_bpm")
-    bars = length.select_slider("Bars", [1, 2, 4, 8], value=2, key="keep_drumify_bars")
+    with tempo:
+        bpm = slider("Tap tempo (bpm)", 50, 200, 100, key="keep_drumify_bpm")
+    with length:
+        bars = select_slider("Bars", [1, 2, 4, 8], value=2, key="keep_drumify_bars")
     take = tap_pad(key=f"drumify_pad_{bpm}_{bars}", bpm=bpm, bars=bars)
     if take is not None:
         try:
@@ -67,17 +70,20 @@ elif feel_source == "genre":
     feel_z, feel_key = resources.genre_feel(model.info.name, model.info.sha256, genre), genre
     feel_name = f"{genre} feel"
 if feel_z is not None:
-    weight_column.slider("Blend: the taps' own ← → the feel's", 0.0, 1.0, 0.5, 0.05, key="keep_drumify_weight")
+    with weight_column:
+        slider("Blend: the taps' own ← → the feel's", 0.0, 1.0, 0.5, 0.05, key="keep_drumify_weight")
 
 controls = st.columns(4)
-controls[0].slider("Temperature", 0.0, 1.5, drumify.DEFAULT_TEMPERATURE, 0.05, key="keep_drumify_temperature",
-                   help="How freely the drums are drawn; 0 plays the most likely groove (the likeliest to sound "
-                        "real). Raise it for takes that differ.")
+with controls[0]:
+    slider("Temperature", 0.0, 1.5, drumify.DEFAULT_TEMPERATURE, 0.05, key="keep_drumify_temperature",
+           help="How freely the drums are drawn; 0 plays the most likely groove (the likeliest to sound "
+                "real). Raise it for takes that differ.")
 controls[1].number_input("Random seed", 0, 10**6, 0, key="keep_drumify_random_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
-controls[2].select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_drumify_takes",
-                          disabled=st.session_state["keep_drumify_temperature"] == 0,
-                          help="Different takes need a temperature above 0 (at 0 every take is the same: one is made).")
+with controls[2]:
+    select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_drumify_takes",
+                  disabled=st.session_state["keep_drumify_temperature"] == 0,
+                  help="Different takes need a temperature above 0 (at 0 every take is the same: one is made).")
 controls[3].toggle("Strictly on my taps", value=True, key="keep_drumify_strict",
                    help="Off: the model may add ghost notes and cymbals between your taps.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import generate, resources, state, ui
+from explorer.components.settled_slider import slider
 from explorer.errors import ExplorerError
 
 PAGE = "generate"
@@ -23,15 +24,19 @@ if mode != "samples":
         chosen = ui.seed_picker("Seed", key="keep_gen_seed_index")
     seed_groove = chosen.groove if chosen else None
 if mode != "reconstruction":
-    middle.slider("How many", 1, 12, 4, key="keep_gen_count")
+    with middle:
+        slider("How many", 1, 12, 4, key="keep_gen_count")
 if mode == "samples":
-    left.slider("Tempo of the samples (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_gen_bpm")
+    with left:
+        slider("Tempo of the samples (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_gen_bpm")
     left.caption(ui.sampling_prior_note(model))
 if mode == "variations":
-    middle.slider("Amount of variation", 0.0, 1.0, 0.3, 0.05, key="keep_gen_amount",
-                           help="0 = the seed as the model hears it, 1 = a random groove")
-right.slider("Temperature", 0.0, 1.5, DEFAULT_TEMPERATURE[mode], 0.05, key=f"keep_gen_temp_{mode}",
-                           help="How freely hits are drawn: 0 plays only the hits the model is sure of.")
+    with middle:
+        slider("Amount of variation", 0.0, 1.0, 0.3, 0.05, key="keep_gen_amount",
+                        help="0 = the seed as the model hears it, 1 = a random groove")
+with right:
+    slider("Temperature", 0.0, 1.5, DEFAULT_TEMPERATURE[mode], 0.05, key=f"keep_gen_temp_{mode}",
+                         help="How freely hits are drawn: 0 plays only the hits the model is sure of.")
 right.number_input("Random seed", 0, 2**31 - 2, 0, key="keep_gen_random_seed",
                                  help="The same seed gives the same grooves; it moves on by one after each run.")
 

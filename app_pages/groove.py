@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import humanize, plots, resources, state, ui
+from explorer.components.settled_slider import slider
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES
 
@@ -30,11 +31,14 @@ if feel_source == "seed":
     with feel_column:
         feel_seed = ui.seed_picker("Feel of", key="keep_groove_feel", default=1)
     feel = feel_seed.groove if feel_seed else None
-    weight_column.slider("Blend: the beat's own ← → the seed's", 0.0, 1.0, 1.0, 0.05, key="keep_groove_weight")
+    with weight_column:
+        slider("Blend: the beat's own ← → the seed's", 0.0, 1.0, 1.0, 0.05, key="keep_groove_weight")
 controls = st.columns(3)
-controls[0].slider("Temperature", 0.0, 1.5, 0.5, 0.05, key="keep_groove_temperature",
-                   help="How loosely timing and dynamics are drawn; 0 plays each hit's most likely feel.")
-controls[1].slider("Humanize", 0.0, 1.0, 1.0, 0.05, key="keep_groove_amount", help="0 leaves the beat as it is.")
+with controls[0]:
+    slider("Temperature", 0.0, 1.5, 0.5, 0.05, key="keep_groove_temperature",
+           help="How loosely timing and dynamics are drawn; 0 plays each hit's most likely feel.")
+with controls[1]:
+    slider("Humanize", 0.0, 1.0, 1.0, 0.05, key="keep_groove_amount", help="0 leaves the beat as it is.")
 controls[2].number_input("Random seed", 0, 10**6, 0, key="keep_groove_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
 keep = st.columns(3)

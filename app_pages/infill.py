@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import infill, state, ui
+from explorer.components.settled_slider import select_slider, slider
 from explorer.errors import ExplorerError
 from explorer.groove import DRUM_CLASSES
 
@@ -19,13 +20,15 @@ beat, name = ui.beat_source(PAGE, "write drums into it")
 drums_column, temperature_column, seed_column, takes_column = st.columns([3, 2, 1, 1])
 drums = drums_column.multiselect("Drums to write", DRUM_CLASSES, default=["closed hi-hat"], key="keep_infill_drums",
                                  help="Written anew by the model: what the beat has of them now is replaced.")
-temperature_column.slider("Temperature", 0.0, 1.5, infill.InfillOptions.temperature, 0.05,
-                          key="keep_infill_temperature", help="How freely the drums are drawn; 0 plays the likeliest.")
+with temperature_column:
+    slider("Temperature", 0.0, 1.5, infill.InfillOptions.temperature, 0.05,
+           key="keep_infill_temperature", help="How freely the drums are drawn; 0 plays the likeliest.")
 seed_column.number_input("Random seed", 0, 10**6, 0, key="keep_infill_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
-takes_column.select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_infill_takes",
-                           disabled=st.session_state["keep_infill_temperature"] == 0,
-                           help="Different takes need a temperature above 0 (at 0 one is made).")
+with takes_column:
+    select_slider("Takes", [1, 2, 3, 4], value=2, key="keep_infill_takes",
+                  disabled=st.session_state["keep_infill_temperature"] == 0,
+                  help="Different takes need a temperature above 0 (at 0 one is made).")
 
 
 def run() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import generate, resources, state, ui
+from explorer.components.settled_slider import select_slider, slider
 from explorer.errors import ExplorerError
 from explorer.groove import chain
 
@@ -23,12 +24,14 @@ with left:
 with right:
     end = ui.seed_picker("To", key="keep_interp_b", default=1)
 steps_column, method_column, temperature_column = st.columns(3)
-steps_column.slider("Steps (both ends included)", 3, 16, 8, key="keep_interp_steps")
+with steps_column:
+    slider("Steps (both ends included)", 3, 16, 8, key="keep_interp_steps")
 method_column.radio("Path", ["slerp", "lerp"], horizontal=True, key="keep_interp_method",
                     help="slerp (Magenta's choice) follows the sphere where most of the latent space lies; lerp "
                          "goes straight, through the quieter middle.")
-temperature_column.slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_interp_temperature",
-                          help="0 plays only the hits the model is sure of: the smoothest morph.")
+with temperature_column:
+    slider("Temperature", 0.0, 1.5, 0.0, 0.05, key="keep_interp_temperature",
+           help="0 plays only the hits the model is sure of: the smoothest morph.")
 
 
 def run() -> None:
@@ -67,7 +70,7 @@ deferred: list = []  # both drum rolls first, then the audio (the whole path tak
 ui.groove_card(chain(grooves, f"interpolation in {len(grooves)} steps"), key=f"{PAGE}_{generation}_all",
                basket_button=False, deferred_audio=deferred)
 st.subheader("One step")
-step = st.select_slider("Step", list(range(1, len(items) + 1)), key=f"interp_step_{generation}")
+step = select_slider("Step", list(range(1, len(items) + 1)), key=f"interp_step_{generation}")
 label, groove = items[step - 1]
 ui.groove_card(groove, key=f"{PAGE}_{generation}_step", title=label, deferred_audio=deferred)
 ui.fill_audio(deferred[::-1])  # the short step first

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import continuation, plots, resources, state, ui
+from explorer.components.settled_slider import select_slider, slider
 from explorer.errors import ExplorerError
 from explorer.groove import WINDOW_BARS, groove_to_midi
 
@@ -22,19 +23,23 @@ seed_bars = int(beat.bars)
 
 lengths = [n for n in LENGTHS if n > seed_bars]
 length_column, fill_column, source_column = st.columns(3)
-length_column.select_slider("Song length (bars)", lengths, value=lengths[min(1, len(lengths) - 1)],
-                            key="keep_song_bars")
-fill_column.select_slider("A fill every", continuation.FILL_EVERY_CHOICES, value=4, key="keep_song_fill_every",
-                          format_func=lambda k: f"{k} bars" if k else "no fills")
+with length_column:
+    select_slider("Song length (bars)", lengths, value=lengths[min(1, len(lengths) - 1)],
+                  key="keep_song_bars")
+with fill_column:
+    select_slider("A fill every", continuation.FILL_EVERY_CHOICES, value=4, key="keep_song_fill_every",
+                  format_func=lambda k: f"{k} bars" if k else "no fills")
 source_column.radio("Fills from", continuation.FILL_SOURCES, horizontal=True, key="keep_song_fill_source",
                     format_func={"drummers": "GMD's drummers", "model": "the model"}.get,
                     help="The model: drawn by the model, steered towards fills. GMD's drummers: the recorded fill "
                          "whose beat before it is most like your bars before it, as played.")
 controls = st.columns(3)
-controls[0].slider("Variation", 0.0, 1.0, continuation.ContinueOptions.variation, 0.05, key="keep_song_variation",
-                   help="0 loops your groove (fills only); 1 lets each bar follow from the bars before it alone.")
-controls[1].slider("Temperature", 0.0, 1.5, continuation.ContinueOptions.temperature, 0.05,
-                   key="keep_song_temperature", help="How freely each bar is drawn; 0 plays the most likely.")
+with controls[0]:
+    slider("Variation", 0.0, 1.0, continuation.ContinueOptions.variation, 0.05, key="keep_song_variation",
+           help="0 loops your groove (fills only); 1 lets each bar follow from the bars before it alone.")
+with controls[1]:
+    slider("Temperature", 0.0, 1.5, continuation.ContinueOptions.temperature, 0.05,
+           key="keep_song_temperature", help="How freely each bar is drawn; 0 plays the most likely.")
 controls[2].number_input("Random seed", 0, 10**6, 0, key="keep_song_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
 
@@ -76,10 +81,10 @@ st.download_button(f"Song MIDI ({bars} bars)", groove_to_midi(song, None if bpm 
                    on_click="ignore", icon=":material/download:", help="The whole song, ending on its last bar")
 
 generation = st.session_state.get(f"generation_{PAGE}", 0)
-first, last = st.select_slider("Listen to bars", list(range(1, bars + 1)),
-                               value=(1, min(bars, MAX_PLAYED_BARS)), key=f"{PAGE}_section_{generation}",
-                               help=f"Loops with the sidebar's Loop playback; up to {MAX_PLAYED_BARS} bars at a time. "
-                                    f"A {WINDOW_BARS}-bar section can go to the basket.")
+first, last = select_slider("Listen to bars", list(range(1, bars + 1)),
+                            value=(1, min(bars, MAX_PLAYED_BARS)), key=f"{PAGE}_section_{generation}",
+                            help=f"Loops with the sidebar's Loop playback; up to {MAX_PLAYED_BARS} bars at a time. "
+                                 f"A {WINDOW_BARS}-bar section can go to the basket.")
 last = min(last, first + MAX_PLAYED_BARS - 1)
 section = song.window(first - 1, last - first + 1)
 ui.groove_card(section, key=f"{PAGE}_{generation}_{first}_{last}", title=f"{label} · bars {first}–{last}",

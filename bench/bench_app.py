@@ -64,7 +64,7 @@ def long_take(page, name: str, repeats: int) -> dict:
     page.locator("[data-testid='stMain'] [data-testid='stSelectbox']", has_text="Performance").get_by_role(
         "combobox").focus()  # by focus, not a click: a click can miss while the page above still grows
     pick = act_and_time(page, lambda: (page.keyboard.type(name), page.keyboard.press("Enter")))
-    thumb = page.locator("[data-testid='stSlider']", has_text="4-bar window").get_by_role("slider")
+    thumb = page.get_by_role("slider", name="4-bar window starting at bar")
     moves = []
     for key in ("End", "Home") * repeats:
         thumb.focus()

@@ -46,6 +46,19 @@ def chart_titles(at: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
 
 
+def slider_shown(at: AppTest, key: str) -> dict:
+    """What the page gave the settled slider kept under `key`: its label, its choices' labels and its position."""
+    found = [node for node in at.get("bidi_component") if node.proto.id.endswith(f"-slider_{key}")]
+    assert len(found) == 1, f"one slider for {key}, not {len(found)}"
+    return json.loads(found[0].proto.json)
+
+
+def set_state(at: AppTest, key: str, value) -> AppTest:
+    """A settled slider's move, as the browser's message leaves it: the value under its key, then a rerun."""
+    at.session_state[key] = value
+    return at.run()
+
+
 def assert_ok(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -113,14 +126,17 @@ def test_dataset_shows_the_whole_performance_with_the_chosen_window_shaded():
     at = open_app()
     name = at.selectbox(key="keep_performance").value
     overview = overview_figure(at)
-    window = at.select_slider(key=f"window_{name}")
-    assert [(s["x0"], s["x1"]) for s in overview["layout"]["shapes"]] == [(window.value, window.value + 4)]
+    window = at.session_state[f"window_{name}"]
+    assert [(s["x0"], s["x1"]) for s in overview["layout"]["shapes"]] == [(window, window + 4)]
     hits = dataset.load_performance(name).hits
     assert len(overview["data"][0]["hovertext"]) == int(hits.sum())  # every hit of the take, not only the window's
-    window.set_value(window.options[3]).run()
+    shown = slider_shown(at, f"window_{name}")
+    assert shown["labels"][shown["value"]] == str(window)
+    set_state(at, f"window_{name}", int(shown["labels"][3]))
     assert_ok(at)
     overview = overview_figure(at)
-    assert overview["layout"]["shapes"][0]["x0"] == int(window.options[3])
+    assert overview["layout"]["shapes"][0]["x0"] == int(shown["labels"][3])
+    assert slider_shown(at, f"window_{name}")["value"] == 3
 
 
 def test_dataset_window_can_be_added_to_the_basket():
@@ -186,11 +202,11 @@ def test_basket_starts_with_four_genres_and_survives_page_switches():
     at.sidebar.button(key="remove_seed_0").click().run()
     assert [s.label.split(" · ")[0] for s in at.session_state["basket"]] == ["funk", "hiphop", "jazz"]
     at.switch_page("app_pages/generate.py").run()
-    at.slider(key="keep_gen_count").set_value(3).run()
+    set_state(at, "keep_gen_count", 3)
     at.switch_page("app_pages/dataset.py").run()
     at.switch_page("app_pages/generate.py").run()
     assert_ok(at)
-    assert at.slider(key="keep_gen_count").value == 3
+    assert at.session_state["keep_gen_count"] == 3 and slider_shown(at, "keep_gen_count")["value"] == 2
     assert len(at.session_state["basket"]) == 3
     at.sidebar.button(key="basket_clear").click().run()
     at.switch_page("app_pages/interpolate.py").run()
@@ -204,7 +220,7 @@ def test_generate_samples_each_click_sounds_new():
 
     at = open_app("generate")
     assert any("256-Gaussian mixture fitted to the codes" in caption.value for caption in at.caption)
-    at.slider(key="keep_gen_bpm").set_value(90).run()
+    set_state(at, "keep_gen_bpm", 90)
     at.button(key="generate_run").click().run()
     assert_ok(at)
     first = results(at, "generate")
@@ -243,7 +259,7 @@ def test_generate_reconstruction_sits_beside_its_original():
 
 def test_interpolate_glides_from_one_seed_to_the_other():
     at = open_app("interpolate")
-    at.slider(key="keep_interp_steps").set_value(4).run()
+    set_state(at, "keep_interp_steps", 4)
     at.button(key="interpolate_run").click().run()
     assert_ok(at)
     items = results(at, "interpolate")
@@ -255,14 +271,16 @@ def test_interpolate_glides_from_one_seed_to_the_other():
     assert items[1][0] == f"step 2 of 4 · {bpms[1]:.0f} bpm"  # short: the ends are named once, above
     assert any(m.value.startswith("From **seed 1:") for m in at.markdown)
     assert [step for step, _ in at.session_state["results"]["interpolate"]] == [label for label, _ in items]
-    at.select_slider(key=next(s.key for s in at.select_slider if s.key.startswith("interp_step_"))).set_value(
-        3).run()
+    step_key = f"interp_step_{at.session_state['generation_interpolate']}"
+    assert slider_shown(at, step_key)["labels"] == ["1", "2", "3", "4"]
+    set_state(at, step_key, 3)
     assert_ok(at)
+    assert slider_shown(at, step_key)["value"] == 2
 
 
 def test_blend_fills_the_grid_and_the_chosen_cell_shows_below():
     at = open_app("blend")
-    at.slider(key="keep_blend_size").set_value(2).run()
+    set_state(at, "keep_blend_size", 2)
     at.button(key="blend_run").click().run()
     assert_ok(at)
     items = results(at, "blend")
@@ -281,7 +299,7 @@ def test_attribute_sliders_move_the_seed():
     at = open_app("attributes")
     [(label, unmoved)] = results(at, "attributes")
     assert label.endswith("(no move)")
-    at.slider(key="keep_attr_density").set_value(2.0).run()
+    set_state(at, "keep_attr_density", 2.0)
     at.selectbox(key="keep_attr_genre").set_value("jazz").run()
     assert_ok(at)
     [(label, moved)] = results(at, "attributes")
@@ -295,7 +313,7 @@ def test_attribute_sliders_move_the_seed():
     assert results(at, "attributes")[0][1].same_as(unmoved)
     # "keep the pattern": the seed's hits held, only dynamics and timing move; the page says how many hits it kept
     at.toggle(key="keep_attr_keep_pattern").set_value(True).run()
-    at.slider(key="keep_attr_loudness").set_value(2.0).run()
+    set_state(at, "keep_attr_loudness", 2.0)
     assert_ok(at)
     seed = at.session_state["basket"][0].groove
     [(_, held)] = results(at, "attributes")
@@ -417,8 +435,8 @@ def test_drumify_plays_a_basket_grooves_rhythm_strictly_on_its_taps_in_several_t
     at = open_app("drumify")
     assert any("tap it here" in str(option) for option in at.radio(key="keep_drumify_source").options)
     at.radio(key="keep_drumify_source").set_value("basket").run()
-    assert at.slider(key="keep_drumify_temperature").value == 0  # the default: the likeliest, most real groove
-    at.slider(key="keep_drumify_temperature").set_value(0.7).run()
+    assert at.session_state["keep_drumify_temperature"] == 0  # the default: the likeliest, most real groove
+    set_state(at, "keep_drumify_temperature", 0.7)
     at.button(key="drumify_run").click().run()
     assert_ok(at)
     (taps_label, taps), *takes = results(at, "drumify")
@@ -435,7 +453,7 @@ def test_drumify_plays_a_basket_grooves_rhythm_strictly_on_its_taps_in_several_t
 
 def test_continue_plays_a_basket_seed_on_into_a_song_that_starts_with_it():
     at = open_app("song")
-    at.select_slider(key="keep_song_bars").set_value(8).run()
+    set_state(at, "keep_song_bars", 8)
     at.button(key="song_run").click().run()
     assert_ok(at)
     [(label, song)] = results(at, "song")
@@ -447,7 +465,7 @@ def test_continue_plays_a_basket_seed_on_into_a_song_that_starts_with_it():
     assert "Song MIDI (8 bars)" in [b.proto.label for b in media(at, "download_button")]
     assert len(media(at, "audio")) == 1
     generation = at.session_state["generation_song"]
-    at.select_slider(key=f"song_section_{generation}").set_value((5, 8)).run()
+    set_state(at, f"song_section_{generation}", (5, 8))
     basket = len(at.session_state["basket"])
     at.button(key=f"add_song_{generation}_5_8").click().run()  # a 4-bar section goes to the basket
     assert len(at.session_state["basket"]) == basket + 1 and at.session_state["basket"][-1].groove.steps == 64

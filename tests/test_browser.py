@@ -122,14 +122,55 @@ def test_a_click_on_the_whole_performance_chooses_its_window(app_url):
     with app_page(app_url) as page:
         page.get_by_role("heading", name="Listen to a performance").wait_for(timeout=MODEL_SECONDS * 1000)
         overview = page.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="whole performance"))
-        window = page.locator("[data-testid='stSlider']", has_text="4-bar window")
-        assert window.locator("[data-testid='stSliderThumbValue']").inner_text() == "1"
+        window = page.get_by_role("slider", name="4-bar window starting at bar")
+        assert window.get_attribute("aria-valuetext") == "1"
         band_before = overview.locator(".shapelayer path").first.bounding_box()
         overview.scroll_into_view_if_needed()
         box = overview.locator(".scatterlayer path.point").last.bounding_box()
         act_and_time(page, lambda: page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
-        assert int(window.locator("[data-testid='stSliderThumbValue']").inner_text()) > 1
+        assert int(window.get_attribute("aria-valuetext")) > 1
         assert overview.locator(".shapelayer path").first.bounding_box()["x"] > band_before["x"] + 50
+        assert page.locator("[data-testid='stException']").count() == 0
+
+
+RUNS = "() => window.__runs.filter(run => run[0] === 'start').length"
+
+
+def test_a_slider_held_on_a_key_or_dragged_reruns_the_page_once(app_url):
+    """Blend's sliders in Chromium: the right arrow key held for 40 repeats (at 30 a second, as an OS repeats a key)
+    moves the temperature to its end, 1.50, with one script run, after the key's release; a drag of the grid size
+    from 4 to 6 is one run too, on the release; the page then blends at what the sliders show."""
+    with app_page(app_url) as page:
+        open_page(page, "Blend")
+        temperature = page.get_by_role("slider", name="Temperature")
+        temperature.focus()
+        runs = page.evaluate(RUNS)
+
+        def hold_the_key() -> None:
+            for _ in range(40):
+                page.keyboard.down("ArrowRight")  # a held key: keydown repeats, one keyup at the end
+                page.wait_for_timeout(33)
+            page.keyboard.up("ArrowRight")
+
+        act_and_time(page, hold_the_key)
+        assert page.evaluate(RUNS) == runs + 1
+        assert temperature.get_attribute("aria-valuetext") == "1.50"
+        size = page.get_by_role("slider", name="Grid size")
+        box = size.bounding_box()
+        runs = page.evaluate(RUNS)
+
+        def drag() -> None:
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # the thumb, at 4 of 2-6
+            page.mouse.down()
+            for fraction in (0.6, 0.75, 0.9, 1.0):
+                page.mouse.move(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2, steps=3)
+            page.mouse.up()
+
+        act_and_time(page, drag)
+        assert page.evaluate(RUNS) == runs + 1
+        assert size.get_attribute("aria-valuetext") == "6"
+        click_and_time(page, page.get_by_role("button", name="Blend", exact=True))
+        assert page.locator(".live-player .choice").count() == 36  # 6 × 6, at what the slider shows
         assert page.locator("[data-testid='stException']").count() == 0
 
 
