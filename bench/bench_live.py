@@ -51,6 +51,8 @@ def click_to_sound(page) -> list[float]:
         time.sleep(0.15)
         if index:  # the first click starts the audio context
             latencies.append(float(page.locator(".step-grid").get_attribute("data-click-to-sound-ms")))
+    time.sleep(0.5)  # the last edit sent and its run over before the next page is opened
+    wait_idle(page)
     return latencies
 
 
@@ -139,12 +141,13 @@ def markdown(results: dict) -> list[str]:
             f"{results['switches']} of {DRAG_BARS} | every bar |",
             f"| the same: notes off their scheduled time in the recorded audio, worst of {len(errors)} (ms) | "
             f"{1000 * max(errors):.1f} | ≤ {TARGETS['switch error (ms)']} |",
-            *(f"| a 40-step keyboard slider move, {how}, to the page idle (s) / script runs | {seconds:.2f} / {runs} | "
-              f"≤ {TARGETS['slider move (s)']} / 1 |" for how, (seconds, runs) in
-              (("40 fast presses", results["slider"]["presses"]),
-               (f"the key held for 40 repeats at {1 / REPEAT_SECONDS:.0f}/s (holding it takes 1.3 s)",
-                results["slider"]["held"]))),
-            f"| the same, from the key's release to the page idle (s) | {results['slider']['release']:.2f} | |", "",
+            f"| a 40-step keyboard slider move, 40 fast presses, from the first press to the page idle (s) / script "
+            f"runs | {results['slider']['presses'][0]:.2f} / {results['slider']['presses'][1]} | "
+            f"≤ {TARGETS['slider move (s)']} / 1 |",
+            f"| a 40-step move with the key held (40 repeats at {1 / REPEAT_SECONDS:.0f}/s, the OS's pace: "
+            f"{results['slider']['held'][0] - results['slider']['release']:.2f} s of holding), from its release to "
+            f"the page idle (s) / script runs | {results['slider']['release']:.2f} / {results['slider']['held'][1]} | "
+            f"≤ {TARGETS['slider move (s)']} / 1 |", "",
             "The player schedules every note on the audio clock ahead of time and switches grooves at a bar line it "
             "computed, so a switch has no gap or overlap by construction; the recording checks that the notes come "
             "out where they were scheduled on both sides of every switch."]

@@ -76,8 +76,21 @@ function change(grid, edit) {  // every edit: undoable, drawn, sent (after a sho
   if (grid.history.length > HISTORY) grid.history.shift();
   edit(grid.beat);
   drawCells(grid);
+  sendSoon(grid);
+}
+
+function sendSoon(grid) {
   clearTimeout(grid.sendTimer);
-  grid.sendTimer = setTimeout(() => grid.send(), SEND_MS);
+  grid.sendTimer = setTimeout(() => flush(grid), SEND_MS);
+}
+
+// An edit not yet sent goes now: before a press anywhere else on the page (a page link, a button), so that its rerun
+// reaches Streamlit first and the press's own (a page switch) comes after it, not lost behind it.
+function flush(grid) {
+  if (grid.sendTimer === null) return;
+  clearTimeout(grid.sendTimer);
+  grid.sendTimer = null;
+  grid.send();
 }
 
 function setLevel(grid, row, step, level) {
@@ -204,19 +217,21 @@ function listen(grid) {
     if (!grid.history.length) return;
     grid.beat = JSON.parse(grid.history.pop());
     drawCells(grid);
-    clearTimeout(grid.sendTimer);
-    grid.sendTimer = setTimeout(() => grid.send(), SEND_MS);
+    sendSoon(grid);
   };
 }
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let grid = instances.get(parentElement);
+  if (grid && !grid.root.isConnected) grid = null;  // its element was drawn anew: build on the new one
   if (!grid) {
-    grid = { history: [], focus: [0, 0], playing: false, revision: null };
+    grid = { history: [], focus: [0, 0], playing: false, revision: null, sendTimer: null };
     instances.set(parentElement, grid);
     build(parentElement.querySelector(".step-grid"), data, grid);
     listen(grid);
+    grid.pressElsewhere = (event) => { if (!event.composedPath().includes(grid.root)) flush(grid); };
+    document.addEventListener("pointerdown", grid.pressElsewhere, true);
   }
   grid.rows = data.rows;
   grid.levels = data.levels;
@@ -233,7 +248,8 @@ export default function (component) {
   if (grid.playing) startAudio(grid);  // a new kit: its samples
   return () => {
     stop(grid);
-    clearTimeout(grid.sendTimer);
+    flush(grid);
+    document.removeEventListener("pointerdown", grid.pressElsewhere, true);
     if (grid.audio) grid.audio.close();
     instances.delete(parentElement);
   };
