@@ -24,9 +24,12 @@ function build(root, data, slider) {
       slider.keyDown = false;
       if (slider.timer !== null) schedule(slider, KEY_UP_MS);
     });
+    // a mouse or touch move ends on release: sent then ("change" comes on release; for keys it comes every step)
     input.addEventListener("pointerdown", () => { slider.dragging = true; });
-    // a mouse or touch move ends on release: send it now
     input.addEventListener("change", () => { if (slider.dragging) { slider.dragging = false; send(slider); } });
+    for (const end of ["pointerup", "pointercancel"]) {
+      input.addEventListener(end, () => { slider.dragging = false; if (slider.timer) send(slider); });
+    }
     input.addEventListener("blur", () => { if (slider.timer) send(slider); });
   });
 }

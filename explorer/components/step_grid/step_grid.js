@@ -221,10 +221,19 @@ function listen(grid) {
   };
 }
 
+function retire(grid) {  // silent, and no longer listening
+  stop(grid);
+  document.removeEventListener("pointerdown", grid.pressElsewhere, true);
+  if (grid.audio) grid.audio.close();
+}
+
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let grid = instances.get(parentElement);
-  if (grid && !grid.root.isConnected) grid = null;  // its element was drawn anew: build on the new one
+  if (grid && !grid.root.isConnected) {  // its element was drawn anew: build on the new one
+    retire(grid);
+    grid = null;
+  }
   if (!grid) {
     grid = { history: [], focus: [0, 0], playing: false, revision: null, sendTimer: null };
     instances.set(parentElement, grid);
@@ -247,10 +256,8 @@ export default function (component) {
   }
   if (grid.playing) startAudio(grid);  // a new kit: its samples
   return () => {
-    stop(grid);
     flush(grid);
-    document.removeEventListener("pointerdown", grid.pressElsewhere, true);
-    if (grid.audio) grid.audio.close();
+    retire(grid);
     instances.delete(parentElement);
   };
 }
