@@ -33,10 +33,10 @@ if mode == "samples":
 if mode == "variations":
     with middle:
         slider("Amount of variation", 0.0, 1.0, 0.3, 0.05, key="keep_gen_amount",
-                        help="0 = the seed as the model hears it, 1 = a random groove")
+               help="0 = the seed as the model hears it, 1 = a random groove")
 with right:
     slider("Temperature", 0.0, 1.5, DEFAULT_TEMPERATURE[mode], 0.05, key=f"keep_gen_temp_{mode}",
-                         help="How freely hits are drawn: 0 plays only the hits the model is sure of.")
+           help="How freely hits are drawn: 0 plays only the hits the model is sure of.")
 right.number_input("Random seed", 0, 2**31 - 2, 0, key="keep_gen_random_seed",
                                  help="The same seed gives the same grooves; it moves on by one after each run.")
 
