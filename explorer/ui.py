@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import audio, plots, resources, share, state
+from explorer.components.settled_slider import take_moves
 from explorer.errors import ExplorerError, MidiError
 from explorer.groove import WINDOW_BARS, Groove, groove_to_midi
 from explorer.midi_reader import midi_to_performance
@@ -502,8 +503,8 @@ def action_row(page: str, label: str, run: Callable[[], None], zip_name: str, em
     Returns the page's results; with none yet, shows `empty_hint` and ends the script run there.
     """
     buttons = st.columns([2, 2, 6])
-    buttons[0].button(label, type="primary", key=f"{page}_run", on_click=run, use_container_width=True,
-                      disabled=disabled)
+    buttons[0].button(label, type="primary", key=f"{page}_run", on_click=lambda: (take_moves(), run()),
+                      use_container_width=True, disabled=disabled)
     items = state.results(page)
     buttons[1].button("Clear results", key=f"{page}_clear", on_click=state.clear_results, args=(page,),
                       disabled=not items, use_container_width=True)

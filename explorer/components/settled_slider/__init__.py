@@ -73,6 +73,33 @@ def settled_value(sent: object, choices: Sequence, is_range: bool):
     return tuple(choices[p] for p in position) if is_range else choices[position]
 
 
+TAKEN = "settled_sliders"  # in session state: key → (component key, choices, is_range, the position last taken)
+
+
+def _take(key: str) -> None:
+    """The slider's move into `st.session_state[key]`, if it sent one not yet taken."""
+    import streamlit as st
+
+    ui_key, choices, is_range, taken = st.session_state[TAKEN][key]
+    sent = st.session_state[ui_key].get("value") if ui_key in st.session_state else None
+    if sent is None or sent == taken:
+        return
+    st.session_state[TAKEN][key] = (ui_key, choices, is_range, sent)
+    try:
+        st.session_state[key] = settled_value(sent, choices, is_range)
+    except ValueError as error:
+        st.session_state[f"slider_{key}_error"] = str(error)
+
+
+def take_moves() -> None:
+    """Every slider's move not yet taken. For a button's callback: when a slider's move and a button press arrive in
+    one rerun, Streamlit may call the button's callback before the slider's, which would then read the old value."""
+    import streamlit as st
+
+    for key in list(st.session_state.get(TAKEN, {})):
+        _take(key)
+
+
 def _mount(label: str, choices: list, labels: list[str], default, key: str, help: str | None, disabled: bool):
     import streamlit as st
 
@@ -84,13 +111,8 @@ def _mount(label: str, choices: list, labels: list[str], default, key: str, help
     position = sorted(nearest_position(choices, v) for v in value) if is_range else nearest_position(choices, value)
     value = st.session_state[key] = tuple(choices[p] for p in position) if is_range else choices[position]
     ui_key = f"slider_{key}"  # not "keep_…": the value is kept under `key`, the component is redrawn from it
-
-    def settle():
-        try:
-            st.session_state[key] = settled_value(st.session_state[ui_key].get("value"), choices, is_range)
-        except ValueError as error:
-            st.session_state[f"slider_{key}_error"] = str(error)
-
+    taken = st.session_state.setdefault(TAKEN, {})
+    taken[key] = (ui_key, choices, is_range, taken.get(key, (None,) * 4)[3])
     component = st.components.v2.component(
         "groove_explorer_settled_slider",
         html='<div class="settled-slider"></div>',
@@ -98,7 +120,7 @@ def _mount(label: str, choices: list, labels: list[str], default, key: str, help
         js=(FOLDER / "settled_slider.js").read_text(),
     )
     component(key=ui_key, data={"label": label, "labels": labels, "value": position, "help": help or "",
-                                "disabled": bool(disabled)}, on_value_change=settle)
+                                "disabled": bool(disabled)}, on_value_change=lambda: _take(key))
     error = st.session_state.pop(f"slider_{key}_error", None)
     if error:
         st.warning(f"{label}: {error}; the slider stays at {value}.")

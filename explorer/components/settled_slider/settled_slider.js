@@ -27,11 +27,11 @@ function build(root, data, slider) {
     // a mouse or touch move ends on release: sent then ("change" comes on release; for keys it comes every step)
     input.addEventListener("pointerdown", () => { slider.dragging = true; });
     input.addEventListener("change", () => { if (slider.dragging) { slider.dragging = false; send(slider); } });
-    for (const end of ["pointerup", "pointercancel"]) {
-      input.addEventListener(end, () => { slider.dragging = false; if (slider.timer) send(slider); });
-    }
     input.addEventListener("blur", () => { if (slider.timer) send(slider); });
   });
+  // the pointer may come up anywhere on the page
+  slider.released = () => { if (slider.dragging) { slider.dragging = false; if (slider.timer) send(slider); } };
+  for (const end of ["pointerup", "pointercancel"]) document.addEventListener(end, slider.released, true);
 }
 
 function positions(slider) {
@@ -44,7 +44,7 @@ function moved(slider, input) {
     if (low > high) input.value = input.dataset.part === "from" ? high : low;
   }
   show(slider);
-  schedule(slider, slider.keyDown ? null : SETTLE_MS);
+  schedule(slider, slider.keyDown || slider.dragging ? null : SETTLE_MS);  // a held key or pointer: sent on release
 }
 
 function schedule(slider, ms) {  // a send after `ms`; null: a move is open, its send comes later
@@ -110,6 +110,7 @@ export default function (component) {
   show(slider);
   return () => {
     if (slider.timer) send(slider);
+    for (const end of ["pointerup", "pointercancel"]) document.removeEventListener(end, slider.released, true);
     instances.delete(parentElement);
   };
 }
