@@ -94,15 +94,15 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
     drawn: list[int] = []  # the bars the model drew
     for bar in range(seed_bars, bars):
         kept = min(CONTEXT_BARS, bar)
-        start = (bar - kept) * STEPS_PER_BAR
-        window = np.zeros((steps, 3 * NUM_CLASSES), np.float32)
-        window[:kept * STEPS_PER_BAR] = song[start:bar * STEPS_PER_BAR]
+        before = song[(bar - kept) * STEPS_PER_BAR:bar * STEPS_PER_BAR]
         if bar in fills and fills_bank is not None and options.fill_source == "drummers":  # a recorded fill
             rng = np.random.default_rng([options.seed, bar])
-            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = fills_bank.nearest(window[:kept * STEPS_PER_BAR], rng)
+            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = fills_bank.nearest(before, rng)
         elif options.variation == 0 and bar not in fills:  # "loop it": the seed's own bar, as played
             song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = _seed_bar(seed_tensor, bar % seed_bars)
         else:
+            window = np.zeros((steps, 3 * NUM_CLASSES), np.float32)
+            window[:len(before)] = before
             visible = np.zeros((steps, NUM_CLASSES), np.float32)
             visible[:kept * STEPS_PER_BAR] = 1.0
             z, _ = model.encode(np.concatenate([window, condition("keep_bars", steps, visible)], -1)[None])

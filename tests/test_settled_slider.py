@@ -104,3 +104,26 @@ def test_the_page_value_lives_under_its_key_and_the_browser_is_shown_its_positio
     assert at.session_state["seen"] == (0.7, (70, 130), 8)
     data = shown(at)
     assert (data["keep_t"]["value"], data["keep_range"]["value"], data["keep_fill"]["value"]) == (14, [10, 70], 3)
+
+
+def run_button_page():
+    import streamlit as st
+
+    from explorer.components.settled_slider import slider, take_moves
+
+    def run():
+        take_moves()
+        st.session_state["ran_at"] = st.session_state["keep_t"]
+
+    st.button("Go", key="go", on_click=run)
+    slider("Temperature", 0.0, 1.5, 0.5, 0.05, key="keep_t")
+
+
+def test_a_run_button_takes_a_slider_move_that_arrives_with_its_press():
+    """A move and a press in one rerun: Streamlit may call the button's callback first, before the slider's own; the
+    move is taken all the same (the slider's state set as the browser's message sets it, without its callback)."""
+    at = AppTest.from_function(run_button_page).run()
+    at.session_state["slider_keep_t"] = {"value": 14}
+    at.button(key="go").click().run()
+    assert not at.exception
+    assert at.session_state["ran_at"] == 0.7 and at.session_state["keep_t"] == 0.7

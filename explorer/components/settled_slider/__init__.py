@@ -73,18 +73,23 @@ def settled_value(sent: object, choices: Sequence, is_range: bool):
     return tuple(choices[p] for p in position) if is_range else choices[position]
 
 
-TAKEN = "settled_sliders"  # in session state: key → (component key, choices, is_range, the position last taken)
+TAKEN = "settled_sliders"  # in session state: key → (choices, is_range, the position last taken)
+
+
+def _component_key(key: str) -> str:
+    return f"slider_{key}"  # not "keep_…": the value is kept under `key`, the component is redrawn from it
 
 
 def _take(key: str) -> None:
     """The slider's move into `st.session_state[key]`, if it sent one not yet taken."""
     import streamlit as st
 
-    ui_key, choices, is_range, taken = st.session_state[TAKEN][key]
-    sent = st.session_state[ui_key].get("value") if ui_key in st.session_state else None
+    choices, is_range, taken = st.session_state[TAKEN][key]
+    component_key = _component_key(key)
+    sent = st.session_state[component_key].get("value") if component_key in st.session_state else None
     if sent is None or sent == taken:
         return
-    st.session_state[TAKEN][key] = (ui_key, choices, is_range, sent)
+    st.session_state[TAKEN][key] = (choices, is_range, sent)
     try:
         st.session_state[key] = settled_value(sent, choices, is_range)
     except ValueError as error:
@@ -110,16 +115,15 @@ def _mount(label: str, choices: list, labels: list[str], default, key: str, help
     # a value set elsewhere (the address, another page's options) shows as, and becomes, its nearest choice
     position = sorted(nearest_position(choices, v) for v in value) if is_range else nearest_position(choices, value)
     value = st.session_state[key] = tuple(choices[p] for p in position) if is_range else choices[position]
-    ui_key = f"slider_{key}"  # not "keep_…": the value is kept under `key`, the component is redrawn from it
     taken = st.session_state.setdefault(TAKEN, {})
-    taken[key] = (ui_key, choices, is_range, taken.get(key, (None,) * 4)[3])
+    taken[key] = (choices, is_range, taken[key][2] if key in taken else None)
     component = st.components.v2.component(
         "groove_explorer_settled_slider",
         html='<div class="settled-slider"></div>',
         css=(FOLDER / "settled_slider.css").read_text(),
         js=(FOLDER / "settled_slider.js").read_text(),
     )
-    component(key=ui_key, data={"label": label, "labels": labels, "value": position, "help": help or "",
+    component(key=_component_key(key), data={"label": label, "labels": labels, "value": position, "help": help or "",
                                 "disabled": bool(disabled)}, on_value_change=lambda: _take(key))
     error = st.session_state.pop(f"slider_{key}_error", None)
     if error:
