@@ -59,19 +59,20 @@ def run() -> None:
     session.pop(f"{PAGE}_error", None)
     label = f"{name}_continued_{int(song.bars)}bars_T{options.temperature:g}_seed{options.seed}"
     state.set_results(PAGE, [(label, song)], inputs=state.inputs_key(beat))
+    session[f"{PAGE}_fill_every"] = options.fill_every  # the song's own, for its caption (the slider may move on)
     session["keep_song_seed"] = (options.seed + 1) % (10**6 + 1)
 
 
 state.drop_stale_results(PAGE, state.inputs_key(beat), "Continue", "The groove")
 items = ui.action_row(PAGE, "Continue", run, "song", "Press **Continue** to hear your groove go on.")
 label, song = items[0]
-if st.session_state.get("keep_song_fill_every") and resources.fill_bank() is None:
+if st.session_state.get(f"{PAGE}_fill_every") and resources.fill_bank() is None:
     st.info("The Groove MIDI Dataset is not here, so fill bars are played as any other bar; only the crash after "
             "them marks them.")
 bars = int(song.bars)
 bpm = ui.playback_bpm(song)
 st.markdown(plots.drum_roll_svg(song, bpm, label, ui.source_file(beat) or ""), unsafe_allow_html=True)
-fills = continuation.fill_bars(seed_bars, bars, st.session_state.get("keep_song_fill_every", 0))
+fills = continuation.fill_bars(seed_bars, bars, st.session_state.get(f"{PAGE}_fill_every", 0))
 where = ", ".join(str(b + 1) for b in fills)
 st.caption(f"Bars 1–{seed_bars}: your groove as played. "
            + (f"Fill{'s' if len(fills) > 1 else ''} in bar{'s' if len(fills) > 1 else ''} {where}." if fills

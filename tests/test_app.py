@@ -462,6 +462,8 @@ def test_continue_plays_a_basket_seed_on_into_a_song_that_starts_with_it():
     np.testing.assert_array_equal(song.tensor()[:64], seed.groove.tensor())
     assert song.hits[64:].any()
     assert any("Fill in bar 8." in caption.value for caption in at.caption)
+    set_state(at, "keep_song_fill_every", 2)  # the song stays as made, and its caption with it
+    assert any("Fill in bar 8." in caption.value for caption in at.caption)
     assert "Song MIDI (8 bars)" in [b.proto.label for b in media(at, "download_button")]
     assert len(media(at, "audio")) == 1
     generation = at.session_state["generation_song"]
