@@ -116,6 +116,10 @@ PRESETS = {config.name: config for config in (
     # warm-starts from it exactly (the condition's kernel rows start at zero).
     ModelConfig("hierdec_dist_multitask_4bar", conductor_units=256, velocity_bins=32, offset_bins=32,
                 batch_size=128, dropout_keep=0.7, learning_rate=5e-4, task_channels=CONDITION_CHANNELS),
+    # hierdec_dist_4bar with a bar decoder twice as wide (issue 24: the model underfits); warm-starts from it
+    # exactly (model.MusicVAE._widened_decoder).
+    ModelConfig("hierdec_dist_wide_4bar", conductor_units=256, decoder_units=512, velocity_bins=32, offset_bins=32,
+                batch_size=128, dropout_keep=0.7, learning_rate=5e-4),
     # Magenta's 2-bar GrooVAE variants, for importing their published checkpoints (explorer/magenta_import.py):
     # groovae_4bar's layout over 2 bars; they differ only in what their encoder was trained to see.
     ModelConfig("groovae_2bar_humanize", bars=2),
@@ -131,6 +135,8 @@ PRESETS = {config.name: config for config in (
                 batch_size=32, velocity_bins=8, offset_bins=8),
     ModelConfig("tiny_prevbar_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32, velocity_bins=8, offset_bins=8, previous_bar=True),
+    ModelConfig("tiny_wide_4bar", encoder_units=32, z_size=16, decoder_units=48, conductor_units=32,
+                batch_size=32, velocity_bins=8, offset_bins=8),
     ModelConfig("tiny_multitask_4bar", encoder_units=32, z_size=16, decoder_units=32, conductor_units=32,
                 batch_size=32, velocity_bins=8, offset_bins=8, task_channels=CONDITION_CHANNELS),
 )}
@@ -496,6 +502,7 @@ class MusicVAE(keras.Model):
           layer of another width only the hit columns (the first 9) carry over, the heads keep their initial values;
         - the previous bar's input (a `previous_bar` preset from one without): its rows of the first decoder
           layer's kernel start at zero, so the warm-started model plays exactly as the one it came from."""
+        weights = self._widened_decoder(weights)
         output_names = {"decoder.output.kernel", "decoder.output.bias"}
         transferred = {}
         for name, variable in self.named.items():
@@ -516,6 +523,43 @@ class MusicVAE(keras.Model):
                 raise ValueError(f"{name}: the warm-start weights have {value.shape}, the model {shape}")
             transferred[name] = value
         self.load_weights_dict(transferred)
+
+    def _widened_decoder(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A narrower bar decoder's weights (a `wide` preset from its source) laid into this one's, so that it plays
+        exactly as before: each old unit keeps its weights; a new unit reads what the old ones read through this
+        model's initial weights, and nothing reads it yet (zero rows where old units and the output layer read the
+        new units' h), and the weights that read it get gradients at once. Weights of the same width pass unchanged."""
+        old = np.asarray(weights["decoder.lstm0.recurrent_kernel"]).shape[0]
+        new = self.config.decoder_units
+        if old == new:
+            return weights
+        if old > new:
+            raise ValueError(f"a decoder of {old} units cannot start one of {new}")
+        layers = self.config.decoder_layers
+        widened = dict(weights)
+        for layer in range(layers):
+            for part in ("kernel", "recurrent_kernel", "bias"):
+                name = f"decoder.lstm{layer}.{part}"
+                source = np.asarray(weights[name], np.float32)
+                value = self.named[name].numpy()
+                reads_h = part == "recurrent_kernel" or (part == "kernel" and layer > 0)
+                assert source.shape[-1] == 4 * old and (not reads_h or source.shape[0] == old), (name, source.shape)
+                for k in range(4):  # the gates i, f, c, o: each a block of `old` columns → a block of `new`
+                    if reads_h:
+                        value[old:, k * new:k * new + old] = 0.0  # the old gates do not read the new units
+                    rows = (slice(source.shape[0]),) if source.ndim == 2 else ()
+                    value[(*rows, slice(k * new, k * new + old))] = source[..., k * old:(k + 1) * old]
+                widened[name] = value
+        for part in ("kernel", "bias"):  # c0, h0, c1, h1 …: blocks of `old` → blocks of `new`
+            source = np.asarray(weights[f"decoder.initial_state.{part}"], np.float32)
+            value = self.named[f"decoder.initial_state.{part}"].numpy()
+            for k in range(2 * layers):
+                value[..., k * new:k * new + old] = source[..., k * old:(k + 1) * old]
+            widened[f"decoder.initial_state.{part}"] = value
+        output = np.asarray(weights["decoder.output.kernel"], np.float32)
+        widened["decoder.output.kernel"] = np.concatenate(
+            [output, np.zeros((new - old, output.shape[1]), np.float32)])  # nothing reads the new units yet
+        return widened
 
     def parameter_count(self) -> int:
         return int(sum(np.prod(v.shape) for v in self.named.values()))

@@ -296,6 +296,38 @@ def test_a_previous_bar_preset_warm_starts_exactly_from_one_without(eight_window
                                                                                                             seed=3))
 
 
+def test_a_wider_decoder_warm_starts_exactly_from_a_narrower_one(eight_windows):
+    """Each old unit keeps its weights and nothing reads a new unit yet: the widened model plays exactly as its
+    source. The new units read the old ones, so the weights that read them get gradients at once."""
+    keras.utils.set_random_seed(6)
+    source = MusicVAE(get_config("tiny_dist_4bar"))
+    target = MusicVAE(get_config("tiny_wide_4bar"))
+    target.warm_start(source.weights_dict())
+    old, new = 32, 48
+    recurrent = target.named["decoder.lstm1.recurrent_kernel"].numpy()
+    assert recurrent.shape == (new, 4 * new)
+    np.testing.assert_array_equal(recurrent[:old, new:new + old],
+                                  source.named["decoder.lstm1.recurrent_kernel"].numpy()[:, old:2 * old])  # gate f
+    np.testing.assert_array_equal(recurrent[old:, new:new + old], 0)
+    assert np.abs(recurrent[:, new + old:2 * new]).mean() > 0.01  # the new units read the old ones
+    np.testing.assert_array_equal(target.named["decoder.output.kernel"].numpy()[old:], 0)
+    np.testing.assert_array_equal(target.named["decoder.lstm0.bias"].numpy()[new + old:2 * new], 1)  # forget
+    x = tf.constant(eight_windows)
+    mu = source.encode_params(x)[0]
+    np.testing.assert_allclose(target.decode_teacher_forced(mu, x), source.decode_teacher_forced(mu, x), atol=1e-5)
+    z = mu.numpy()
+    np.testing.assert_allclose(CompiledModel(target).decode(z, 1.0, seed=3), CompiledModel(source).decode(z, 1.0,
+                                                                                                         seed=3),
+                               atol=1e-5)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(target.losses_for(x)[0])
+    grads = tape.gradient(loss, [target.named["decoder.output.kernel"], target.named["decoder.lstm1.kernel"]])
+    assert np.abs(grads[0].numpy()[old:]).max() > 0  # the output layer learns to read the new units
+    assert np.abs(grads[1].numpy()[old:, :old]).max() > 0  # and so does the layer above
+    with pytest.raises(ValueError, match="cannot start"):
+        source.warm_start(target.weights_dict())
+
+
 def test_each_bar_reads_the_same_steps_of_the_bar_before(eight_windows):
     """Changing bar 2 of the targets (but its last step, which bar 3's first step reads as the previous output)
     changes bar 3's teacher-forced logits only in a previous_bar preset; bar 1 and bar 4 never (exactly one bar
