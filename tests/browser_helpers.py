@@ -264,11 +264,12 @@ def open_page(page, name: str) -> None:
 # --- the live player's audio, recorded in the page ---------------------------------------------------------------
 
 # Before the app's code: the players record what they output (web_audio.js), and a fake Web MIDI port records what it
-# is sent, with the timestamps.
+# is sent, with the timestamps it is sent for and the time of sending.
 RECORDING_SCRIPT = """
 window.__recordAudio = true;
 window.__midiSent = [];
-const port = {id: "fake-1", name: "Fake drum module", send: (data, at) => window.__midiSent.push([...data, at])};
+const port = {id: "fake-1", name: "Fake drum module",
+              send: (data, at) => window.__midiSent.push([...data, at, performance.now()])};
 navigator.requestMIDIAccess = async () => ({outputs: new Map([[port.id, port]]), onstatechange: null});
 """
 

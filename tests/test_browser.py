@@ -354,7 +354,8 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
     """Blend's live pad in Chromium, its audio recorded and a fake Web MIDI port in the page: a cell loops at once,
     another takes over exactly on a bar line of the loop, and the recorded audio has each note where it was
     scheduled (within 5 ms) on both sides of the switch; the MIDI port got every note on channel 10 with its
-    velocity, spaced as the audio (within 0.25 ms, 16th to 16th, but where the browser re-syncs its audio clock)."""
+    velocity, spaced as the audio (within 0.25 ms, 16th to 16th, but where the browser re-syncs its audio clock), sent
+    ahead of its time on the MIDI clock."""
     import time
 
     with app_page(app_url, init_script=RECORDING_SCRIPT) as page:
@@ -385,10 +386,15 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
     assert sorted(m[1] for m in notes_on) == sorted(OUTPUT_PITCHES[drum] for _, drum, _, _ in log)
     lag = np.array([m[0] for m in notes_on]) - np.array(times)  # the MIDI clock against the audio clock
     # From one 16th to the next (a 16th's notes are sent together), the MIDI notes are spaced as the audio within
-    # 0.25 ms: nine steps in ten at least (measured 0.98-1.0, also with the CPU starved), for the browser re-syncs
-    # its audio clock to the wall clock now and then (its fake audio device stalls when starved: seen 3 to 96 ms)
-    # and the MIDI times follow the audio as it is heard. Sent by the wall clock at the time the code runs instead of
-    # through the output timestamp, 0.67 of the steps are.
-    steps = np.diff(lag)[np.diff(times) > 0]
-    assert (np.abs(steps) <= 0.00025).mean() >= 0.9
+    # 0.25 ms, but where the browser re-syncs its audio clock to the wall clock (its fake audio device stalls when
+    # starved of CPU: seen 5 to 96 ms), which MIDI follows at once so as to stay with the audio as heard. The
+    # clock's jitter of a few ms is smoothed (tests/test_web_audio.py): no step between 0.25 and 4.5 ms. Without the
+    # smoothing, CI saw steps of 1.1 and 2.7 ms; sent by the wall clock at the time the code runs, a third of the steps
+    # are off by more than 0.25 ms.
+    steps = np.abs(np.diff(lag)[np.diff(times) > 0])
+    resyncs = steps > 0.0045
+    assert np.all(steps[~resyncs] <= 0.00025), np.sort(steps)[-5:]
+    assert resyncs.mean() <= 0.25, resyncs.sum()  # measured 0-2 of 48, the CPU busy with a training run
+    ahead = np.array([m[3] - m[4] for m in played["midi"] if m[0] == 0x99]) / 1000  # sent this long before due
+    assert np.all(ahead > 0) and np.all(ahead < 0.5), (ahead.min(), ahead.max())  # on the MIDI clock, not another
     assert sum(m[0] == 0x89 for m in played["midi"]) == len(notes_on)  # each note released

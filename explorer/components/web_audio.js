@@ -5,6 +5,8 @@ const LOOKAHEAD = 0.12;  // s: notes are scheduled this far ahead of the audio c
 const EARLY = 0.15;  // s: a 16th is scheduled this much sooner still, so that its notes played early are not late
 const TICK_MS = 25;
 const MIDI_NOTE_MS = 60;  // drums ring on their own: a short note-off after each note-on
+const MIDI_RESYNC_MS = 5;  // a jump of the audio clock against the MIDI clock bigger than this is followed at once
+const MIDI_CLOCK_FOLLOW = 0.01;  // a smaller one moves the mapping this share per reading (the devices' drift)
 
 function decode64(text) {
   const bytes = atob(text);
@@ -57,13 +59,26 @@ function sound(state, row, velocity, when, pitch) {
     source.start(when);
   }
   if (state.midiOutput && pitch) {
-    // the audio clock → the MIDI clock through the moment the output is heard, not the moment this code runs
-    const stamp = state.audio.getOutputTimestamp ? state.audio.getOutputTimestamp() : {};
-    const at = stamp.performanceTime ? stamp.performanceTime + (when - stamp.contextTime) * 1000
-      : performance.now() + Math.max(0, when - state.audio.currentTime) * 1000;
+    const at = midiTime(state, when);
     state.midiOutput.send([0x99, pitch, velocity], at);  // channel 10: drums
     state.midiOutput.send([0x89, pitch, 0], at + MIDI_NOTE_MS);
   }
+}
+
+// The audio clock → the MIDI clock (performance.now, ms) through the moment the output is heard, not the moment this
+// code runs. getOutputTimestamp's pair jitters by a few ms from call to call (more on a busy CPU), so their offset is
+// smoothed and the notes keep their spacing on the MIDI out; a jump bigger than MIDI_RESYNC_MS (the audio device
+// stalled and the browser re-synced its clock) is followed at once, so MIDI stays with the audio as heard.
+function midiTime(state, when) {
+  const stamp = state.audio.getOutputTimestamp ? state.audio.getOutputTimestamp() : {};
+  if (!stamp.performanceTime) return performance.now() + Math.max(0, when - state.audio.currentTime) * 1000;
+  if (stamp.contextTime !== state.midiStampTime) {  // a new reading (the notes of a 16th share one): taken once
+    state.midiStampTime = stamp.contextTime;
+    const offset = stamp.performanceTime - stamp.contextTime * 1000;
+    const jumped = state.midiOffset === undefined || Math.abs(offset - state.midiOffset) > MIDI_RESYNC_MS;
+    state.midiOffset = jumped ? offset : state.midiOffset + (offset - state.midiOffset) * MIDI_CLOCK_FOLLOW;
+  }
+  return state.midiOffset + when * 1000;
 }
 
 // Loops until stopLoop: nextStep() gives each 16th in turn as {seconds, notes: [[row, velocity, shift seconds,
