@@ -90,6 +90,7 @@ def cmd_train(args) -> int:
     options = TrainOptions(config=config or "groovae_4bar", steps=args.steps, time_budget_minutes=args.time_budget,
                            batch_size=args.batch_size, dropout_keep=args.dropout_keep,
                            learning_rate=args.learning_rate, free_bits=args.free_bits, beta=args.beta,
+                           hit_weight=args.hit_weight,
                            seed=args.seed, init_from=init_from, augment=chosen_augmentations(args.augment),
                            strategy=args.strategy, precision=args.precision,
                            checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every,
@@ -443,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, help="initial learning rate; default: the preset's")
     train.add_argument("--free-bits", type=float, help="KL allowed for free, in bits; default: the preset's")
     train.add_argument("--beta", type=float, help="weight of the KL above the free bits; default: the preset's")
+    train.add_argument("--hit-weight", type=float,
+                       help="the hits' weight in the reconstruction loss, against the velocity and offset heads'; "
+                            "default: the preset's (1)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                        help="save the resumable state every this many steps; default: 200")

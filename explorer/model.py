@@ -49,6 +49,7 @@ class ModelConfig:
     dropout_keep: float = 0.3  # keep-probability of every LSTM's input, in training only (Magenta's DropoutWrapper)
     free_bits: float = 48.0
     beta: float = 0.2
+    hit_weight: float = 1.0  # the hits' share of the reconstruction loss against the heads' (1: a likelihood)
     learning_rate: float = 1e-3
     decay_rate: float = 0.9999
     min_learning_rate: float = 1e-5
@@ -218,10 +219,12 @@ def head_cross_entropy(logits, values, low: float, high: float):
 def reconstruction_terms(x, logits, config: ModelConfig):
     """Each cell's reconstruction loss [B, T, 9] of targets x [B, T, 27] under the output logits: BCE(hits), plus
     Magenta's MSE(velocity) + MSE(offset) on every cell, or, for distributions, the cross-entropy of the true
-    velocity's and offset's bins on the cells that hold a hit (a cell without a hit has no velocity)."""
+    velocity's and offset's bins on the cells that hold a hit (a cell without a hit has no velocity). The hits' BCE is
+    weighted by `config.hit_weight`: the heads' loss, hundreds of nats a window against the hits' tens, otherwise
+    decides what z carries (issue 24)."""
     hits, velocities, offsets = tf.split(x, 3, axis=-1)
     hit_logits, velocity_logits, offset_logits = split_outputs(logits, config)
-    terms = tf.nn.sigmoid_cross_entropy_with_logits(labels=hits, logits=hit_logits)
+    terms = config.hit_weight * tf.nn.sigmoid_cross_entropy_with_logits(labels=hits, logits=hit_logits)
     if config.distributional:
         return terms + hits * (head_cross_entropy(velocity_logits, velocities, *VELOCITY_RANGE)
                                + head_cross_entropy(offset_logits, offsets, *OFFSET_RANGE))

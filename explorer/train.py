@@ -46,6 +46,7 @@ class TrainOptions:
     learning_rate: float | None = None  # initial rate; default: the config's
     free_bits: float | None = None  # KL allowed for free, in bits; default: the config's
     beta: float | None = None  # weight of the KL above the free bits; default: the config's
+    hit_weight: float | None = None  # the hits' weight in the reconstruction loss; default: the config's
     seed: int = 0
     log_every: int = 20
     checkpoint_every: int = 200
@@ -134,7 +135,7 @@ class Trainer:
         base = get_config(options.config)
         overrides = (("batch_size", options.batch_size), ("dropout_keep", options.dropout_keep),
                      ("learning_rate", options.learning_rate), ("free_bits", options.free_bits),
-                     ("beta", options.beta))
+                     ("beta", options.beta), ("hit_weight", options.hit_weight))
         changes = {k: v for k, v in overrides if v is not None}
         self.config: ModelConfig = dataclasses.replace(base, **changes)
         self.train_tensors = np.asarray(train_tensors, np.float32)

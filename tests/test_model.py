@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import keras
@@ -220,6 +221,10 @@ def test_head_loss_is_the_true_bins_cross_entropy():
     assert terms[2] == pytest.approx(expected, rel=1e-5)
     others = np.log1p(np.exp(np.delete(logits[0, 0, :9], 2)))  # no hit: BCE of 0 only
     np.testing.assert_allclose(np.delete(terms, 2), others, rtol=1e-5)
+    weighted = dataclasses.replace(config, hit_weight=5.0)  # the hits' BCE alone is weighted
+    terms = reconstruction_terms(tf.constant(x), tf.constant(logits), weighted).numpy()[0, 0]
+    assert terms[2] == pytest.approx(expected + 4 * bce, rel=1e-5)
+    np.testing.assert_allclose(np.delete(terms, 2), 5 * others, rtol=1e-5)
 
 
 def test_head_quantile_draws_from_the_bins_masses():

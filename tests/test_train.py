@@ -109,16 +109,18 @@ def test_a_run_trains_and_logs_in_the_precision_it_was_given(eight_windows, tmp_
     assert build_parser().parse_args(["train", "--out", "x", "--precision", precision]).precision == precision
 
 
-def test_free_bits_and_beta_can_be_set_for_a_run(eight_windows, tmp_path):
-    args = build_parser().parse_args(["train", "--out", str(tmp_path), "--free-bits", "64", "--beta", "0.1"])
-    assert (args.free_bits, args.beta) == (64.0, 0.1)
-    trainer = Trainer(_options(steps=1, free_bits=args.free_bits, beta=args.beta), tmp_path / "run", eight_windows,
-                      eight_windows)
-    assert (trainer.config.free_bits, trainer.config.beta) == (64.0, 0.1)
+def test_free_bits_beta_and_hit_weight_can_be_set_for_a_run(eight_windows, tmp_path):
+    args = build_parser().parse_args(["train", "--out", str(tmp_path), "--free-bits", "64", "--beta", "0.1",
+                                      "--hit-weight", "5"])
+    assert (args.free_bits, args.beta, args.hit_weight) == (64.0, 0.1, 5.0)
+    trainer = Trainer(_options(steps=1, free_bits=args.free_bits, beta=args.beta, hit_weight=args.hit_weight),
+                      tmp_path / "run", eight_windows, eight_windows)
+    assert (trainer.config.free_bits, trainer.config.beta, trainer.config.hit_weight) == (64.0, 0.1, 5.0)
     trainer.run()
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
-    assert (saved["free_bits"], saved["beta"]) == (64.0, 0.1)
-    with pytest.raises(ValueError, match=r"free_bits 64.0 \(now 48.0\), beta 0.1 \(now 0.2\)"):
+    assert (saved["free_bits"], saved["beta"], saved["hit_weight"]) == (64.0, 0.1, 5.0)
+    started_with = r"free_bits 64.0 \(now 48.0\), beta 0.1 \(now 0.2\), hit_weight 5.0 \(now 1.0\)"
+    with pytest.raises(ValueError, match=started_with):
         Trainer(_options(steps=2), tmp_path / "run", eight_windows, eight_windows, resume=True)
 
 
