@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer import generate, resources, state, ui
 from explorer.attributes import COMPUTED_ATTRIBUTES, groove_attributes
-from explorer.components.settled_slider import slider
+from explorer.components.settled_slider import slider, take_moves
 from explorer.errors import ExplorerError
 
 PAGE = "attributes"
@@ -49,6 +49,7 @@ with labels:
 
 
 def reset() -> None:
+    take_moves()  # a slider move arriving with the press is taken now, so that the reset wins over it
     for name in DIRECTIONS:
         st.session_state[f"keep_attr_{name}"] = 0.0
     for column in LABEL_COLUMNS:

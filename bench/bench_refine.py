@@ -1,11 +1,13 @@
 """Faithful encoding: how much of a seed comes back, against the number of refinement steps (explorer/refine.py).
 
-    python -m bench.bench_refine [--checkpoint NAME] [--plot PNG]
+    python -m bench.bench_refine [--checkpoint NAME] [--plot PNG] [--hit-weights 1 10] [--steps 0 30 100 300]
 
 Two sets: one window of each GMD test performance, and sixty programmed drum-machine beats from outside GMD
-(bench/programmed_beats.py). Each reconstructed at T = 0 from its code after 0 (the encoder's mu), 5, 10, 20, 30,
-50 and 100 steps; hit F1, velocity and timing error on matched hits; and the time one seed takes on the app's path
-(batch 1, compiled, median of ten seeds).
+(bench/programmed_beats.py). Each reconstructed at T = 0 from its code after 0 (the encoder's mu) to 300 steps, the
+objective's hits weighted 1 (the seed's likelihood, the app's) or more; hit F1, velocity and timing error on matched
+hits. With two hit weights, also "two codes": the hits decoded from the code refined with the larger weight, their
+velocities and offsets from the code refined with the smaller (the model plays the given hits). And the time one seed
+takes on the app's path (batch 1, compiled, median of ten seeds).
 """
 
 from __future__ import annotations
@@ -24,17 +26,35 @@ from explorer.evaluate import reconstruction_metrics
 from explorer.realism import MIDI_VELOCITY, OFFSET_TO_STEPS
 from explorer.refine import RefineOptions, refiner
 
-STEPS = (0, 5, 10, 20, 30, 50, 100)
+STEPS = (0, 5, 10, 20, 30, 50, 100, 300)
+BATCH = 16
 
 
-def curve(model, tensors: np.ndarray) -> list[dict]:
+def refined_codes(model, tensors: np.ndarray, options: RefineOptions) -> np.ndarray:
+    return np.concatenate([refiner(model).codes(tensors[i:i + BATCH], options)
+                           for i in range(0, len(tensors), BATCH)])
+
+
+def scores(tensors: np.ndarray, decoded: np.ndarray) -> dict:
+    metrics = reconstruction_metrics(tensors, decoded)
+    return {"f1": metrics["hit_f1"], "velocity": metrics["velocity_mae"] * MIDI_VELOCITY,
+            "timing": metrics["offset_mae"] * OFFSET_TO_STEPS}
+
+
+def curve(model, tensors: np.ndarray, steps=STEPS, hit_weights=(1.0,)) -> list[dict]:
+    """A row per (objective, steps): "hits ×w" for each hit weight, and with two weights "two codes"."""
     rows = []
-    for steps in STEPS:
-        codes = np.concatenate([refiner(model).codes(tensors[i:i + 16], RefineOptions(steps=steps))
-                                for i in range(0, len(tensors), 16)])
-        metrics = reconstruction_metrics(tensors, model.decode(codes))
-        rows.append({"steps": steps, "f1": metrics["hit_f1"], "velocity": metrics["velocity_mae"] * MIDI_VELOCITY,
-                     "timing": metrics["offset_mae"] * OFFSET_TO_STEPS})
+    for count in steps:
+        weights = hit_weights if count else hit_weights[:1]  # 0 steps: mu, whatever the weight
+        codes = {w: refined_codes(model, tensors, RefineOptions(steps=count, hit_weight=w)) for w in weights}
+        for weight, z in codes.items():
+            objective = f"hits ×{weight:g}" if count else "mu"
+            rows.append({"objective": objective, "steps": count, **scores(tensors, model.decode(z))})
+        if len(codes) == 2:
+            hits = model.decode(codes[max(hit_weights)])[..., :9]
+            played = model.decode(codes[min(hit_weights)], given_hits=hits)
+            rows.append({"objective": f"two codes (hits ×{max(hit_weights):g}, heads ×{min(hit_weights):g})",
+                         "steps": count, **scores(tensors, played)})
     return rows
 
 
@@ -54,18 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint")
     parser.add_argument("--plot", type=Path, help="write the curve of hit F1 against steps here")
+    parser.add_argument("--hit-weights", type=float, nargs="+", default=[1.0], help="one or two (default: 1)")
+    parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS))
     args = parser.parse_args(argv)
+    if len(args.hit_weights) > 2:
+        parser.error("--hit-weights takes one or two weights")
     model = checkpoints.load_model(args.checkpoint)
     test = dataset.load_windows("test")
     sets = {"GMD test, one window per performance": test.tensors[one_window_per_performance(test)],
             "60 programmed beats (not GMD)": np.stack([g.tensor() for g in programmed_beats()])}
     print(f"`python -m bench.bench_refine` with `{model.info.name}` on {machine()}; reconstruction at T = 0.\n")
-    print("| set | steps | hit F1 | velocity MAE (MIDI) | timing MAE (16ths) |\n|---|---:|---:|---:|---:|")
+    print("| set | objective | steps | hit F1 | velocity MAE (MIDI) | timing MAE (16ths) |\n"
+          "|---|---|---:|---:|---:|---:|")
     curves = {}
     for name, tensors in sets.items():
-        curves[name] = curve(model, tensors)
+        curves[name] = curve(model, tensors, args.steps, tuple(args.hit_weights))
         for row in curves[name]:
-            print(f"| {name} | {row['steps']} | {row['f1']:.3f} | {row['velocity']:.1f} | {row['timing']:.3f} |")
+            print(f"| {name} | {row['objective']} | {row['steps']} | {row['f1']:.3f} | {row['velocity']:.1f} | "
+                  f"{row['timing']:.3f} |", flush=True)
     seconds = seconds_per_seed(model, sets["GMD test, one window per performance"])
     print(f"\nOne seed, encode + {RefineOptions().steps} steps, batch 1 (XLA, compiled): {seconds * 1000:.0f} ms "
           "(median of 10).")
@@ -77,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
         figure, axis = plt.subplots(figsize=(6, 3.5))
         for name, rows in curves.items():
-            axis.plot([r["steps"] for r in rows], [r["f1"] for r in rows], "o-", label=name)
+            start = [r for r in rows if r["objective"] == "mu"]  # every line starts from mu
+            for objective in dict.fromkeys(r["objective"] for r in rows if r["objective"] != "mu"):
+                mine = start + [r for r in rows if r["objective"] == objective]
+                axis.plot([r["steps"] for r in mine], [r["f1"] for r in mine], "o-", label=f"{name}, {objective}")
         axis.axvline(RefineOptions().steps, color="grey", linestyle=":", label="the app's steps")
         axis.set_xlabel("refinement steps (0: the encoder's mu)")
         axis.set_ylabel("hit F1, reconstruction at T = 0")

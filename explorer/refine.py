@@ -3,10 +3,10 @@
 The encoder guesses a code in one shot, and its guess is not the best code for a given seed: reconstructions from
 mu lose about a quarter of the hits (model card). Kim et al. (2018, "Semi-Amortized Variational Autoencoders") start
 from the encoder's mu and take gradient steps on z. Here the objective is the seed's teacher-forced negative
-log-likelihood (its hits, and its velocities and offsets on its hits) plus `prior_weight` · ½‖z‖², a pull towards
-the prior so that paths and attribute moves stay where the decoder knows its way. Adam on z, a fixed number of steps,
-the whole loop one XLA program per batch size; the code returned is the best one seen whose likelihood is no worse
-than mu's (so refinement never lowers the seed's likelihood).
+log-likelihood (its hits, and its velocities and offsets on its hits; the hits' part weighted by `hit_weight`) plus
+`prior_weight` · ½‖z‖², a pull towards the prior so that paths and attribute moves stay where the decoder knows its
+way. Adam on z, a fixed number of steps, the whole loop one XLA program per batch size; the code returned is the best
+one seen whose (weighted) likelihood is no worse than mu's (so refinement never lowers the seed's likelihood).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from explorer.groove import FEATURES
+from explorer.groove import FEATURES, NUM_CLASSES
 from explorer.model import MusicVAE, reconstruction_terms
 
 
@@ -28,20 +28,23 @@ class RefineOptions:
     steps: int = 30  # measured in the model card: F1 against steps, and the time per seed
     learning_rate: float = 0.1
     prior_weight: float = 0.1
+    hit_weight: float = 1.0  # the hits' weight in the objective: 1 is the seed's likelihood (measured: model card)
 
 
 def likelihood_terms(vae: MusicVAE, x, z):
-    """(−log p(x | z) teacher-forced, ½‖z‖²), per example."""
+    """(−log p(x | z) teacher-forced, its hits' part, ½‖z‖²), per example."""
     logits = vae.decode_teacher_forced(z, x)
-    return (tf.reduce_sum(reconstruction_terms(x, logits, vae.config), axis=[1, 2]),
+    hits = tf.nn.sigmoid_cross_entropy_with_logits(labels=x[..., :NUM_CLASSES], logits=logits[..., :NUM_CLASSES])
+    return (tf.reduce_sum(reconstruction_terms(x, logits, vae.config), axis=[1, 2]), tf.reduce_sum(hits, axis=[1, 2]),
             0.5 * tf.reduce_sum(tf.square(z), axis=-1))
 
 
-def refine_loop(vae: MusicVAE, x, mu, steps, learning_rate, prior_weight):
+def refine_loop(vae: MusicVAE, x, mu, steps, learning_rate, prior_weight, hit_weight):
     """The refined codes [B, z] of grooves x [B, T, 27] from their mu: `steps` Adam steps on z (β 0.9, 0.999)."""
     def objective(z):
-        nll, size = likelihood_terms(vae, x, z)
-        return nll, nll + prior_weight * size
+        nll, hit_nll, size = likelihood_terms(vae, x, z)
+        weighted = nll + (hit_weight - vae.config.hit_weight) * hit_nll  # the hits weighted by hit_weight
+        return weighted, weighted + prior_weight * size
 
     start_nll, _ = objective(mu)
 
@@ -92,7 +95,7 @@ class Refiner:
         for size in batch_sizes:
             zeros = np.zeros((size, steps, FEATURES), np.float32)
             self.model._run(self._xla, self._graph, (zeros, np.zeros((size, self.model.config.z_size), np.float32)),
-                            np.int32(1), np.float32(0.1), np.float32(0.1))
+                            np.int32(1), np.float32(0.1), np.float32(0.1), np.float32(1.0))
 
     def codes(self, tensors: np.ndarray, options: RefineOptions = RefineOptions()) -> np.ndarray:
         """The refined codes [B, z] of grooves [B, T, 27]; with 0 steps, their mu."""
@@ -106,7 +109,8 @@ class Refiner:
             found = [self._codes.get(key) for key in keys]
         missing = [i for i, code in enumerate(found) if code is None]
         if missing:
-            scalars = (np.int32(options.steps), np.float32(options.learning_rate), np.float32(options.prior_weight))
+            scalars = (np.int32(options.steps), np.float32(options.learning_rate), np.float32(options.prior_weight),
+                       np.float32(options.hit_weight))
             refined = self.model._run(self._xla, self._graph, (tensors[missing], mu[missing]), *scalars)
             with self._lock:
                 for j, i in enumerate(missing):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,11 @@ def app_url(groove_dir, tmp_path_factory) -> Iterator[str]:
             yield url
     finally:
         print(f"\n--- streamlit server log ({log}), last 3,000 characters ---\n{log.read_text()[-3000:]}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """An AppTest starts the app's model warm-up thread (explorer/resources.py); it is let finish here, for TensorFlow
+    aborts the process (exit 134, every test passed) when the interpreter exits while that thread compiles."""
+    thread = getattr(sys.modules.get("explorer.resources"), "_warm_up_thread", None)
+    if thread is not None:
+        thread.join()

@@ -309,8 +309,11 @@ def test_attribute_sliders_move_the_seed():
     # the seed itself beside the model's version, and the moved attribute's measured value
     assert any("the seed as played" in m.value for m in at.markdown)
     assert any("density" in m.value and "(seed " in m.value for m in at.markdown)
+    at.session_state["slider_keep_attr_density"] = {"value": 30}  # a move to 1.0 arriving with the press of Reset
     at.button(key="attr_reset").click().run()
     assert results(at, "attributes")[0][1].same_as(unmoved)
+    assert at.session_state["keep_attr_density"] == 0.0
+    assert at.session_state["settled_sliders"]["keep_attr_density"][2] == 30  # taken: its callback will not undo it
     # "keep the pattern": the seed's hits held, only dynamics and timing move; the page says how many hits it kept
     at.toggle(key="keep_attr_keep_pattern").set_value(True).run()
     set_state(at, "keep_attr_loudness", 2.0)

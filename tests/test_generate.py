@@ -75,6 +75,12 @@ def test_refinement_never_lowers_a_seeds_likelihood_and_raises_it_for_real_groov
     np.testing.assert_array_equal(refiner(shipped).codes(eight_windows, RefineOptions(steps=0)), mu)
     f1 = [reconstruction_metrics(eight_windows, shipped.decode(z))["hit_f1"] for z in (mu, refined)]
     assert f1[1] > f1[0], f1
+    # Hits weighted 10×: the weighted likelihood is never lowered either, and the hits are likelier than when
+    # refined for the plain likelihood
+    weighted = refiner(shipped).codes(eight_windows, RefineOptions(hit_weight=10.0))
+    terms = [likelihood_terms(shipped.vae, tf.constant(eight_windows), tf.constant(z)) for z in (mu, refined, weighted)]
+    assert (terms[2][0] + 9 * terms[2][1] <= terms[0][0] + 9 * terms[0][1] + 1e-3).numpy().all()
+    assert terms[2][1].numpy().sum() < 0.9 * terms[1][1].numpy().sum(), (terms[1][1], terms[2][1])  # measured 0.8
 
 
 def test_variations_span_reconstruction_to_sample(model, seeds):
