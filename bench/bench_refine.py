@@ -101,16 +101,20 @@ def main(argv: list[str] | None = None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        figure, axis = plt.subplots(figsize=(6, 3.5))
-        for name, rows in curves.items():
+        figure, axis = plt.subplots(figsize=(7, 3.8))
+        for (name, rows), color in zip(curves.items(), ("tab:blue", "tab:red"), strict=False):
             start = [r for r in rows if r["objective"] == "mu"]  # every line starts from mu
-            for objective in dict.fromkeys(r["objective"] for r in rows if r["objective"] != "mu"):
+            # "two codes" plays the hits of the larger weight's code: its F1 is that line's
+            for objective, style in zip([o for o in dict.fromkeys(r["objective"] for r in rows)
+                                         if o.startswith("hits")], ("-", "--"), strict=False):
                 mine = start + [r for r in rows if r["objective"] == objective]
-                axis.plot([r["steps"] for r in mine], [r["f1"] for r in mine], "o-", label=f"{name}, {objective}")
+                axis.plot([r["steps"] for r in mine], [r["f1"] for r in mine], "o" + style, color=color,
+                          label=f"{name}, {objective}")
         axis.axvline(RefineOptions().steps, color="grey", linestyle=":", label="the app's steps")
         axis.set_xlabel("refinement steps (0: the encoder's mu)")
         axis.set_ylabel("hit F1, reconstruction at T = 0")
-        axis.legend(fontsize=7)
+        axis.legend(fontsize=7, loc="lower right")
+        axis.grid(alpha=0.3)
         figure.tight_layout()
         figure.savefig(args.plot, dpi=100)
         plt.close(figure)

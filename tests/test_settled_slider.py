@@ -93,7 +93,7 @@ def test_the_page_value_lives_under_its_key_and_the_browser_is_shown_its_positio
     data = shown(at)
     assert data["keep_t"] == {"label": "Temperature", "labels": [number_label(v, 0.05) for v in
                                                                   number_choices(0.0, 1.5, 0.05)],
-                              "value": 10, "help": "How freely", "disabled": False}
+                              "value": 10, "help": "How freely", "disabled": False, "taken": None}
     assert data["keep_range"]["value"] == [30, 60] and data["keep_range"]["disabled"] is True
     assert data["keep_fill"]["labels"] == ["0 bars", "2 bars", "4 bars", "8 bars"] and data["keep_fill"]["value"] == 2
     # what a settled move leaves (the value under the key), and a value set from elsewhere between the choices
@@ -127,3 +127,26 @@ def test_a_run_button_takes_a_slider_move_that_arrives_with_its_press():
     at.button(key="go").click().run()
     assert not at.exception
     assert at.session_state["ran_at"] == 0.7 and at.session_state["keep_t"] == 0.7
+
+
+def reset_button_page():
+    import streamlit as st
+
+    from explorer.components.settled_slider import slider, take_moves
+
+    def reset():
+        take_moves()
+        st.session_state["keep_t"] = 0.5
+
+    st.button("Reset", key="reset", on_click=reset)
+    slider("Temperature", 0.0, 1.5, 0.5, 0.05, key="keep_t")
+
+
+def test_a_reset_pressed_with_a_move_wins_and_the_browser_is_told_so():
+    """A move to 0.70 and a reset in one rerun: the reset's 0.50 stands, and the browser, whose last move was 0.70, is
+    shown that Python has taken that move (so that it shows 0.50 rather than keep its own 0.70)."""
+    at = AppTest.from_function(reset_button_page).run()
+    at.session_state["slider_keep_t"] = {"value": 14}
+    at.button(key="reset").click().run()
+    assert not at.exception and at.session_state["keep_t"] == 0.5
+    assert shown(at)["keep_t"]["value"] == 10 and shown(at)["keep_t"]["taken"] == 14

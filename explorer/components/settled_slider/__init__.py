@@ -123,8 +123,9 @@ def _mount(label: str, choices: list, labels: list[str], default, key: str, help
         css=(FOLDER / "settled_slider.css").read_text(),
         js=(FOLDER / "settled_slider.js").read_text(),
     )
+    # "taken": the browser's last move this value has seen; a value that differs from it was set here (a reset)
     component(key=_component_key(key), data={"label": label, "labels": labels, "value": position, "help": help or "",
-                                "disabled": bool(disabled)}, on_value_change=lambda: _take(key))
+                                "disabled": bool(disabled), "taken": taken[key][2]}, on_value_change=lambda: _take(key))
     error = st.session_state.pop(f"slider_{key}_error", None)
     if error:
         st.warning(f"{label}: {error}; the slider stays at {value}.")

@@ -58,7 +58,7 @@ function send(slider) {
   const now = positions(slider);
   const value = now.length === 2 ? now : now[0];
   if (JSON.stringify(value) === JSON.stringify(slider.sent)) return;
-  slider.sent = value;
+  slider.sent = slider.lastSend = value;
   slider.sends += 1;
   slider.root.dataset.sends = String(slider.sends);  // how often it told Python (tests and the bench read it)
   slider.setStateValue("value", value);
@@ -100,9 +100,13 @@ export default function (component) {
     input.setAttribute("aria-label", names[i]);
     if (data.help) input.setAttribute("aria-description", data.help);
   });
-  // Python's value is taken up when it changed there (a default, the address, a reset), unless a move is open here
+  // Python's value is taken up when it changed there (a default, the address), or when it differs from this slider's
+  // last move after Python has seen that move (a reset pressed with the move), unless a move is open here
   const python = JSON.stringify(data.value);
-  if (python !== slider.python && !slider.timer && !slider.dragging) {
+  const now = positions(slider);
+  const overridden = slider.lastSend !== undefined && JSON.stringify(data.taken) === JSON.stringify(slider.lastSend)
+    && python !== JSON.stringify(now.length === 2 ? now : now[0]);
+  if ((python !== slider.python || overridden) && !slider.timer && !slider.dragging) {
     [].concat(data.value).forEach((p, i) => { slider.inputs[i].value = String(p); });
     slider.sent = data.value;
   }
