@@ -36,9 +36,9 @@ def performance_roll_spec(midi_filename: str) -> dict:
     return plots.performance_roll_spec(performance(midi_filename))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32)  # every session's default seeds, the Dataset page's card
 def window_as_played(midi_filename: str, start_bar: int):
-    """A GMD window's own notes (explorer/notes.py), for its as-played MIDI download."""
+    """A GMD window's own notes (explorer/notes.py): its as-played MIDI, audio and what is written back onto it."""
     return dataset.load_excerpt(midi_filename, start_bar)
 
 

@@ -7,6 +7,7 @@ Plain functions on a basket list come first (tests call them directly); the rest
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,11 +59,16 @@ def default_seed_rows(meta: pd.DataFrame, genres: Sequence[str] = DEFAULT_SEED_G
     return rows
 
 
+def performance_bars(row: pd.Series) -> float:
+    """The length in bars, to the half bar, of the performance a window's meta row belongs to."""
+    return round(float(row["duration"]) * float(row["bpm"]) / 240 * 2) / 2
+
+
 def window_label(row: pd.Series) -> str:
     """'funk · drummer1 · 80 bpm · beat · bars 5-8' for a window's meta row; a performance shorter than 4 bars (GMD's
     short fills) says that it is repeated to fill them."""
     start = int(row["start_bar"]) + 1
-    bars = round(float(row["duration"]) * float(row["bpm"]) / 240 * 2) / 2  # its length in bars, to the half bar
+    bars = performance_bars(row)
     where = (f"{short_loop(bars)}, repeated to fill 4" if bars < WINDOW_BARS and start == 1
              else f"bars {start}-{start + 3}")
     return f"{row['genre']} · {row['drummer']} · {row['bpm']} bpm · {row['beat_type']} · {where}"
@@ -158,8 +164,25 @@ def default_seeds() -> list[Seed]:
 
 
 def seeds_of_rows(window_set: dataset.WindowSet, rows: Sequence[int]) -> list[Seed]:
-    """The windows at `rows` as basket seeds, named by `window_label`."""
-    return [Seed(window_label(window_set.meta.iloc[r]), g) for r, g in zip(rows, window_set.grooves(rows), strict=True)]
+    """The windows at `rows` as basket seeds, named by `window_label`, each with the drummer's own notes of its bars
+    behind it (explorer/notes.py), so that a seed as played is every note played, on its own pitch."""
+    seeds = []
+    for r, groove in zip(rows, window_set.grooves(rows), strict=True):
+        row = window_set.meta.iloc[r]
+        seeds.append(Seed(window_label(row), with_notes_as_played(groove, row)))
+    return seeds
+
+
+def with_notes_as_played(groove: Groove, row: pd.Series) -> Groove:
+    """A GMD window with the performance's own notes of its bars behind it; a performance shorter than the window
+    (repeated to fill it) or a file that cannot be read keeps the model's view alone."""
+    if performance_bars(row) < WINDOW_BARS:
+        return groove
+    try:
+        return dataclasses.replace(groove, notes=resources.window_as_played(row["midi_filename"],
+                                                                            int(row["start_bar"])))
+    except ExplorerError:
+        return groove
 
 
 def basket() -> list[Seed]:

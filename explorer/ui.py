@@ -139,8 +139,9 @@ def rows_key(rows: np.ndarray) -> str:
 
 
 def upload_windows(data: bytes, name: str) -> list[Seed]:
-    """The 4-bar windows of an uploaded MIDI file, each named 'stem · bpm · bars'. A file shorter than 4 bars is
-    repeated to fill them, and its name says so. Raises a MidiError a musician understands."""
+    """The 4-bar windows of an uploaded MIDI file, each named 'stem · bpm · bars' (the model's view: see
+    `upload_as_played`). A file shorter than 4 bars is repeated to fill them, and its name says so. Raises a MidiError
+    a musician understands."""
     performance = midi_to_performance(data, name)
     found = performance.windows()
     if not found:
@@ -155,6 +156,18 @@ def upload_windows(data: bytes, name: str) -> list[Seed]:
             where = f"bars {start}–{start + WINDOW_BARS - 1}"
         seeds.append(Seed(f"{stem} · {groove.bpm:.0f} bpm · {where}", groove))
     return seeds
+
+
+def upload_as_played(seed: Seed, data: bytes, name: str) -> Seed:
+    """One of `upload_windows`' seeds with the file's own notes of its bars behind it (explorer/notes.py): a
+    side-stick stays a side-stick, a flam a flam, in the seed as played and in what is written back onto it. Made for
+    the window chosen only (an excerpt of a long file takes ~0.2 s). A file shorter than the window (repeated to fill
+    it) keeps the model's view alone."""
+    record = NoteRecord.from_midi(data, name)
+    if record.bars < WINDOW_BARS:
+        return seed
+    start = int(seed.groove.source.rsplit("@bar", 1)[1]) - 1
+    return Seed(seed.label, dataclasses.replace(seed.groove, notes=record.excerpt(start, WINDOW_BARS)))
 
 
 MAX_BEAT_BARS = 16  # the Groove page's uploads (the CLI humanizes any length)
@@ -249,6 +262,11 @@ def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, re
 @st.cache_data(show_spinner=False, max_entries=32)
 def _upload_windows(data: bytes, name: str) -> list[Seed]:
     return upload_windows(data, name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _upload_as_played(data: bytes, name: str, index: int) -> Seed:
+    return upload_as_played(_upload_windows(data, name)[index], data, name)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -448,7 +466,12 @@ def upload_seed() -> None:
         st.rerun()
     start = st.selectbox("Window", range(len(found)), key="upload_window",
                          format_func=lambda i: found[i].label)
-    choice = found[min(start, len(found) - 1)]
+    index = min(start, len(found) - 1)
+    try:
+        choice = _upload_as_played(uploaded.getvalue(), uploaded.name, index)
+    except ExplorerError as error:  # read above already: this is for a file the note reader alone refuses
+        st.warning(f"Only the model's view of this file can be kept: {error}")
+        choice = found[index]
     bpm = playback_bpm(choice.groove)
     st.markdown(plots.drum_roll_svg(choice.groove, bpm, choice.label), unsafe_allow_html=True)
     fill_audio([(st.empty(), choice.groove, bpm)])

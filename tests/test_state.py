@@ -33,6 +33,25 @@ def test_default_seeds_are_test_split_beats_of_four_genres(window_set):
     assert state.default_seed_rows(window_set.meta, ("no-such-genre",)) == []
 
 
+def test_default_seeds_carry_the_drummers_own_notes_of_their_bars(window_set):
+    """Each default seed as played is every note the drummer played in those bars, on its own pitch (pedal hi-hat,
+    rim shots …), read here from the whole file, not only the model's 9 drums."""
+    from explorer.groove import groove_to_midi
+    from explorer.notes import NoteRecord
+    from tests.test_notes import read_back
+
+    rows = state.default_seed_rows(window_set.meta)
+    pitches_beyond_the_model = set()
+    for seed, row in zip(state.seeds_of_rows(window_set, rows), rows, strict=True):
+        meta = window_set.meta.iloc[row]
+        whole = NoteRecord.from_midi((dataset.gmd_root() / meta["midi_filename"]).read_bytes())
+        first = int(meta["start_bar"]) * 16
+        expected = sorted((n.pitch, n.velocity) for n in whole.notes if first <= whole.step_of(n.tick) < first + 64)
+        assert sorted((pitch, velocity) for *_, pitch, velocity in read_back(groove_to_midi(seed.groove))) == expected
+        pitches_beyond_the_model |= {pitch for pitch, _ in expected} - {36, 38, 42, 46, 43, 47, 50, 49, 51}
+    assert pitches_beyond_the_model  # GMD's drummers play more than the model's nine pitches
+
+
 def test_window_label_names_genre_drummer_tempo_and_bars(window_set):
     row = window_set.meta.iloc[state.default_seed_rows(window_set.meta)[0]]
     label = state.window_label(row)

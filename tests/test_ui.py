@@ -77,6 +77,32 @@ def test_upload_windows_reads_a_real_file_and_refuses_bad_ones(groove_dir):
         ui.upload_windows(buffer.getvalue(), "piano.mid")
 
 
+def test_an_uploaded_window_keeps_the_files_own_notes_as_played():
+    """A 6-bar drum-machine loop with side-stick, cowbell, ride bell and ghost snares: the window chosen for the
+    basket carries the file's notes of its bars, so the seed as played writes every one of them on its own pitch
+    (the model's view alone would write the side-stick and the cowbell as snares, the bell as the ride)."""
+    from tests.test_notes import STEP, drum_file, read_back
+
+    notes = []
+    for bar in range(6):
+        base = bar * 16 * STEP
+        notes += [(base, 36, 110), (base + 8 * STEP, 36, 96), (base, 53, 90)]
+        notes += [(base + s * STEP, 37, 118) for s in (4, 12)] + [(base + 7 * STEP, 38, 25)]
+        notes += [(base + s * STEP, 56, 70 + bar) for s in range(0, 16, 2)]
+    data = drum_file(notes, bars=6)
+    seeds = ui.upload_windows(data, "cowbell loop.mid")
+    chosen = ui.upload_as_played(seeds[2], data, "cowbell loop.mid")  # bars 3-6
+    assert chosen.label == seeds[2].label and chosen.groove.same_as(seeds[2].groove)
+    played = read_back(groove_to_midi(chosen.groove))
+    expected = sorted((pitch, velocity) for tick, pitch, velocity in notes if 2 * 16 * STEP <= tick < 6 * 16 * STEP)
+    assert sorted((pitch, velocity) for *_, pitch, velocity in played) == expected
+    assert {37, 53, 56} <= {pitch for *_, pitch, _ in played}
+    view = {pitch for *_, pitch, _ in read_back(groove_to_midi(seeds[2].groove))}
+    assert not {37, 53, 56} & view  # what the basket kept before
+    short = ui.upload_windows(drum_file(notes[:11], bars=1), "one bar.mid")[0]  # repeated to fill 4 bars
+    assert ui.upload_as_played(short, drum_file(notes[:11], bars=1), "one bar.mid") is short
+
+
 def test_the_groove_page_takes_a_whole_beat_of_1_to_16_bars():
     two_bars = make_groove([(0, 0, 1.0, 0.0), (20, 1, 0.7, 0.0)], bpm=96).window(0, bars=2)
     beat = ui.upload_beat(groove_to_midi(two_bars), "my beat.mid")
