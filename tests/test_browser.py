@@ -388,7 +388,9 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
         cells = page.locator(".live-player .choice")
         cells.first.click()  # one click: it plays
         time.sleep(0.5)
+        top = cells.first.bounding_box()["y"]
         cells.last.click()  # taken over on the next bar line
+        assert cells.first.bounding_box()["y"] == top  # "→ next bar: …" does not push the pad down under the pointer
         page.wait_for_function("window.__livePlayer.switches.length > 0", timeout=20_000)
         time.sleep(2.5)
         page.get_by_role("button", name="Stop the loop").click()

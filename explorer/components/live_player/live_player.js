@@ -17,6 +17,7 @@ function mark(state) {
   state.now.textContent = state.playing ? `Playing: ${label(state, state.current)}` +
     (state.pending !== null && state.pending !== state.current ? ` → next bar: ${label(state, state.pending)}` : "")
     : `Stopped. ${label(state, state.current)}`;
+  state.now.title = state.now.textContent;  // the whole of it on hover, where the line cuts it short
   state.root.dataset.current = state.current;
 }
 
