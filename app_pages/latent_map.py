@@ -76,7 +76,8 @@ st.markdown(f"**{len(chosen_rows)} selected**" + (f" — showing {len(shown)}, f
                                                     "possible across the selection" if len(shown) < len(chosen_rows)
                                                     else ""))
 labels = ui.unique_labels([state.window_label(meta.iloc[r]) for r in shown])
-st.button(f"Add {len(shown)} to the basket", icon=":material/add:", key="map_add_all", on_click=state.add_all_to_basket,
-          args=(list(zip(labels, window_set.grooves(shown), strict=True)),))
+st.button(f"Add {len(shown)} to the basket", icon=":material/add:", key="map_add_all",
+          on_click=lambda: state.add_all_to_basket(list(zip(labels, state.windows_as_played(window_set, shown),
+                                                            strict=True))))
 row = st.selectbox("Listen to", shown, key="map_listen", format_func=lambda r: labels[shown.index(r)])
-ui.groove_card(window_set.grooves(row)[0], key=f"map_{row}", title=labels[shown.index(row)])
+ui.groove_card(state.windows_as_played(window_set, [row])[0], key=f"map_{row}", title=labels[shown.index(row)])

@@ -534,7 +534,9 @@ class MusicVAE(keras.Model):
         new units' h), and the weights that read it get gradients at once. Weights of the same width pass unchanged."""
         old = np.asarray(weights["decoder.lstm0.recurrent_kernel"]).shape[0]
         new = self.config.decoder_units
-        if old == new:
+        same_elsewhere = all(np.shape(weights.get(name)) == tuple(variable.shape)
+                             for name, variable in self.named.items() if not name.startswith("decoder."))
+        if old == new or not same_elsewhere:  # another model: warm_start names the first weight that differs
             return weights
         if old > new:
             raise ValueError(f"a decoder of {old} units cannot start one of {new}")

@@ -164,13 +164,16 @@ def default_seeds() -> list[Seed]:
 
 
 def seeds_of_rows(window_set: dataset.WindowSet, rows: Sequence[int]) -> list[Seed]:
-    """The windows at `rows` as basket seeds, named by `window_label`, each with the drummer's own notes of its bars
-    behind it (explorer/notes.py), so that a seed as played is every note played, on its own pitch."""
-    seeds = []
-    for r, groove in zip(rows, window_set.grooves(rows), strict=True):
-        row = window_set.meta.iloc[r]
-        seeds.append(Seed(window_label(row), with_notes_as_played(groove, row)))
-    return seeds
+    """The windows at `rows` as basket seeds, named by `window_label`, as played (`windows_as_played`)."""
+    return [Seed(window_label(window_set.meta.iloc[r]), groove)
+            for r, groove in zip(rows, windows_as_played(window_set, rows), strict=True)]
+
+
+def windows_as_played(window_set: dataset.WindowSet, rows: Sequence[int]) -> list[Groove]:
+    """The windows at `rows`, each with the drummer's own notes of its bars behind it (explorer/notes.py), so that a
+    window as played is every note played, on its own pitch."""
+    return [with_notes_as_played(groove, window_set.meta.iloc[r])
+            for r, groove in zip(rows, window_set.grooves(rows), strict=True)]
 
 
 def with_notes_as_played(groove: Groove, row: pd.Series) -> Groove:
