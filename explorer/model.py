@@ -117,8 +117,8 @@ PRESETS = {config.name: config for config in (
     # warm-starts from it exactly (the condition's kernel rows start at zero).
     ModelConfig("hierdec_dist_multitask_4bar", conductor_units=256, velocity_bins=32, offset_bins=32,
                 batch_size=128, dropout_keep=0.7, learning_rate=5e-4, task_channels=CONDITION_CHANNELS),
-    # hierdec_dist_4bar with a bar decoder twice as wide (issue 24: the model underfits); warm-starts from it
-    # exactly (model.MusicVAE._widened_decoder).
+    # hierdec_dist_4bar with a bar decoder twice as wide, warm-started from it exactly (MusicVAE._widened_decoder);
+    # tried for issue 24 and stopped: the model overfits, capacity is not the lever (model card, session 14).
     ModelConfig("hierdec_dist_wide_4bar", conductor_units=256, decoder_units=512, velocity_bins=32, offset_bins=32,
                 batch_size=128, dropout_keep=0.7, learning_rate=5e-4),
     # Magenta's 2-bar GrooVAE variants, for importing their published checkpoints (explorer/magenta_import.py):
