@@ -309,11 +309,13 @@ def test_attribute_sliders_move_the_seed():
     # the seed itself beside the model's version, and the moved attribute's measured value
     assert any("the seed as played" in m.value for m in at.markdown)
     assert any("density" in m.value and "(seed " in m.value for m in at.markdown)
-    at.session_state["slider_keep_attr_density"] = {"value": 30}  # a move to 1.0 arriving with the press of Reset
+    # a move to 1.0 arriving with the press of Reset
+    at.session_state["slider_keep_attr_density"] = {"value": [30, "m-1"]}
     at.button(key="attr_reset").click().run()
     assert results(at, "attributes")[0][1].same_as(unmoved)
     assert at.session_state["keep_attr_density"] == 0.0
-    assert at.session_state["settled_sliders"]["keep_attr_density"][2] == 30  # taken: its callback will not undo it
+    assert at.session_state["settled_sliders"]["keep_attr_density"][2][1] == "m-1"  # taken: its callback won't
+    # undo the reset
     # "keep the pattern": the seed's hits held, only dynamics and timing move; the page says how many hits it kept
     at.toggle(key="keep_attr_keep_pattern").set_value(True).run()
     set_state(at, "keep_attr_loudness", 2.0)

@@ -177,24 +177,33 @@ def test_a_slider_held_on_a_key_or_dragged_reruns_the_page_once(app_url):
 
 
 def test_a_slider_moved_and_reset_at_once_shows_the_reset(app_url):
-    """Attributes in Chromium: five arrow presses on the density slider and, 30 ms later, "Reset sliders": the page
-    ends on the seed's reconstruction and the slider shows 0.0, not its own move (a new-user walk saw it keep 0.5)."""
+    """Attributes in Chromium, three times over: five arrow presses on the density slider and, 30 ms later, "Reset
+    sliders": the page ends on the seed's reconstruction and the slider shows 0.0, not its own move (a new-user walk
+    saw it keep 0.5, the first time and then the second time: the same move again looked like no move). Then the
+    same move, left to settle, moves the seed."""
     with app_page(app_url) as page:
         open_page(page, "Attributes")
         density = page.get_by_role("slider", name="Sparser ← density → Denser")
-        density.focus()
 
-        def move_and_reset() -> None:
+        def move(then_reset: bool) -> None:
+            density.focus()
             for _ in range(5):
                 page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(30)
-            page.get_by_role("button", name="Reset sliders").click()
+            if then_reset:
+                page.wait_for_timeout(30)
+                page.get_by_role("button", name="Reset sliders").click()
 
-        act_and_time(page, move_and_reset)
-        page.wait_for_timeout(500)  # a slider's own send would come 150 ms after its last key
+        for _ in range(3):
+            act_and_time(page, lambda: move(then_reset=True))
+            page.wait_for_timeout(500)  # a slider's own send would come 150 ms after its last key
+            wait_idle(page)
+            assert density.get_attribute("aria-valuetext") == "0.0"
+            assert page.get_by_text("(no move)").count() > 0
+        act_and_time(page, lambda: move(then_reset=False))
+        page.wait_for_timeout(500)
         wait_idle(page)
-        assert density.get_attribute("aria-valuetext") == "0.0"
-        assert page.get_by_text("(no move)").count() > 0
+        assert density.get_attribute("aria-valuetext") == "0.5"
+        assert page.get_by_text("density +0.5").count() > 0
         assert page.locator("[data-testid='stException']").count() == 0
 
 

@@ -56,7 +56,14 @@ def test_a_value_from_elsewhere_finds_its_nearest_choice():
     (0, False, 0), (30, False, 1.5), (14, False, 0.7), ([2, 10], True, (0.1, 0.5)), ([5, 5], True, (0.25, 0.25)),
 ])
 def test_a_position_from_the_browser_becomes_its_choice(sent, is_range, expected):
-    assert settled_value(sent, number_choices(0.0, 1.5, 0.05), is_range) == expected
+    assert settled_value([sent, "a1b2-3"], number_choices(0.0, 1.5, 0.05), is_range) == expected
+
+
+@pytest.mark.parametrize("sent", [14, [14], [14, 3], [14, "x" * 65], [14, "m-1", "more"], {"at": 14, "move": "m-1"},
+                                  None])
+def test_a_move_without_its_id_is_refused_in_words(sent):
+    with pytest.raises(ValueError, match="a slider sends"):
+        settled_value(sent, number_choices(0.0, 1.5, 0.05), False)
 
 
 @pytest.mark.parametrize(("sent", "is_range", "words"), [
@@ -123,7 +130,7 @@ def test_a_run_button_takes_a_slider_move_that_arrives_with_its_press():
     """A move and a press in one rerun: Streamlit may call the button's callback first, before the slider's own; the
     move is taken all the same (the slider's state set as the browser's message sets it, without its callback)."""
     at = AppTest.from_function(run_button_page).run()
-    at.session_state["slider_keep_t"] = {"value": 14}
+    at.session_state["slider_keep_t"] = {"value": [14, "m-1"]}
     at.button(key="go").click().run()
     assert not at.exception
     assert at.session_state["ran_at"] == 0.7 and at.session_state["keep_t"] == 0.7
@@ -146,7 +153,12 @@ def test_a_reset_pressed_with_a_move_wins_and_the_browser_is_told_so():
     """A move to 0.70 and a reset in one rerun: the reset's 0.50 stands, and the browser, whose last move was 0.70, is
     shown that Python has taken that move (so that it shows 0.50 rather than keep its own 0.70)."""
     at = AppTest.from_function(reset_button_page).run()
-    at.session_state["slider_keep_t"] = {"value": 14}
+    at.session_state["slider_keep_t"] = {"value": [14, "m-1"]}
     at.button(key="reset").click().run()
     assert not at.exception and at.session_state["keep_t"] == 0.5
-    assert shown(at)["keep_t"]["value"] == 10 and shown(at)["keep_t"]["taken"] == 14
+    assert shown(at)["keep_t"]["value"] == 10 and shown(at)["keep_t"]["taken"] == "m-1"
+    # the same position again with the next press: a new move, taken (a move back to where the last one went is a
+    # move too; the browser then shows the reset again)
+    at.session_state["slider_keep_t"] = {"value": [14, "m-2"]}
+    at.button(key="reset").click().run()
+    assert at.session_state["keep_t"] == 0.5 and shown(at)["keep_t"]["taken"] == "m-2"

@@ -67,13 +67,22 @@ def checked_position(sent: object, count: int, is_range: bool) -> int | tuple[in
     return low, high
 
 
+def checked_move(sent: object) -> object:
+    """The position a move from the browser carries: it sends [position (or [low, high]), the move's id], the id new
+    for every move, so that a move back to a position taken before is a move all the same. (A list: Streamlit takes
+    a dict under "value" for the component's whole state and would call no `on_value_change`.)"""
+    if not (isinstance(sent, list) and len(sent) == 2 and isinstance(sent[1], str) and len(sent[1]) <= 64):
+        raise ValueError(f"a slider sends [position, move id], not {sent!r}")
+    return sent[0]
+
+
 def settled_value(sent: object, choices: Sequence, is_range: bool):
-    """The choice (or (low, high) choices) at the position the browser sent, if it is one."""
-    position = checked_position(sent, len(choices), is_range)
+    """The choice (or (low, high) choices) at the position of the browser's move, if it is one."""
+    position = checked_position(checked_move(sent), len(choices), is_range)
     return tuple(choices[p] for p in position) if is_range else choices[position]
 
 
-TAKEN = "settled_sliders"  # in session state: key → (choices, is_range, the position last taken)
+TAKEN = "settled_sliders"  # in session state: key → (choices, is_range, the browser's move last taken)
 
 
 def _component_key(key: str) -> str:
@@ -123,9 +132,12 @@ def _mount(label: str, choices: list, labels: list[str], default, key: str, help
         css=(FOLDER / "settled_slider.css").read_text(),
         js=(FOLDER / "settled_slider.js").read_text(),
     )
-    # "taken": the browser's last move this value has seen; a value that differs from it was set here (a reset)
-    component(key=_component_key(key), data={"label": label, "labels": labels, "value": position, "help": help or "",
-                                "disabled": bool(disabled), "taken": taken[key][2]}, on_value_change=lambda: _take(key))
+    # "taken": the id of the browser's last move this value has seen; a value that differs from the move's was set
+    # here since (a reset pressed with the move), and the browser shows it
+    last = taken[key][2]
+    data = {"label": label, "labels": labels, "value": position, "help": help or "", "disabled": bool(disabled),
+            "taken": last[1] if isinstance(last, list) else None}
+    component(key=_component_key(key), data=data, on_value_change=lambda: _take(key))
     error = st.session_state.pop(f"slider_{key}_error", None)
     if error:
         st.warning(f"{label}: {error}; the slider stays at {value}.")

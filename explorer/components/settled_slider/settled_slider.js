@@ -1,8 +1,8 @@
 // A slider that tells Python once a move settles: on the pointer's release, or a moment after the last key press
 // (holding an arrow key, PageUp/PageDown, Home/End), not on every step as Streamlit's own slider does. Native range
 // inputs, so keyboard use and screen readers work as they do anywhere; two thumbs for a range. It works on
-// positions 0…n-1 over `labels`; Python turns a position into its value. State value "value": a position, or
-// [low, high] for a range.
+// positions 0…n-1 over `labels`; Python turns a position into its value. State value "value": [a position, or
+// [low, high] for a range; an id new for every move (a move back to a position sent before is a move too)].
 const instances = new WeakMap();  // parentElement → the slider's own state, kept across reruns
 // A held key sends once, on its release (after KEY_UP_MS, so that quick taps add up to one move too); any other change
 // (assistive technology, say) SETTLE_MS after the last.
@@ -58,10 +58,11 @@ function send(slider) {
   const now = positions(slider);
   const value = now.length === 2 ? now : now[0];
   if (JSON.stringify(value) === JSON.stringify(slider.sent)) return;
-  slider.sent = slider.lastSend = value;
+  slider.sent = value;
   slider.sends += 1;
   slider.root.dataset.sends = String(slider.sends);  // how often it told Python (tests and the bench read it)
-  slider.setStateValue("value", value);
+  slider.lastMove = `${slider.id}-${slider.sends}`;
+  slider.setStateValue("value", [value, slider.lastMove]);
 }
 
 function show(slider) {
@@ -79,7 +80,8 @@ export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let slider = instances.get(parentElement);
   if (!slider) {
-    slider = { timer: null, dragging: false, python: null, sends: 0, root: parentElement.querySelector(".settled-slider") };
+    slider = { timer: null, dragging: false, python: null, sends: 0, id: Math.random().toString(36).slice(2, 10),
+      root: parentElement.querySelector(".settled-slider") };
     instances.set(parentElement, slider);
     build(slider.root, data, slider);
   }
@@ -104,7 +106,7 @@ export default function (component) {
   // last move after Python has seen that move (a reset pressed with the move), unless a move is open here
   const python = JSON.stringify(data.value);
   const now = positions(slider);
-  const overridden = slider.lastSend !== undefined && JSON.stringify(data.taken) === JSON.stringify(slider.lastSend)
+  const overridden = slider.lastMove !== undefined && data.taken === slider.lastMove
     && python !== JSON.stringify(now.length === 2 ? now : now[0]);
   if ((python !== slider.python || overridden) && !slider.timer && !slider.dragging) {
     [].concat(data.value).forEach((p, i) => { slider.inputs[i].value = String(p); });
