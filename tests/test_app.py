@@ -314,8 +314,8 @@ def test_attribute_sliders_move_the_seed():
     at.button(key="attr_reset").click().run()
     assert results(at, "attributes")[0][1].same_as(unmoved)
     assert at.session_state["keep_attr_density"] == 0.0
-    assert at.session_state["settled_sliders"]["keep_attr_density"][2][1] == "m-1"  # taken: its callback won't
-    # undo the reset
+    # the move is taken, so that its own callback, coming after, does not undo the reset
+    assert at.session_state["settled_sliders"]["keep_attr_density"][2][1] == "m-1"
     # "keep the pattern": the seed's hits held, only dynamics and timing move; the page says how many hits it kept
     at.toggle(key="keep_attr_keep_pattern").set_value(True).run()
     set_state(at, "keep_attr_loudness", 2.0)
