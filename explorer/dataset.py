@@ -422,7 +422,7 @@ def _file_windows(task: tuple[Path, str, int]):
         return str(error)
     found = performance.windows(hop_bars=hop_bars)
     tensors = np.stack([w.tensor() for w in found]) if found else np.zeros((0, WINDOW_STEPS, FEATURES), np.float32)
-    starts = np.array([int(w.source.rsplit("@bar", 1)[1]) - 1 for w in found], dtype=np.int64)
+    starts = np.array([w.window_start_bar for w in found], dtype=np.int64)
     return tensors, np.full(len(found), performance.groove.bpm, np.float32), starts
 
 

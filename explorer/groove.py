@@ -160,6 +160,11 @@ class Groove:
         """The groove without the musician's file behind it: what the model reads and writes."""
         return dataclasses.replace(self, notes=None) if self.notes is not None else self
 
+    @property
+    def window_start_bar(self) -> int:
+        """The first bar (0-based) of the groove that `window` cut this one from, as its source names it."""
+        return int(self.source.rpartition("bar")[2]) - 1
+
     def window(self, start_bar: int, bars: int = WINDOW_BARS) -> Groove:
         start, stop = start_bar * STEPS_PER_BAR, (start_bar + bars) * STEPS_PER_BAR
         if start < 0 or stop > self.steps:

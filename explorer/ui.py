@@ -152,7 +152,7 @@ def upload_windows(data: bytes, name: str) -> list[Seed]:
         if bars < WINDOW_BARS:
             where = f"{state.short_loop(bars)}, repeated to fill 4 bars"
         else:
-            start = int(groove.source.rsplit("@bar", 1)[1])
+            start = groove.window_start_bar + 1
             where = f"bars {start}–{start + WINDOW_BARS - 1}"
         seeds.append(Seed(f"{stem} · {groove.bpm:.0f} bpm · {where}", groove))
     return seeds
@@ -166,8 +166,8 @@ def upload_as_played(seed: Seed, data: bytes, name: str) -> Seed:
     record = NoteRecord.from_midi(data, name)
     if record.bars < WINDOW_BARS:
         return seed
-    start = int(seed.groove.source.rsplit("@bar", 1)[1]) - 1
-    return Seed(seed.label, dataclasses.replace(seed.groove, notes=record.excerpt(start, WINDOW_BARS)))
+    notes = record.excerpt(seed.groove.window_start_bar, WINDOW_BARS)
+    return Seed(seed.label, dataclasses.replace(seed.groove, notes=notes))
 
 
 MAX_BEAT_BARS = 16  # the Groove page's uploads (the CLI humanizes any length)

@@ -3,6 +3,7 @@ showing, playing or writing a groove never imports note-seq (reading MIDI does: 
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,7 @@ def test_window_cuts_whole_bars_and_names_them():
     window = groove.window(2)
     np.testing.assert_array_equal(window.tensor(), groove.tensor()[32:96])
     assert window.source == "random@bar3" and window.bpm == groove.bpm
+    assert window.window_start_bar == 2 and dataclasses.replace(groove, source="").window(4).window_start_bar == 4
     assert groove.window(0, bars=1).steps == 16
     for start in (-1, 5):
         with pytest.raises(ValueError, match="outside"):

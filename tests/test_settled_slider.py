@@ -157,6 +157,13 @@ def test_a_reset_pressed_with_a_move_wins_and_the_browser_is_told_so():
     at.button(key="reset").click().run()
     assert not at.exception and at.session_state["keep_t"] == 0.5
     assert shown(at)["keep_t"]["value"] == 10 and shown(at)["keep_t"]["taken"] == "m-1"
+    # a malformed move (a stale or forged page): refused in words, and the next run draws the slider as it was
+    at.session_state["slider_keep_t"] = {"value": [14]}
+    at.button(key="reset").click().run()
+    assert not at.exception and at.session_state["keep_t"] == 0.5 and shown(at)["keep_t"]["taken"] is None
+    assert any("a slider sends" in w.value for w in at.warning)
+    at.run()
+    assert not at.exception
     # the same position again with the next press: a new move, taken (a move back to where the last one went is a
     # move too; the browser then shows the reset again)
     at.session_state["slider_keep_t"] = {"value": [14, "m-2"]}

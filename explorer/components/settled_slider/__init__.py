@@ -76,6 +76,15 @@ def checked_move(sent: object) -> object:
     return sent[0]
 
 
+def _move_id(sent: object) -> str | None:
+    """The id of a move the browser sent, None for anything else (no move yet, a malformed one)."""
+    try:
+        checked_move(sent)
+    except ValueError:
+        return None
+    return sent[1]
+
+
 def settled_value(sent: object, choices: Sequence, is_range: bool):
     """The choice (or (low, high) choices) at the position of the browser's move, if it is one."""
     position = checked_position(checked_move(sent), len(choices), is_range)
@@ -134,9 +143,8 @@ def _mount(label: str, choices: list, labels: list[str], default, key: str, help
     )
     # "taken": the id of the browser's last move this value has seen; a value that differs from the move's was set
     # here since (a reset pressed with the move), and the browser shows it
-    last = taken[key][2]
     data = {"label": label, "labels": labels, "value": position, "help": help or "", "disabled": bool(disabled),
-            "taken": last[1] if isinstance(last, list) else None}
+            "taken": _move_id(taken[key][2])}
     component(key=_component_key(key), data=data, on_value_change=lambda: _take(key))
     error = st.session_state.pop(f"slider_{key}_error", None)
     if error:
