@@ -70,8 +70,8 @@ def encode(model, grooves: Sequence[Groove], seed: int = 0) -> tuple[np.ndarray,
 
 
 def seed_codes(model, grooves: Sequence[Groove]) -> np.ndarray:
-    """The codes [len(grooves), z_size] that seeds are played from: mu refined per seed (explorer/refine.py), so
-    that a seed comes back as the seed."""
+    """The codes [len(grooves), 2, z_size] that seeds are played from: each seed's hits code and heads code, its mu
+    refined for each (explorer/refine.py), so that a seed comes back as the seed."""
     from explorer.refine import refiner
 
     return refiner(model).codes(_stack(grooves, model.config.steps))
@@ -79,9 +79,13 @@ def seed_codes(model, grooves: Sequence[Groove]) -> np.ndarray:
 
 def decode(model, z: np.ndarray, temperature: float = 0.0, seed: int = 0, bpm: float | Sequence[float] = 120.0,
            source: str = "decoded") -> list[Groove]:
-    """One groove per row of z. T = 0 plays every hit the model gives over 50 %."""
-    z = np.atleast_2d(np.asarray(z, np.float32))
-    tensors = model.decode(z, temperature, seed)
+    """One groove per code [N, z], or per seed's codes [N, 2, z] (`seed_codes`; the hits from the hits code, played
+    by the heads code). T = 0 plays every hit the model gives over 50 %."""
+    from explorer.refine import decode_codes
+
+    z = np.asarray(z, np.float32)
+    z = z[None] if z.ndim == 1 else z
+    tensors = decode_codes(model, z, temperature, seed)
     tempos = np.broadcast_to(np.asarray(bpm, dtype=float), (len(z),))
     return [Groove.from_tensor(tensor, float(tempo), f"{source} {i + 1}")
             for i, (tensor, tempo) in enumerate(zip(tensors, tempos, strict=True))]
@@ -113,20 +117,22 @@ def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed
 def variations(model, groove: Groove, n: int, amount: float = 0.3, temperature: float = 0.0,
                seed: int = 0) -> list[Groove]:
     """n grooves near the seed: z = (1 − amount) · z_seed + amount · z', z' drawn from the sampling prior, z_seed
-    the seed's refined code. amount 0 → the reconstruction, 1 → a sample."""
+    each of the seed's refined codes. amount 0 → the reconstruction, 1 → a sample."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError("amount must lie in [0, 1]")
-    z = (1.0 - amount) * seed_codes(model, [groove]) + amount * prior_z(model, n, seed)
+    z = (1.0 - amount) * seed_codes(model, [groove]) + amount * prior_z(model, n, seed)[:, None]
     return decode(model, z, temperature, seed, groove.bpm, source="variation")
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation (Magenta's choice for latent paths); falls back to lerp for parallel vectors."""
-    a_unit, b_unit = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    omega = np.arccos(np.clip(np.dot(a_unit, b_unit), -1.0, 1.0))
-    if np.sin(omega) < 1e-6:
-        return (1.0 - t) * a + t * b
-    return (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+    """Spherical interpolation (Magenta's choice for latent paths) of vectors along the last axis (a seed's codes
+    each on its own arc); falls back to lerp for parallel vectors."""
+    a_unit = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b_unit = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    omega = np.arccos(np.clip(np.sum(a_unit * b_unit, axis=-1, keepdims=True), -1.0, 1.0))
+    parallel = np.sin(omega) < 1e-6
+    arc = (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.where(parallel, 1.0, np.sin(omega))
+    return np.where(parallel, (1.0 - t) * a + t * b, arc)
 
 
 def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
@@ -144,7 +150,7 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
 def interpolate(model, a: Groove, b: Groove, steps: int = 8, method: str = "slerp", temperature: float = 0.0,
                 seed: int = 0) -> list[Groove]:
     """From a to b through the model's latent space: the first and last steps are the seeds as played, the steps
-    between decode the path from a's refined code to b's; the tempo glides from a's to b's."""
+    between decode the paths from a's refined codes to b's; the tempo glides from a's to b's."""
     codes = seed_codes(model, [a, b])
     tempos = np.linspace(a.bpm, b.bpm, steps)
     path = latent_path(codes[0], codes[1], steps, method)
@@ -166,7 +172,7 @@ def blend(model, corners: Sequence[Groove], rows: int = 4, cols: int = 4, temper
     for r in np.linspace(0.0, 1.0, rows):
         for c in np.linspace(0.0, 1.0, cols):
             weights = np.array([(1 - r) * (1 - c), (1 - r) * c, r * (1 - c), r * c])
-            zs.append(weights @ codes)
+            zs.append(np.tensordot(weights, codes, axes=1))
             tempos.append(float(weights @ bpm))
     grooves = decode(model, np.stack(zs), temperature, seed, tempos, source="blend")
     for index, corner in zip((0, cols - 1, (rows - 1) * cols, rows * cols - 1), corners, strict=True):

@@ -216,19 +216,27 @@ def head_cross_entropy(logits, values, low: float, high: float):
         labels=value_bins(values, logits.shape[-1], low, high), logits=logits)
 
 
-def reconstruction_terms(x, logits, config: ModelConfig):
-    """Each cell's reconstruction loss [B, T, 9] of targets x [B, T, 27] under the output logits: BCE(hits), plus
-    Magenta's MSE(velocity) + MSE(offset) on every cell, or, for distributions, the cross-entropy of the true
-    velocity's and offset's bins on the cells that hold a hit (a cell without a hit has no velocity). The hits' BCE is
-    weighted by `config.hit_weight`: the heads' loss, hundreds of nats a window against the hits' tens, otherwise
-    decides what z carries (issue 24)."""
+def hit_terms(x, logits):
+    """Each cell's −log p(hit or not) [B, T, 9] of targets x [B, T, 27] under the output logits."""
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=x[..., :NUM_CLASSES], logits=logits[..., :NUM_CLASSES])
+
+
+def head_terms(x, logits, config: ModelConfig):
+    """Each cell's velocity and offset loss [B, T, 9]: Magenta's MSE(velocity) + MSE(offset) on every cell, or, for
+    distributions, the cross-entropy of the true velocity's and offset's bins on the cells that hold a hit (a cell
+    without a hit has no velocity)."""
     hits, velocities, offsets = tf.split(x, 3, axis=-1)
-    hit_logits, velocity_logits, offset_logits = split_outputs(logits, config)
-    terms = config.hit_weight * tf.nn.sigmoid_cross_entropy_with_logits(labels=hits, logits=hit_logits)
+    _, velocity_logits, offset_logits = split_outputs(logits, config)
     if config.distributional:
-        return terms + hits * (head_cross_entropy(velocity_logits, velocities, *VELOCITY_RANGE)
-                               + head_cross_entropy(offset_logits, offsets, *OFFSET_RANGE))
-    return terms + tf.square(velocities - tf.sigmoid(velocity_logits)) + tf.square(offsets - tf.tanh(offset_logits))
+        return hits * (head_cross_entropy(velocity_logits, velocities, *VELOCITY_RANGE)
+                       + head_cross_entropy(offset_logits, offsets, *OFFSET_RANGE))
+    return tf.square(velocities - tf.sigmoid(velocity_logits)) + tf.square(offsets - tf.tanh(offset_logits))
+
+
+def reconstruction_terms(x, logits, config: ModelConfig):
+    """Each cell's reconstruction loss [B, T, 9]: `hit_terms` weighted by `config.hit_weight`, plus `head_terms`.
+    The heads' loss, hundreds of nats a window against the hits' tens, otherwise decides what z carries (issue 24)."""
+    return config.hit_weight * hit_terms(x, logits) + head_terms(x, logits, config)
 
 
 def head_quantile(logits, u, low: float, high: float):
@@ -691,11 +699,11 @@ class CompiledModel:
             self.decode(np.zeros((size, self.config.z_size), np.float32))
 
     @staticmethod
-    def _run(xla, graph, batches: tuple[np.ndarray, ...], *scalars):
-        """Calls `xla` on the batches padded to the next XLA batch size, or `graph` when they are larger; the
-        scalars follow them unpadded."""
+    def _run(xla, graph, batches: tuple[np.ndarray, ...], *scalars, sizes=None):
+        """Calls `xla` on the batches padded to the next of the XLA batch `sizes` (default `XLA_BATCH_SIZES`), or
+        `graph` when they are larger; the scalars follow them unpadded."""
         count = len(batches[0])
-        size = next((size for size in XLA_BATCH_SIZES if size >= count), None)
+        size = next((size for size in sizes or XLA_BATCH_SIZES if size >= count), None)
         if size is None:
             outputs = graph(*batches, *scalars)
         else:

@@ -1,12 +1,17 @@
-"""Faithful encoding: each seed's latent code refined by gradient steps (semi-amortised inference).
+"""Faithful encoding: each seed's latent codes refined by gradient steps (semi-amortised inference).
 
 The encoder guesses a code in one shot, and its guess is not the best code for a given seed: reconstructions from
 mu lose about a quarter of the hits (model card). Kim et al. (2018, "Semi-Amortized Variational Autoencoders") start
-from the encoder's mu and take gradient steps on z. Here the objective is the seed's teacher-forced negative
-log-likelihood (its hits, and its velocities and offsets on its hits; the hits' part weighted by `hit_weight`) plus
-`prior_weight` · ½‖z‖², a pull towards the prior so that paths and attribute moves stay where the decoder knows its
-way. Adam on z, a fixed number of steps, the whole loop one XLA program per batch size; the code returned is the best
-one seen whose (weighted) likelihood is no worse than mu's (so refinement never lowers the seed's likelihood).
+from the encoder's mu and take gradient steps on z. A seed gets two codes here, both refined from its mu: the *hits
+code*, refined for the seed's hits (their teacher-forced −log p, weighted 10 against the velocities' and offsets'),
+says where the hits fall; the *heads code*, refined for the seed's velocities and offsets on its hits, plays them
+(`decode_codes`). One code refined for the seed's whole likelihood spends itself on the heads (hundreds of nats a
+window against the hits' tens) and keeps fewer hits; one weighted for the hits plays their dynamics and timing worse
+(model card, issue 24). Each objective also has `prior_weight` · ½‖z‖², a pull towards the prior so that paths and
+attribute moves stay where the decoder knows its way. Adam on z for a fixed number of steps, the seeds' codes of
+one objective in one batch, the whole loop one XLA program per batch size. Each code returned is the best one seen
+whose objective (without the prior) is no worse than mu's: refinement never makes a seed less likely under its
+code's objective.
 """
 
 from __future__ import annotations
@@ -14,36 +19,41 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from explorer.groove import FEATURES, NUM_CLASSES
-from explorer.model import MusicVAE, reconstruction_terms
+from explorer.model import MusicVAE, head_terms, hit_terms
+
+# A seed's codes along the codes' axis, with each one's objective: (the hits' weight, the heads' weight).
+HITS_CODE = (10.0, 1.0)  # on validation windows hits ×10, ×30 and ×100 kept as many hits, ×1 fewer (model card)
+HEADS_CODE = (0.0, 1.0)  # the heads alone: the hits it plays are the hits code's
 
 
 @dataclass(frozen=True)
 class RefineOptions:
     steps: int = 30  # measured in the model card: F1 against steps, and the time per seed
-    learning_rate: float = 0.1
+    learning_rate: float = 0.2
     prior_weight: float = 0.1
-    hit_weight: float = 1.0  # the hits' weight in the objective: 1 is the seed's likelihood (measured: model card)
+    objectives: tuple[tuple[float, float], ...] = (HITS_CODE, HEADS_CODE)  # one code per (hits', heads' weight)
 
 
 def likelihood_terms(vae: MusicVAE, x, z):
-    """(−log p(x | z) teacher-forced, its hits' part, ½‖z‖²), per example."""
+    """(−log p of the hits of x | z, of its velocities and offsets (the heads), ½‖z‖²) per example, teacher-forced."""
     logits = vae.decode_teacher_forced(z, x)
-    hits = tf.nn.sigmoid_cross_entropy_with_logits(labels=x[..., :NUM_CLASSES], logits=logits[..., :NUM_CLASSES])
-    return (tf.reduce_sum(reconstruction_terms(x, logits, vae.config), axis=[1, 2]), tf.reduce_sum(hits, axis=[1, 2]),
-            0.5 * tf.reduce_sum(tf.square(z), axis=-1))
+    return (tf.reduce_sum(hit_terms(x, logits), axis=[1, 2]),
+            tf.reduce_sum(head_terms(x, logits, vae.config), axis=[1, 2]), 0.5 * tf.reduce_sum(tf.square(z), axis=-1))
 
 
-def refine_loop(vae: MusicVAE, x, mu, steps, learning_rate, prior_weight, hit_weight):
-    """The refined codes [B, z] of grooves x [B, T, 27] from their mu: `steps` Adam steps on z (β 0.9, 0.999)."""
+def refine_loop(vae: MusicVAE, x, mu, weights, steps, learning_rate, prior_weight):
+    """The refined codes [B, z] of grooves x [B, T, 27] from their mu: `steps` Adam steps on z (β 0.9, 0.999), each
+    row's objective its (hits', heads') `weights` [B, 2]."""
     def objective(z):
-        nll, hit_nll, size = likelihood_terms(vae, x, z)
-        weighted = nll + (hit_weight - vae.config.hit_weight) * hit_nll  # the hits weighted by hit_weight
+        hits, heads, size = likelihood_terms(vae, x, z)
+        weighted = weights[:, 0] * hits + weights[:, 1] * heads
         return weighted, weighted + prior_weight * size
 
     start_nll, _ = objective(mu)
@@ -71,51 +81,76 @@ def refine_loop(vae: MusicVAE, x, mu, steps, learning_rate, prior_weight, hit_we
     return tf.where(last_better[:, None], z, best)
 
 
-REFINED_CACHE_SIZE = 256  # codes kept per model, by the groove's bytes: the basket's seeds are refined once
+def decode_codes(model, codes: np.ndarray, temperature: float = 0.0, seed: int = 0,
+                 given_hits: np.ndarray | None = None) -> np.ndarray:
+    """Tensors [N, steps, 27] of codes [N, z] (each played whole) or of seeds' codes [N, 2, z] (`RefineOptions`'
+    order): the hits drawn from each hits code, or `given_hits` [N, steps, 9], played by its heads code."""
+    codes = np.asarray(codes, np.float32)
+    if codes.ndim == 2:
+        return model.decode(codes, temperature, seed, given_hits=given_hits)
+    if codes.ndim != 3 or codes.shape[1] != 2:
+        raise ValueError(f"codes must be [N, z] or [N, 2, z] (hits code, heads code), not {list(codes.shape)}")
+    if given_hits is None:
+        given_hits = model.decode(codes[:, 0], temperature, seed)[..., :NUM_CLASSES]
+    return model.decode(codes[:, 1], temperature, seed, given_hits=given_hits)
+
+
+REFINED_CACHE_SIZE = 256  # seeds' codes kept per model, by the groove's bytes: the basket's seeds are refined once
+# XLA programs for one seed (a reconstruction, a move), up to four (paths, blends) and sixteen (benchmarks); larger
+# batches run as a graph.
+XLA_SEEDS = (1, 4, 16)
+# A small batch's XLA program runs on one core: each code's batch runs beside the other's (one seed's two codes,
+# measured: 310–330 ms side by side, 380–450 ms as one batch of two rows, 250–300 ms for one code alone).
+_CODE_WORKERS = ThreadPoolExecutor(2, thread_name_prefix="refine")
 
 
 class Refiner:
-    """A model's refinement, compiled once per batch size (XLA up to the largest of `XLA_BATCH_SIZES`), with the
-    codes of recent grooves kept. Safe to share between threads."""
+    """A model's refinement, compiled once per batch size, with the codes of recent grooves kept. Safe to share
+    between threads."""
 
     def __init__(self, model):
-        from explorer.model import XLA_BATCH_SIZES
-
         self.model = model
-        self._max_cached_batch = XLA_BATCH_SIZES[-1]
         vae = model.vae
-        self._xla = tf.function(lambda x, mu, *args: refine_loop(vae, x, mu, *args), jit_compile=True)
-        self._graph = tf.function(lambda x, mu, *args: refine_loop(vae, x, mu, *args))
+        self._xla = tf.function(lambda x, mu, weights, *args: refine_loop(vae, x, mu, weights, *args),
+                                jit_compile=True)
+        self._graph = tf.function(lambda x, mu, weights, *args: refine_loop(vae, x, mu, weights, *args))
         self._codes: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def warm_up(self, batch_sizes) -> None:
-        """Compiles the refinement for these batch sizes now rather than at a user's first click (~10 s each)."""
-        steps = self.model.config.steps
-        for size in batch_sizes:
-            zeros = np.zeros((size, steps, FEATURES), np.float32)
-            self.model._run(self._xla, self._graph, (zeros, np.zeros((size, self.model.config.z_size), np.float32)),
-                            np.int32(1), np.float32(0.1), np.float32(0.1), np.float32(1.0))
+    def warm_up(self, seed_counts) -> None:
+        """Compiles the refinement for these numbers of seeds now rather than at a user's first click (~10 s each)."""
+        for count in seed_counts:
+            zeros = np.zeros((count, self.model.config.steps, FEATURES), np.float32)
+            self._refine(zeros, np.zeros((count, self.model.config.z_size), np.float32), RefineOptions(steps=1))
+
+    def _refine(self, tensors: np.ndarray, mu: np.ndarray, options: RefineOptions) -> np.ndarray:
+        """[B, codes, z]: each objective's code of every groove, the codes' batches side by side."""
+        scalars = (np.int32(options.steps), np.float32(options.learning_rate), np.float32(options.prior_weight))
+
+        def refined(objective):
+            weights = np.tile(np.asarray(objective, np.float32), (len(tensors), 1))
+            return self.model._run(self._xla, self._graph, (tensors, mu, weights), *scalars, sizes=XLA_SEEDS)
+
+        return np.stack(list(_CODE_WORKERS.map(refined, options.objectives)), axis=1)
 
     def codes(self, tensors: np.ndarray, options: RefineOptions = RefineOptions()) -> np.ndarray:
-        """The refined codes [B, z] of grooves [B, T, 27]; with 0 steps, their mu."""
+        """The refined codes [B, codes, z] of grooves [B, T, 27], one per objective of `options`; with 0 steps,
+        their mu."""
         tensors = np.asarray(tensors, np.float32)
         mu, _ = self.model.encode(tensors)
         if options.steps <= 0 or not len(tensors):
-            return mu
+            return np.repeat(mu[:, None], len(options.objectives), axis=1)
         salt = repr(options).encode()
         keys = [hashlib.sha1(tensor.tobytes() + salt).digest() for tensor in tensors]
         with self._lock:
             found = [self._codes.get(key) for key in keys]
         missing = [i for i, code in enumerate(found) if code is None]
         if missing:
-            scalars = (np.int32(options.steps), np.float32(options.learning_rate), np.float32(options.prior_weight),
-                       np.float32(options.hit_weight))
-            refined = self.model._run(self._xla, self._graph, (tensors[missing], mu[missing]), *scalars)
+            refined = self._refine(tensors[missing], mu[missing], options)
             with self._lock:
                 for j, i in enumerate(missing):
                     found[i] = refined[j]
-                    if len(tensors) <= self._max_cached_batch:
+                    if len(tensors) <= XLA_SEEDS[-1]:  # not a bulk batch's
                         self._codes[keys[i]] = refined[j]
                 while len(self._codes) > REFINED_CACHE_SIZE:
                     self._codes.popitem(last=False)

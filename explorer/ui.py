@@ -213,16 +213,17 @@ def sampling_prior_note(model) -> str:
 
 def move(model, code: np.ndarray, bpm: float, vectors: dict[str, np.ndarray], amounts: dict[str, float],
          keep_hits: np.ndarray | None = None) -> Groove:
-    """A seed's code (`generate.seed_codes`) moved by amount × vector for each named attribute vector, decoded at
-    T 0 and at the seed's tempo. With `keep_hits` (the seed's hits, [steps, 9]) the pattern is held by constrained
-    decoding: only the dynamics and the timing move."""
+    """A seed's codes (`generate.seed_codes`, [2, z]) moved by amount × vector for each named attribute vector,
+    decoded at T 0 and at the seed's tempo. With `keep_hits` (the seed's hits, [steps, 9]) the pattern is held by
+    constrained decoding: only the dynamics and the timing move."""
     from explorer.generate import apply_vector
+    from explorer.refine import decode_codes
 
     z = np.asarray(code, np.float32)
     for name, amount in amounts.items():
         z = apply_vector(z, vectors[name], amount)
     given = None if keep_hits is None else np.asarray(keep_hits, np.float32)[None]
-    return Groove.from_tensor(model.decode(z[None], 0.0, 0, given_hits=given)[0], bpm, "moved")
+    return Groove.from_tensor(decode_codes(model, z[None], given_hits=given)[0], bpm, "moved")
 
 
 def hits_kept(seed: Groove, moved: Groove) -> str:
