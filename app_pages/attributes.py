@@ -81,5 +81,5 @@ with original:
     ui.groove_card(seed.groove, key=f"{PAGE}_seed", title=f"the seed as played: {seed.label}", basket_button=False)
 with result:
     ui.groove_card(moved, key=f"{PAGE}_moved", title=moved_title + (f" → {measured}" if measured else ""))
-    st.caption(f"The model's version {ui.hits_kept(seed.groove, moved)} of the seed as played.")
+    st.caption(f"Against the seed as played, the model's version {ui.hits_kept(seed.groove, moved)}.")
 ui.zip_button([(f"seed {seed.label}", seed.groove), (label, moved)], "attributes", key="attributes_zip")

@@ -390,14 +390,18 @@ class MusicVAE(keras.Model):
 
     # decoder, autoregressive (sampling)
 
-    def decode_sampled(self, z, thresholds, head_noise, head_temperature):
+    def decode_sampled(self, z, thresholds, head_noise, head_temperature, heads_z=None):
         """Autoregressive decoding: a hit where its logit exceeds its threshold ([B, T, 9]; see
         `sampling_thresholds`); velocities and offsets from `activate` (head_noise [B, T, 18], see
-        `head_uniforms`); the activated sample is fed back. Returns [B, T, 27]."""
+        `head_uniforms`); the activated sample is fed back. With `heads_z` [B, z] a second decoder runs beside the
+        first, step by step: the hits are the first's, their velocities and offsets the second's, and both read back
+        what was played (a seed's two codes, explorer/refine.py). Returns [B, T, 27]."""
         config = self.config
         batch = tf.shape(z)[0]
-        # [bars, B, condition]: the conductor's bar embeddings, or z for every bar
-        conditions = self._bar_conditions(z) if config.hierarchical else tf.tile(z[None], [config.bars, 1, 1])
+        codes = z if heads_z is None else tf.concat([z, heads_z], axis=0)  # the streams' codes, [streams · B, z]
+        # [bars, streams · B, condition]: the conductor's bar embeddings, or the code for every bar
+        conditions = (self._bar_conditions(codes) if config.hierarchical
+                      else tf.tile(codes[None], [config.bars, 1, 1]))
         # The hierarchical decoder restarts every bar from that bar's initial states; the flat one is one 64-step
         # sequence whose states carry across bars.
         bar_states = self._initial_states("decoder.initial_state", conditions, config.decoder_layers,
@@ -422,6 +426,8 @@ class MusicVAE(keras.Model):
                 states = [(tf.where(bar_start, h[bar], state_h), tf.where(bar_start, c[bar], state_c))
                           for (h, c), (state_h, state_c) in zip(bar_states, states, strict=True)]
             layer_input = tf.concat([previous, last_bar[0]], axis=-1) if config.previous_bar else previous
+            if heads_z is not None:  # both streams read back what was played
+                layer_input = tf.concat([layer_input, layer_input], axis=0)
             new_states = []
             for layer, ((h, c), weights) in enumerate(zip(states, stacked, strict=True)):
                 bias = layer0_biases[bar] if layer == 0 else biases[layer]
@@ -430,8 +436,9 @@ class MusicVAE(keras.Model):
                 layer_input = h
             states = new_states
             logits = self._dense("decoder.output", layer_input)
-            hits = tf.cast(logits[:, :NUM_CLASSES] > thresholds[step], tf.float32)
-            previous = self.activate(logits, hits, head_noise[step], head_temperature)
+            hit_logits, head_logits = (logits, logits) if heads_z is None else tf.split(logits, 2)
+            hits = tf.cast(hit_logits[:, :NUM_CLASSES] > thresholds[step], tf.float32)
+            previous = self.activate(head_logits, hits, head_noise[step], head_temperature)
             if config.previous_bar:
                 last_bar = tf.concat([last_bar[1:], previous[None]], axis=0)
             outputs = outputs.write(step, previous)
@@ -606,8 +613,9 @@ def head_uniforms(batch: int, steps: int, temperature: float, seed: int) -> np.n
 # spends most of a small batch's time on per-op overhead (one groove: decode ~18 → ~8 ms, encode ~16 → ~10 ms).
 # Larger batches are compute-bound and run as plain graphs, which need no compiling. XLA compiles each size once
 # per process (~1.5–2.5 s for the sampler; TensorFlow's persistent XLA cache fails to read back on CPU), so the
-# sizes are few: one groove, Generate's 4, and 16 for 4×4 blends and paths.
-XLA_BATCH_SIZES = (1, 4, 16)
+# sizes are few: one groove, Generate's 4, the 6 steps between a path's ends (measured: 8-step path 52 → 32 ms with
+# 8, its seeds' two codes decoded in lockstep) and 16 for 4×4 blends and longer paths.
+XLA_BATCH_SIZES = (1, 4, 8, 16)
 # Small batches' encodings are kept (by the tensor's bytes): the basket's seeds are encoded again on every click of
 # Interpolate, Blend or Attributes, and the encoder, memory-bound, is most of such a click's model time.
 ENCODING_CACHE_SIZE = 256
@@ -630,18 +638,19 @@ class CompiledModel:
         self._encode_graph = tf.function(
             lambda x: vae.encode_params(x),
             input_signature=[tf.TensorSpec([None, steps, vae.config.encoder_input_size], tf.float32)])
-        self._decode_graph = tf.function(
-            vae.decode_sampled,
-            input_signature=[tf.TensorSpec([None, z_size], tf.float32),
-                             tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32),
-                             tf.TensorSpec([None, steps, 2 * NUM_CLASSES], tf.float32),
-                             tf.TensorSpec([], tf.float32)])
+        codes, noise = tf.TensorSpec([None, z_size], tf.float32), [
+            tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32),
+            tf.TensorSpec([None, steps, 2 * NUM_CLASSES], tf.float32), tf.TensorSpec([], tf.float32)]
+        self._decode_graph = tf.function(vae.decode_sampled, input_signature=[codes, *noise])
+        play_pairs = lambda z, heads_z, *noise: vae.decode_sampled(z, *noise, heads_z=heads_z)  # noqa: E731
         self._hit_logits_graph = tf.function(
             lambda z, x: vae.decode_teacher_forced(z, x)[..., :NUM_CLASSES],
             input_signature=[tf.TensorSpec([None, z_size], tf.float32),
                              tf.TensorSpec([None, steps, FEATURES], tf.float32)])
         self._encode_xla = tf.function(lambda x: vae.encode_params(x), jit_compile=True)
         self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
+        self._decode_pairs_graph = tf.function(play_pairs, input_signature=[codes, codes, *noise])
+        self._decode_pairs_xla = tf.function(play_pairs, jit_compile=True)
 
     def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[B, 64, 27] (a multi-task model's also [B, 64, encoder_input_size], with a condition) → (mu, sigma), each
@@ -665,12 +674,13 @@ class CompiledModel:
 
     def decode(self, z: np.ndarray, temperature: float = 0.0, seed: int = 0,
                given_hits: np.ndarray | None = None, allowed: np.ndarray | None = None,
-               given_cells: np.ndarray | None = None) -> np.ndarray:
+               given_cells: np.ndarray | None = None, heads_z: np.ndarray | None = None) -> np.ndarray:
         """[B, z] → [B, 64, 27] activated outputs (hits 0/1). With `given_hits` [B, 64, 9], those are the hits, and
         the model plays only their velocities and offsets (the decoder was trained teacher-forced on true hits, so
         given hits are what it has seen); with `given_cells` [B, 64, 9] (booleans) as well, only in those cells, the
         others drawn as usual (infilling a drum, continuing after kept bars). With `allowed` [B, 64, 9] (booleans),
-        hits are drawn as usual but only in the allowed cells (Drumify's "strictly on my taps")."""
+        hits are drawn as usual but only in the allowed cells (Drumify's "strictly on my taps"). With `heads_z`
+        [B, z], the hits drawn from z are played by heads_z, step by step (`MusicVAE.decode_sampled`)."""
         z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
         temperature, seed, steps = float(temperature), int(seed) % 2**63, self.config.steps
         thresholds = sampling_thresholds(len(z), steps, temperature, seed)
@@ -685,6 +695,9 @@ class CompiledModel:
         noise = (thresholds, head_uniforms(len(z), steps, temperature, seed))
         # the heads' softmax temperature: T itself, or 1 at T = 0, where the median is taken
         head_temperature = np.float32(temperature if temperature > 0 else 1.0)
+        if heads_z is not None:
+            pairs = (z, np.asarray(heads_z, np.float32).reshape(z.shape), *noise)
+            return self._run(self._decode_pairs_xla, self._decode_pairs_graph, pairs, head_temperature)
         return self._run(self._decode_xla, self._decode_graph, (z, *noise), head_temperature)
 
     def hit_logits(self, z: np.ndarray, tensors: np.ndarray) -> np.ndarray:
@@ -696,7 +709,9 @@ class CompiledModel:
         for size in batch_sizes:  # past the cache of encodings, which would answer every size but the first
             zeros = np.zeros((size, self.config.steps, self.config.encoder_input_size), np.float32)
             self._run(self._encode_xla, self._encode_graph, (zeros,))
-            self.decode(np.zeros((size, self.config.z_size), np.float32))
+            codes = np.zeros((size, self.config.z_size), np.float32)
+            self.decode(codes)
+            self.decode(codes, heads_z=codes)
 
     @staticmethod
     def _run(xla, graph, batches: tuple[np.ndarray, ...], *scalars, sizes=None):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from explorer.groove import FEATURES, NUM_CLASSES
+from explorer.groove import FEATURES
 from explorer.model import MusicVAE, head_terms, hit_terms
 
 # A seed's codes along the codes' axis, with each one's objective: (the hits' weight, the heads' weight).
@@ -84,14 +84,15 @@ def refine_loop(vae: MusicVAE, x, mu, weights, steps, learning_rate, prior_weigh
 def decode_codes(model, codes: np.ndarray, temperature: float = 0.0, seed: int = 0,
                  given_hits: np.ndarray | None = None) -> np.ndarray:
     """Tensors [N, steps, 27] of codes [N, z] (each played whole) or of seeds' codes [N, 2, z] (`RefineOptions`'
-    order): the hits drawn from each hits code, or `given_hits` [N, steps, 9], played by its heads code."""
+    order): the hits drawn from each hits code, or `given_hits` [N, steps, 9], played by its heads code (the two
+    decoders step by step, both reading back what was played)."""
     codes = np.asarray(codes, np.float32)
     if codes.ndim == 2:
         return model.decode(codes, temperature, seed, given_hits=given_hits)
     if codes.ndim != 3 or codes.shape[1] != 2:
         raise ValueError(f"codes must be [N, z] or [N, 2, z] (hits code, heads code), not {list(codes.shape)}")
     if given_hits is None:
-        given_hits = model.decode(codes[:, 0], temperature, seed)[..., :NUM_CLASSES]
+        return model.decode(codes[:, 0], temperature, seed, heads_z=codes[:, 1])
     return model.decode(codes[:, 1], temperature, seed, given_hits=given_hits)
 
 

@@ -60,7 +60,7 @@ def windows() -> dataset.WindowSet:
 RENDERERS = ThreadPoolExecutor(audio.ENGINES, thread_name_prefix="audio")  # shared by every session
 _warm_up_lock = threading.Lock()
 _warm_up_thread: threading.Thread | None = None
-WARM_UP_BATCH_SIZES = (4, 1, 16)  # the XLA batch sizes, Generate's default count of 4 first
+WARM_UP_BATCH_SIZES = (4, 1, 8, 16)  # the XLA batch sizes, Generate's default count of 4 first
 REFINE_WARM_UP_BATCH_SIZES = (1, 4)  # seeds are refined one (a reconstruction, a move) or 2-4 at a time (paths, blends)
 WARM_UP_DELAY = 4.0  # seconds: importing TensorFlow holds Python's lock much of the time; let the first page finish
 

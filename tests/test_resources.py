@@ -27,6 +27,7 @@ def test_warm_up_loads_the_default_model_once_in_the_background(monkeypatch):
     assert sorted(resources.WARM_UP_BATCH_SIZES) == sorted(XLA_BATCH_SIZES)
     assert model._encode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
     assert model._decode_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)
+    assert model._decode_pairs_xla.experimental_get_tracing_count() == len(XLA_BATCH_SIZES)  # seeds' two codes
     # and the seeds' refinement for one seed and for two to four, which a click then runs without tracing again
     from explorer.refine import refiner
 
