@@ -638,18 +638,21 @@ class CompiledModel:
         self._encode_graph = tf.function(
             lambda x: vae.encode_params(x),
             input_signature=[tf.TensorSpec([None, steps, vae.config.encoder_input_size], tf.float32)])
-        codes, noise = tf.TensorSpec([None, z_size], tf.float32), [
+        codes, noise_specs = tf.TensorSpec([None, z_size], tf.float32), [
             tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32),
             tf.TensorSpec([None, steps, 2 * NUM_CLASSES], tf.float32), tf.TensorSpec([], tf.float32)]
-        self._decode_graph = tf.function(vae.decode_sampled, input_signature=[codes, *noise])
-        play_pairs = lambda z, heads_z, *noise: vae.decode_sampled(z, *noise, heads_z=heads_z)  # noqa: E731
+        self._decode_graph = tf.function(vae.decode_sampled, input_signature=[codes, *noise_specs])
+
+        def play_pairs(z, heads_z, *noise):  # a seed's two codes, in lockstep
+            return vae.decode_sampled(z, *noise, heads_z=heads_z)
+
         self._hit_logits_graph = tf.function(
             lambda z, x: vae.decode_teacher_forced(z, x)[..., :NUM_CLASSES],
             input_signature=[tf.TensorSpec([None, z_size], tf.float32),
                              tf.TensorSpec([None, steps, FEATURES], tf.float32)])
         self._encode_xla = tf.function(lambda x: vae.encode_params(x), jit_compile=True)
         self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
-        self._decode_pairs_graph = tf.function(play_pairs, input_signature=[codes, codes, *noise])
+        self._decode_pairs_graph = tf.function(play_pairs, input_signature=[codes, codes, *noise_specs])
         self._decode_pairs_xla = tf.function(play_pairs, jit_compile=True)
 
     def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
