@@ -49,11 +49,11 @@ def likelihood_terms(vae: MusicVAE, x, z):
 
 
 def refine_loop(vae: MusicVAE, x, mu, weights, steps, learning_rate, prior_weight):
-    """The refined codes [B, z] of grooves x [B, T, 27] from their mu: `steps` Adam steps on z (β 0.9, 0.999), each
-    row's objective its (hits', heads') `weights` [B, 2]."""
+    """The refined codes [B, z] of grooves x [B, T, 27] from their mu: `steps` Adam steps on z (β 0.9, 0.999), the
+    objective weighting the hits and the heads by `weights` [2]."""
     def objective(z):
         hits, heads, size = likelihood_terms(vae, x, z)
-        weighted = weights[:, 0] * hits + weights[:, 1] * heads
+        weighted = weights[0] * hits + weights[1] * heads
         return weighted, weighted + prior_weight * size
 
     start_nll, _ = objective(mu)
@@ -112,9 +112,8 @@ class Refiner:
     def __init__(self, model):
         self.model = model
         vae = model.vae
-        self._xla = tf.function(lambda x, mu, weights, *args: refine_loop(vae, x, mu, weights, *args),
-                                jit_compile=True)
-        self._graph = tf.function(lambda x, mu, weights, *args: refine_loop(vae, x, mu, weights, *args))
+        self._xla = tf.function(lambda x, mu, *args: refine_loop(vae, x, mu, *args), jit_compile=True)
+        self._graph = tf.function(lambda x, mu, *args: refine_loop(vae, x, mu, *args))
         self._codes: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -129,8 +128,8 @@ class Refiner:
         scalars = (np.int32(options.steps), np.float32(options.learning_rate), np.float32(options.prior_weight))
 
         def refined(objective):
-            weights = np.tile(np.asarray(objective, np.float32), (len(tensors), 1))
-            return self.model._run(self._xla, self._graph, (tensors, mu, weights), *scalars, sizes=XLA_SEEDS)
+            weights = np.asarray(objective, np.float32)
+            return self.model._run(self._xla, self._graph, (tensors, mu), weights, *scalars, sizes=XLA_SEEDS)
 
         return np.stack(list(_CODE_WORKERS.map(refined, options.objectives)), axis=1)
 
