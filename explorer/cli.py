@@ -90,7 +90,7 @@ def cmd_train(args) -> int:
     options = TrainOptions(config=config or "groovae_4bar", steps=args.steps, time_budget_minutes=args.time_budget,
                            batch_size=args.batch_size, dropout_keep=args.dropout_keep,
                            learning_rate=args.learning_rate, free_bits=args.free_bits, beta=args.beta,
-                           hit_weight=args.hit_weight,
+                           hit_weight=args.hit_weight, windows_per_performance=args.windows_per_performance,
                            seed=args.seed, init_from=init_from, augment=chosen_augmentations(args.augment),
                            strategy=args.strategy, precision=args.precision,
                            checkpoint_every=args.checkpoint_every or TrainOptions.checkpoint_every,
@@ -447,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hit-weight", type=float,
                        help="the hits' weight in the reconstruction loss, against the velocity and offset heads'; "
                             "default: the preset's (1)")
+    train.add_argument("--windows-per-performance", type=int, metavar="N",
+                       help="each epoch draws at most N windows of each performance (file), and validation holds at "
+                            "most N of each, so that long performances do not dominate; default: every window")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                        help="save the resumable state every this many steps; default: 200")

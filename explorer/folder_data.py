@@ -39,8 +39,8 @@ class FolderWindows:
     skipped: tuple[tuple[str, str], ...]  # (file, reason)
     source: dict  # {"folder", "files", "file_list_sha256", "drum_map"}: what the checkpoint records
 
-    def split(self, validation_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(training, validation) windows, split by file (never one file's windows on both sides)."""
+    def held_out(self, validation_fraction: float, seed: int = 0) -> np.ndarray:
+        """[N] bool: the windows held out for validation, split by file (never one file's windows on both sides)."""
         if not 0.0 < validation_fraction < 1.0:
             raise ValueError("the validation fraction must lie between 0 and 1")
         names = sorted(set(self.files))
@@ -49,8 +49,7 @@ class FolderWindows:
         rng = np.random.default_rng(seed)
         count = min(max(1, round(validation_fraction * len(names))), len(names) - 1)
         held_out = set(rng.choice(names, count, replace=False))
-        chosen = np.array([f in held_out for f in self.files])
-        return self.tensors[~chosen], self.tensors[chosen]
+        return np.array([f in held_out for f in self.files])
 
     def skip_table(self) -> str:
         """One table of what was skipped and why, for the start of a run."""

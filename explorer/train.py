@@ -52,6 +52,10 @@ class TrainOptions:
     checkpoint_every: int = 200
     validation_windows: int = 2048  # a fixed subset keeps validation quick on a CPU
     validate_every_epochs: int = 1
+    # Each epoch draws at most this many windows of each performance (a fixed draw per epoch), and validation holds at
+    # most this many of each: a long performance gives most of the windows, so sampled by window the model learns
+    # the long ones by heart and generalises worse (model card, session 14). None: every window, every epoch.
+    windows_per_performance: int | None = None
     strategy: str = "default"  # default | mirrored | multiworker
     init_from: str | None = None  # a registry checkpoint whose weights start a new run (fresh optimizer)
     augment: tuple[str, ...] = ()  # augmentations of training windows by name (explorer/augment.py)
@@ -65,7 +69,7 @@ class TrainOptions:
 
 # Training options a resumed run must share with its start, beside the model config: they decide what it sees.
 RESUMED_AS_STARTED = ("seed", "augment", "validation_windows", "midi_dir", "validation_dir", "validation_fraction",
-                      "drum_map")
+                      "drum_map", "windows_per_performance")
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -121,9 +125,11 @@ def _hit_f1(targets, logits):
 
 class Trainer:
     def __init__(self, options: TrainOptions, out_dir: Path, train_tensors: np.ndarray,
-                 validation_tensors: np.ndarray, resume: bool = False, data: dict | None = None):
+                 validation_tensors: np.ndarray, resume: bool = False, data: dict | None = None,
+                 train_performances: np.ndarray | None = None, validation_performances: np.ndarray | None = None):
         """`data`: where the training windows came from, recorded in config.json and by `export_run` in the
-        checkpoint (a folder's name, file count and file-list hash)."""
+        checkpoint (a folder's name, file count and file-list hash). `train_performances`, `validation_performances`:
+        each window's performance (any labels), needed by `windows_per_performance`."""
         self.options = options
         self.out_dir = Path(out_dir)
         self.strategy = make_strategy(options.strategy, options.collective_timeout)
@@ -139,13 +145,20 @@ class Trainer:
         changes = {k: v for k, v in overrides if v is not None}
         self.config: ModelConfig = dataclasses.replace(base, **changes)
         self.train_tensors = np.asarray(train_tensors, np.float32)
-        if len(self.train_tensors) < self.config.batch_size:  # no whole batch: an epoch would never take a step
-            raise TrainingError(f"There are {len(self.train_tensors):,} training windows, fewer than one batch "
-                                f"({self.config.batch_size}): pass --batch-size {len(self.train_tensors)} or less, or "
-                                "add files.")
+        self._performances = None
         rng = np.random.default_rng(1234)
-        subset = rng.permutation(len(validation_tensors))[:options.validation_windows]
-        self.validation_tensors = np.asarray(validation_tensors, np.float32)[np.sort(subset)]
+        subset = rng.permutation(len(validation_tensors))
+        if options.windows_per_performance:
+            if train_performances is None or validation_performances is None:
+                raise TrainingError("windows_per_performance needs each window's performance.")
+            self._performances = _groups(train_performances)
+            subset = _capped(_groups(validation_performances), options.windows_per_performance, rng)
+        self.validation_tensors = np.asarray(validation_tensors, np.float32)[
+            np.sort(subset[:options.validation_windows])]
+        if self.epoch_size < self.config.batch_size:  # no whole batch: an epoch would never take a step
+            raise TrainingError(f"An epoch holds {self.epoch_size:,} training windows, fewer than one batch "
+                                f"({self.config.batch_size}): pass --batch-size {self.epoch_size} or less, or "
+                                "add files.")
         self.compute_dtype = training_dtype(options.precision)  # may change on resume: a new machine's CPU
         with self.strategy.scope():
             keras.utils.set_random_seed(options.seed)
@@ -245,16 +258,29 @@ class Trainer:
 
     # data
 
+    def _epoch_windows(self, epoch: int) -> np.ndarray:
+        """The training windows of an epoch, drawn by (seed, epoch) when capped per performance."""
+        if self._performances is None:
+            return self.train_tensors
+        rng = np.random.default_rng([self.options.seed, epoch])
+        return self.train_tensors[np.sort(_capped(self._performances, self.options.windows_per_performance, rng))]
+
+    @property
+    def epoch_size(self) -> int:
+        if self._performances is None:
+            return len(self.train_tensors)
+        return sum(min(len(g), self.options.windows_per_performance) for g in self._performances)
+
     @property
     def batches_per_epoch(self) -> int:
-        return max(1, len(self.train_tensors) // self.config.batch_size)
+        return max(1, self.epoch_size // self.config.batch_size)
 
     def _epoch_dataset(self, epoch: int, skip_batches: int):
         """One epoch in an order fixed by (seed, epoch), so a resumed run sees the batches it would have seen."""
         batch = self.config.batch_size
-        dataset = (tf.data.Dataset.from_tensor_slices(self.train_tensors)
-                   .shuffle(len(self.train_tensors), seed=self.options.seed * 100003 + epoch,
-                            reshuffle_each_iteration=False)
+        windows = self._epoch_windows(epoch)
+        dataset = (tf.data.Dataset.from_tensor_slices(windows)
+                   .shuffle(len(windows), seed=self.options.seed * 100003 + epoch, reshuffle_each_iteration=False)
                    .batch(batch, drop_remainder=True)
                    .skip(skip_batches)
                    .prefetch(2))
@@ -374,14 +400,38 @@ class Trainer:
         self.save()
 
 
-def training_data(options: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict | None]:
-    """(training windows, validation windows, where they came from): GMD's train and validation splits, or a folder's
+def _groups(labels) -> list[np.ndarray]:
+    """The window indices of each label (a performance), in the labels' sorted order."""
+    _, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(inverse))[:-1])
+
+
+def _capped(groups: list[np.ndarray], cap: int, rng: np.random.Generator) -> np.ndarray:
+    """At most `cap` indices of each group, drawn without replacement, shuffled together."""
+    chosen = np.concatenate([rng.choice(g, min(cap, len(g)), replace=False) for g in groups])
+    return rng.permutation(chosen)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    training: np.ndarray  # windows [N, 64, 27]
+    training_performances: np.ndarray  # [N] each window's performance (a file name)
+    validation: np.ndarray
+    validation_performances: np.ndarray
+    source: dict | None  # where a folder's windows came from (None: GMD)
+
+
+def training_data(options: TrainOptions) -> TrainingData:
+    """The training and validation windows and their performances: GMD's train and validation splits, or a folder's
     files (`midi_dir`, read with `drum_map`), validated on `validation_dir` or on a share of its files. Prints what a
     folder's files gave, and what was skipped and why."""
     if not options.midi_dir:
         from explorer.dataset import load_windows
 
-        return load_windows("train").tensors, load_windows("validation").tensors, None
+        training, validation = load_windows("train"), load_windows("validation")
+        return TrainingData(training.tensors, training.meta["midi_filename"].to_numpy(str), validation.tensors,
+                            validation.meta["midi_filename"].to_numpy(str), None)
     from explorer.drum_map import load_drum_map
     from explorer.folder_data import folder_windows
 
@@ -391,22 +441,28 @@ def training_data(options: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict |
     if options.validation_dir:
         held_out = folder_windows(Path(options.validation_dir), pitch_map, str(options.drum_map))
         print(held_out.skip_table())
-        return folder.tensors, held_out.tensors, {**folder.source, "validation": held_out.source}
-    training, validation = folder.split(options.validation_fraction, options.seed)
-    return training, validation, {**folder.source, "validation_fraction": options.validation_fraction}
+        return TrainingData(folder.tensors, np.array(folder.files), held_out.tensors, np.array(held_out.files),
+                            {**folder.source, "validation": held_out.source})
+    held = folder.held_out(options.validation_fraction, options.seed)
+    files = np.array(folder.files)
+    return TrainingData(folder.tensors[~held], files[~held], folder.tensors[held], files[held],
+                        {**folder.source, "validation_fraction": options.validation_fraction})
 
 
 def train(options: TrainOptions, out_dir: Path, resume: bool = False) -> dict:
-    training, validation, data = training_data(options)
+    data = training_data(options)
+    training = data.training
     preset_batch = get_config(options.config).batch_size
     if options.midi_dir and options.batch_size is None and len(training) < preset_batch:
         batch = 2 ** int(np.log2(max(len(training), 1)))  # a small folder: the largest power of two it fills
         print(f"{len(training)} training windows: batch {batch} instead of the preset's {preset_batch}.")
         options = dataclasses.replace(options, batch_size=batch)
-    trainer = Trainer(options, out_dir, training, validation, resume=resume, data=data)
+    trainer = Trainer(options, out_dir, training, data.validation, resume=resume, data=data.source,
+                      train_performances=data.training_performances,
+                      validation_performances=data.validation_performances)
     print(f"{trainer.config.name}: {trainer.model.parameter_count():,} parameters, {len(training):,} training "
-          f"windows, batch {trainer.config.batch_size}, {trainer.compute_dtype} matmuls, "
-          f"starting at step {trainer.step}")
+          f"windows ({trainer.epoch_size:,} an epoch), batch {trainer.config.batch_size}, {trainer.compute_dtype} "
+          f"matmuls, starting at step {trainer.step}")
     return trainer.run()
 
 

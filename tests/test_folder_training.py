@@ -88,8 +88,9 @@ def test_a_folder_gives_its_windows_and_says_what_it_skipped_and_why(beats_folde
     table = found.skip_table()
     assert "28 MIDI files, 24 used" in table and "meter" in table and "too short" in table
     assert found.source["files"] == 28 and len(found.source["file_list_sha256"]) == 64
-    training, validation = found.split(0.25)
-    assert len(validation) == 6 and len(training) == 18
+    held = found.held_out(0.25)
+    assert held.sum() == 6 and len(held) == 24
+    assert not set(np.array(found.files)[held]) & set(np.array(found.files)[~held])
     (beats_folder / "extra.mid").write_bytes(groove_to_midi(programmed_beats()[30]))
     try:  # another file list, another hash
         assert folder_windows(beats_folder, cache_dir=beats_folder.parent / "cache").source[

@@ -15,6 +15,7 @@ import pytest
 
 from explorer.checkpoints import read_weights
 from explorer.cli import build_parser, chosen_augmentations
+from explorer.errors import TrainingError
 from explorer.evaluate import evaluate
 from explorer.model import CompiledModel
 from explorer.train import Trainer, TrainOptions, export_run, read_metrics
@@ -252,7 +253,6 @@ def test_resume_refuses_a_run_configured_otherwise(eight_windows, tmp_path, chan
 
 
 def test_fewer_windows_than_a_batch_is_refused_in_words_not_a_run_that_never_steps(eight_windows, tmp_path):
-    from explorer.errors import TrainingError
 
     with pytest.raises(TrainingError, match=r"8 training windows, fewer than one batch \(32\): pass --batch-size 8"):
         Trainer(_options(batch_size=32), tmp_path, eight_windows, eight_windows)
@@ -268,3 +268,28 @@ def test_a_run_begun_before_an_option_existed_resumes_with_that_options_default(
     assert Trainer(_options(steps=4), tmp_path, eight_windows, eight_windows, resume=True).step == 2
     with pytest.raises(ValueError, match=re.escape("validation_fraction 0.2 (now 0.5)")):
         Trainer(_options(steps=4, validation_fraction=0.5), tmp_path, eight_windows, eight_windows, resume=True)
+
+
+def test_windows_per_performance_caps_each_performance_in_every_epoch_and_in_validation(eight_windows, tmp_path):
+    """A long performance gives most windows: capped, each epoch draws at most N of each (a new draw each epoch,
+    the same on resume), and validation holds at most N of each."""
+    windows = np.concatenate([eight_windows] * 3)
+    windows[:, 0, -1] = np.arange(24) / 100  # each window marked by its index (the last offset of its first step)
+    performances = np.array(["long"] * 20 + ["a", "b", "c", "d"])
+
+    def capped_trainer(directory):
+        return Trainer(_options(steps=1, batch_size=4, windows_per_performance=2), tmp_path / directory, windows,
+                       windows, train_performances=performances, validation_performances=performances)
+
+    trainer = capped_trainer("run")
+    assert trainer.epoch_size == 6 and trainer.batches_per_epoch == 1
+    drawn = [np.rint(trainer._epoch_windows(epoch)[:, 0, -1] * 100).astype(int) for epoch in range(4)]
+    for indices in drawn:
+        assert len(set(indices)) == 6 and (indices < 20).sum() == 2 and set(indices[indices >= 20]) == {20, 21, 22, 23}
+    assert len({tuple(sorted(d[d < 20])) for d in drawn}) > 1  # each epoch draws the long performance anew
+    validation = np.rint(trainer.validation_tensors[:, 0, -1] * 100).astype(int)
+    assert len(validation) == 6 and (validation < 20).sum() == 2
+    again = capped_trainer("again")
+    assert all(np.array_equal(np.rint(again._epoch_windows(e)[:, 0, -1] * 100), d) for e, d in enumerate(drawn))
+    with pytest.raises(TrainingError, match="needs each window's performance"):
+        Trainer(_options(windows_per_performance=2), tmp_path / "unlabelled", windows, windows)
