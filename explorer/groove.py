@@ -191,7 +191,9 @@ class Groove:
 
 
 def chain(grooves: Sequence[Groove], source: str = "path") -> Groove:
-    """Grooves one after another as one long groove, each part at its own tempo (tempo changes between them)."""
+    """Grooves one after another as one long groove, each part at its own tempo (tempo changes between them). If a
+    part has the musician's file behind it, so has the whole: their files and the other parts' hits joined
+    (`notes.joined_record`), so that a seed's side-sticks and cowbells stay what they are."""
     steps = np.cumsum([0] + [g.steps for g in grooves[:-1]])
     changes = []
     for start, groove in zip(steps, grooves, strict=True):
@@ -199,8 +201,13 @@ def chain(grooves: Sequence[Groove], source: str = "path") -> Groove:
         changes += [(int(start + step), bpm) for step, bpm in parts if start + step > 0]
     kept = [(step, bpm) for k, (step, bpm) in enumerate(changes)
             if bpm != (changes[k - 1][1] if k else grooves[0].bpm)]  # no change to the tempo already playing
+    record = None
+    if any(g.notes is not None for g in grooves):
+        from explorer.notes import joined_record  # notes.py builds on this module
+
+        record = joined_record(grooves, kept, source)
     return Groove(*(np.concatenate([getattr(g, a) for g in grooves]) for a in ("hits", "velocities", "offsets")),
-                  grooves[0].bpm, source, tuple(kept))
+                  grooves[0].bpm, source, tuple(kept), notes=record)
 
 
 @dataclass(frozen=True)

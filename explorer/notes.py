@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import mido
@@ -56,7 +56,8 @@ class DrumNote:
 
 @dataclass(frozen=True, eq=False)
 class NoteRecord:
-    """A 4/4 MIDI file at one tempo (as explorer/midi_reader.py accepts it), its drum notes listed in time order."""
+    """A 4/4 MIDI file at one tempo (as explorer/midi_reader.py accepts it), or a path's parts joined into one file,
+    each at its own tempo (`joined_record`); its drum notes listed in time order."""
 
     data: bytes  # the file as it was given: its messages are written back as they are, but for the notes' changes
     notes: tuple[DrumNote, ...]
@@ -64,34 +65,18 @@ class NoteRecord:
     bpm: float
     name: str = ""
     min_bars: int = 0  # a record made longer than its notes reach (a continuation ending on a quiet bar) keeps it
+    tempo_changes: tuple[tuple[int, float], ...] = ()  # (tick, bpm) after the start: a path's parts (`joined_record`)
 
     @classmethod
     def from_midi(cls, data: bytes, name: str = "") -> NoteRecord:
         """The record of a file the hardened reader accepts (it raises a `MidiError` in words for any other)."""
-        from explorer.midi_reader import PITCH_TO_CLASS, read_midi
+        from explorer.midi_reader import read_midi
 
         sequence = read_midi(data, name)  # validates: bytes, size, meter, one tempo, drums on channel 10
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-        notes = []
-        for track_index, track in enumerate(midi.tracks):
-            ticks, playing = 0, {}  # (channel, pitch) → the note-ons not yet released, oldest first
-            for index, message in enumerate(track):
-                ticks += message.time
-                if message.type not in ("note_on", "note_off") or message.channel != DRUM_CHANNEL:
-                    continue
-                key = (message.channel, message.note)
-                if message.type == "note_on" and message.velocity > 0:
-                    playing.setdefault(key, []).append((index, ticks, message.velocity))
-                elif playing.get(key):
-                    on_index, on_tick, velocity = playing[key].pop(0)
-                    notes.append(DrumNote(track_index, on_index, index, on_tick, ticks, message.note, velocity,
-                                          message.channel, PITCH_TO_CLASS.get(message.note)))
-            for (channel, pitch), held in playing.items():
-                notes += [DrumNote(track_index, on_index, None, on_tick, on_tick, pitch, velocity, channel,
-                                   PITCH_TO_CLASS.get(pitch)) for on_index, on_tick, velocity in held]
+        notes = _drum_notes(midi)
         if not any(note.drum_class is not None for note in notes):
             raise NoDrumsError(f"'{name}' has no drum notes on a pitch of a drum kit's General MIDI map.")
-        notes.sort(key=lambda note: (note.tick, note.track, note.on_index))
         bpm = tidy_bpm(sequence.tempos[0].qpm) if sequence.tempos else 120.0
         return cls(data, tuple(notes), midi.ticks_per_beat, bpm, name)
 
@@ -154,14 +139,23 @@ class NoteRecord:
             hits[step, drum_class] = 1.0
             velocities[step, drum_class] = main.velocity / 127.0
             offsets[step, drum_class] = self.offset_of(main.tick, step)
-        return Groove(hits, velocities, offsets, self.bpm, self.name, notes=self)
+        changes = tuple((self.step_of(tick), bpm) for tick, bpm in self.tempo_changes)
+        return Groove(hits, velocities, offsets, self.bpm, self.name, changes, notes=self)
+
+    def seconds_at(self, ticks: np.ndarray) -> np.ndarray:
+        """When these ticks sound, in seconds, through the tempo changes."""
+        bounds = np.array([0] + [tick for tick, _ in self.tempo_changes], float)
+        seconds_per_tick = 60.0 / np.array([self.bpm] + [bpm for _, bpm in self.tempo_changes]) / self.ticks_per_beat
+        starts = np.concatenate([[0.0], np.cumsum(np.diff(bounds) * seconds_per_tick[:-1])])
+        piece = np.searchsorted(bounds, ticks, side="right") - 1
+        return starts[piece] + (np.asarray(ticks, float) - bounds[piece]) * seconds_per_tick[piece]
 
     def sounding(self) -> list[tuple[float, int, int, int]]:
         """(start in seconds, drum class, MIDI velocity, MIDI pitch) of every drum note, for the audio; a pitch off
         the kit's map plays as a snare in the built-in synth (FluidSynth plays the pitch itself)."""
-        seconds_per_tick = 60.0 / self.bpm / self.ticks_per_beat
-        return [(note.tick * seconds_per_tick, SNARE if note.drum_class is None else note.drum_class, note.velocity,
-                 note.pitch) for note in self.notes]
+        starts = self.seconds_at(np.array([note.tick for note in self.notes]))
+        return [(float(start), SNARE if note.drum_class is None else note.drum_class, note.velocity, note.pitch)
+                for start, note in zip(starts, self.notes, strict=True)]
 
     def content_key(self) -> str:
         """A hash of the notes as they now are and of the file they are in."""
@@ -280,6 +274,85 @@ class NoteRecord:
         out.save(file=buffer)
         name = f"{self.name}@bar{start_bar + 1}" if self.name else ""
         return NoteRecord.from_midi(buffer.getvalue(), name)
+
+
+JOINED_TICKS_PER_BEAT = 480
+
+
+def joined_record(grooves: Sequence[Groove], tempo_changes: Sequence[tuple[int, float]], name: str = "") -> NoteRecord:
+    """One file of grooves played one after another, each from the bar line where the one before ends: a groove with
+    the musician's file behind it gives that file's every message (its notes as they now are; its tracks after the
+    joined file's tempo track, in their order), one without gives its hits at the kit's pitches (as `groove_to_midi`
+    writes the grooves' model views joined, so a hit played early may start before its part's bar line). The tempo
+    is the first groove's, changing at the steps of `tempo_changes` ((step, bpm), as `groove.chain` gives them); each
+    file's own tempo and meter messages give way to these."""
+    from explorer.groove import chain, groove_to_midi
+
+    step_ticks = JOINED_TICKS_PER_BEAT // STEPS_PER_QUARTER
+    tracks: list[list[tuple]] = [[(0, 1, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4))], []]
+    tracks[0] += [(step * step_ticks, 1, 1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+                  for step, bpm in [(0, grooves[0].bpm), *tempo_changes]]
+    starts = np.cumsum([0] + [groove.steps for groove in grooves])
+    filed = np.zeros(starts[-1], bool)  # the steps whose notes come from a musician's file
+    for start, groove in zip(starts, grooves, strict=False):
+        if groove.notes is None:
+            continue
+        filed[start:start + groove.steps] = True
+        midi = mido.MidiFile(file=io.BytesIO(groove.notes.to_midi()), clip=True)
+        scale = JOINED_TICKS_PER_BEAT / midi.ticks_per_beat
+        for index, track in enumerate(midi.tracks, start=1):
+            tracks += [[] for _ in range(index + 1 - len(tracks))]
+            ticks = 0
+            for message in track:
+                ticks += message.time
+                if message.type not in ("set_tempo", "time_signature", END_OF_TRACK):
+                    tracks[index].append((start * step_ticks + round(ticks * scale), 0 if _releases(message) else 1,
+                                          len(tracks[index]), message))
+    views = mido.MidiFile(file=io.BytesIO(groove_to_midi(chain([g.model_view() for g in grooves]))))  # 480 a beat
+    ticks, sounding = 0, {}  # pitch → the notes taken from the views not yet released
+    for message in views.tracks[0]:
+        ticks += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            if filed[min(int(np.floor(ticks / step_ticks + 0.5)), len(filed) - 1)]:
+                continue
+            sounding[message.note] = sounding.get(message.note, 0) + 1
+        elif not (_releases(message) and sounding.get(message.note)):
+            continue
+        else:
+            sounding[message.note] -= 1
+        tracks[1].append((ticks, 0 if _releases(message) else 1, len(tracks[1]), message))
+    out = mido.MidiFile(type=1, ticks_per_beat=JOINED_TICKS_PER_BEAT)
+    out.tracks += [_written(events, int(starts[-1]) * step_ticks) for events in tracks]
+    buffer = io.BytesIO()
+    out.save(file=buffer)
+    return NoteRecord(buffer.getvalue(), tuple(_drum_notes(out)), JOINED_TICKS_PER_BEAT, grooves[0].bpm, name,
+                      min_bars=int(starts[-1]) // STEPS_PER_BAR,
+                      tempo_changes=tuple((step * step_ticks, bpm) for step, bpm in tempo_changes))
+
+
+def _drum_notes(midi: mido.MidiFile) -> list[DrumNote]:
+    """The file's drum notes (channel 10), in time order; a note never released lasts no time."""
+    from explorer.midi_reader import PITCH_TO_CLASS
+
+    notes = []
+    for track_index, track in enumerate(midi.tracks):
+        ticks, playing = 0, {}  # (channel, pitch) → the note-ons not yet released, oldest first
+        for index, message in enumerate(track):
+            ticks += message.time
+            if message.type not in ("note_on", "note_off") or message.channel != DRUM_CHANNEL:
+                continue
+            key = (message.channel, message.note)
+            if message.type == "note_on" and message.velocity > 0:
+                playing.setdefault(key, []).append((index, ticks, message.velocity))
+            elif playing.get(key):
+                on_index, on_tick, velocity = playing[key].pop(0)
+                notes.append(DrumNote(track_index, on_index, index, on_tick, ticks, message.note, velocity,
+                                      message.channel, PITCH_TO_CLASS.get(message.note)))
+        for (channel, pitch), held in playing.items():
+            notes += [DrumNote(track_index, on_index, None, on_tick, on_tick, pitch, velocity, channel,
+                               PITCH_TO_CLASS.get(pitch)) for on_index, on_tick, velocity in held]
+    notes.sort(key=lambda note: (note.tick, note.track, note.on_index))
+    return notes
 
 
 def _typicality(drum: int, pitch: int) -> int:

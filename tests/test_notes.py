@@ -10,8 +10,9 @@ import mido
 import numpy as np
 import pytest
 
+from explorer import audio
 from explorer.errors import MidiError
-from explorer.groove import DRUM_CLASSES
+from explorer.groove import DRUM_CLASSES, Groove, chain, groove_to_midi
 from explorer.notes import NoteRecord
 
 TPB = 480
@@ -71,6 +72,16 @@ def read_back(data: bytes) -> list[tuple[int, int, int, int, int]]:
             if message.type == "note_on" and message.velocity > 0:
                 found.append((index, ticks, message.channel, message.note, message.velocity))
     return found
+
+
+def heard_notes(data: bytes) -> list[tuple[float, int, int]]:
+    """(seconds, pitch, velocity) of every note-on, as mido plays the file through its tempo changes."""
+    heard, now = [], 0.0
+    for message in mido.MidiFile(file=io.BytesIO(data)):
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            heard.append((now, message.note, message.velocity))
+    return heard
 
 
 def track_lengths(data: bytes) -> list[int]:
@@ -184,3 +195,52 @@ def test_new_notes_of_a_drum_take_its_most_typical_pitch_in_the_file():
     pitches = NoteRecord.from_midi(drum_file(notes)).main_pitches()
     classes = {name: DRUM_CLASSES.index(name) for name in ("kick", "snare", "closed hi-hat")}
     assert pitches == {classes["kick"]: 36, classes["snare"]: 37, classes["closed hi-hat"]: 44}
+
+
+def test_a_path_through_a_musicians_files_keeps_their_notes_at_their_own_tempos():
+    """chain(): a path from a drum-machine loop (side-stick, cowbell, clap, ride bell at 100 bpm) through a model's
+    groove (120 bpm) to another file (140 bpm, 96 ticks a beat) writes one file with every note of both files at its
+    own pitch, each part at its tempo from its bar line, ending on the last bar line; its audio sounds those pitches
+    at those times, and its model view is the parts' joined."""
+    first = NoteRecord.from_midi(drum_machine_loop(), "loop.mid").groove()
+    coarse = drum_file([(0, 36, 100), (2 * 24, 37, 90), (4 * 24 + 5, 56, 70)], bpm=140, bars=1, tpb=96)
+    last = NoteRecord.from_midi(coarse, "coarse.mid").groove()
+    hits = np.zeros((16, 9), np.float32)
+    hits[[0, 8], 0] = 1
+    middle = Groove(hits, hits * 0.8, hits * 0.5, 120.0, "model")
+    path = chain([first, middle, last])
+    assert path.tempo_changes == ((32, 120.0), (48, 140.0)) and path.notes is not None
+    written = groove_to_midi(path)
+    assert mido.MidiFile(file=io.BytesIO(written)).length == pytest.approx(path.seconds, abs=1e-5)  # to the bar line
+    heard = heard_notes(written)
+    second, third = first.seconds, first.seconds + middle.seconds
+    expected = [(s, p, v) for s, _, v, p in first.notes.sounding()]
+    # the model's kicks as the model's view of the path writes them, a quarter step early: the first one starts
+    # before its part's bar line (at the tempo before it)
+    middle_notes = [n for n in heard_notes(groove_to_midi(path.model_view())) if second - 0.1 < n[0] < third - 0.1]
+    assert len(middle_notes) == 2 and middle_notes[0][0] == pytest.approx(second - 0.25 * 60 / 100 / 4, abs=1e-5)
+    expected += middle_notes
+    expected += [(third + s, p, v) for s, _, v, p in last.notes.sounding()]
+    heard, expected = (sorted(notes, key=lambda n: (round(n[0], 4), n[1:])) for notes in (heard, expected))
+    assert [n[1:] for n in heard] == [n[1:] for n in expected]
+    np.testing.assert_allclose([n[0] for n in heard], [n[0] for n in expected], atol=1e-5)
+    assert {pitch for when, pitch, _ in heard if when < second - 1e-3} == {36, 37, 38, 39, 41, 42, 45, 48, 53, 56}
+    assert {pitch for when, pitch, _ in heard if when > third - 1e-3} == {36, 37, 56}
+    played = audio.note_frames(path, path.bpm, 1, 10_000)
+    assert sorted(pitch for *_, pitch in played) == sorted(pitch for _, pitch, _ in heard)
+    np.testing.assert_allclose(sorted(frame / 10_000 for frame, *_ in played), [n[0] for n in heard], atol=1e-4)
+    view = path.notes.groove()
+    np.testing.assert_array_equal(view.hits, path.hits)
+    np.testing.assert_allclose(view.offsets, path.offsets, atol=1e-6)
+    assert view.tempo_changes == path.tempo_changes
+
+
+def test_a_path_keeps_a_files_other_parts_in_each_pass():
+    extra = [mido.Message("program_change", channel=0, program=33, time=0),
+             mido.Message("note_on", channel=0, note=40, velocity=80, time=TPB),
+             mido.Message("note_off", channel=0, note=40, time=TPB)]
+    band = NoteRecord.from_midi(drum_file([(0, 36, 100), (4 * STEP, 38, 100)], extra_track=extra, bars=1),
+                                "band.mid").groove()
+    back = read_back(groove_to_midi(chain([band, band])))
+    assert sorted(t for _, t, channel, _, _ in back if channel == 0) == [TPB, TPB + 16 * STEP]  # the bass, twice
+    assert sorted(t for _, t, channel, _, _ in back if channel == 9) == [0, 4 * STEP, 16 * STEP, 20 * STEP]
