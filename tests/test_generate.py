@@ -168,3 +168,11 @@ def test_wrong_length_groove_is_refused(model):
     short = Groove(np.zeros((32, 9)), np.zeros((32, 9)), np.zeros((32, 9)), 120.0, "2 bars")
     with pytest.raises(ValueError, match="64-step"):
         generate.encode(model, [short])
+
+
+def test_refine_options_keep_the_heads_code_second():
+    from explorer.refine import HEADS_CODE, HITS_CODE, RefineOptions
+
+    assert RefineOptions().objectives == (HITS_CODE, HEADS_CODE)
+    with pytest.raises(ValueError, match="heads code"):
+        RefineOptions(objectives=(HEADS_CODE, HITS_CODE))  # decode_codes would play the heads code's hits
