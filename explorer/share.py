@@ -11,7 +11,7 @@ The step grid's beat is kept too: it is small (2 bits a cell), and a beat made i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import pandas as pd
 
@@ -29,9 +29,10 @@ LIST_COLUMNS = {"genre": "genre", "drummer": "drummer", "type": "beat_type", "sp
                 "meter": "time_signature"}
 
 
-def to_query(widgets: Mapping[str, object], seed_sources: Sequence[str], grid: str | None = None) -> dict[str, str]:
-    """Query parameters of the filters that are set, of the GMD seeds (their sources, 'file@barN') and of the step
-    grid's beat (`grid`, as text)."""
+def to_query(widgets: Mapping[str, object], seed_sources: Sequence[str], gmd_files: Collection[str],
+             grid: str | None = None) -> dict[str, str]:
+    """Query parameters of the filters that are set, of the GMD seeds (their sources, 'file@barN' of a file in
+    `gmd_files`: an upload's windows are named so too) and of the step grid's beat (`grid`, as text)."""
     query = {GRID: grid} if grid else {}
     for key, name in LIST_FILTERS.items():
         if widgets.get(key):
@@ -42,7 +43,7 @@ def to_query(widgets: Mapping[str, object], seed_sources: Sequence[str], grid: s
             query[name] = f"{low:g}-{high:g}"
     if widgets.get(TEXT_FILTER[0]):
         query[TEXT_FILTER[1]] = str(widgets[TEXT_FILTER[0]])
-    windows = [f"{file}:{bar}" for file, bar in (gmd_window(s) for s in seed_sources) if file]
+    windows = [f"{file}:{bar}" for file, bar in (gmd_window(s) for s in seed_sources) if file in gmd_files]
     if windows:
         query[SEEDS] = ",".join(windows)
     if len(windows) < len(seed_sources):
@@ -54,6 +55,11 @@ def left_out(query: Mapping[str, str]) -> int:
     """How many seeds the address could not keep (uploads, generated grooves)."""
     text = str(query.get(LEFT_OUT, ""))
     return min(int(text), MAX_SEEDS) if text.isdigit() else 0
+
+
+def named_seeds(query: Mapping[str, str]) -> int:
+    """How many seeds the address names, once each (`seed_rows` finds those the dataset has)."""
+    return len(dict.fromkeys(item for item in str(query.get(SEEDS, "")).split(",")[:MAX_SEEDS] if item))
 
 
 def gmd_window(source: str) -> tuple[str | None, int]:

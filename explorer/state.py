@@ -130,7 +130,7 @@ def restore_from_address() -> list[Seed] | None:
         return None
     widgets, rows = share.from_query(query, info_table, window_set.meta, filter_ranges(info_table))
     st.session_state.update(widgets)
-    if lost := share.left_out(query):
+    if lost := share.left_out(query) + share.named_seeds(query) - len(rows):  # and seeds the dataset lacks
         st.session_state["seeds_not_restored"] = lost
     return seeds_of_rows(window_set, rows) if rows else None
 
@@ -140,16 +140,17 @@ def save_to_address() -> None:
     widgets = {key: st.session_state.get(key) for key in (*share.LIST_FILTERS, *share.RANGE_FILTERS,
                                                           share.TEXT_FILTER[0])}
     try:
-        ranges = filter_ranges(resources.info())
-    except ExplorerError:  # no dataset: no filters to keep
-        ranges = {}
+        info_table = resources.info()
+        ranges, gmd_files = filter_ranges(info_table), frozenset(info_table["midi_filename"])
+    except ExplorerError:  # no dataset: no filters or seeds of it to keep
+        ranges, gmd_files = {}, frozenset()
     for key, full in ranges.items():  # a slider at its full range filters nothing: the address stays short
         if widgets.get(key) is not None and tuple(widgets[key]) == tuple(full):
             widgets[key] = None
     beat = st.session_state.get(GRID_BEAT)
     grid = step_grid.beat_to_text(beat) if beat and beat["hits"] else None
     query = share.to_query(widgets, [seed.groove.source for seed in st.session_state.get(STATE_KEYS["basket"], [])],
-                           grid)
+                           gmd_files, grid)
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
 

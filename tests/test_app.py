@@ -368,8 +368,8 @@ def test_a_reload_keeps_the_filters_and_the_gmd_seeds_through_the_address():
 
 
 def test_a_reload_says_in_one_sentence_which_seeds_it_could_not_keep():
-    """An uploaded groove and a generated one in the basket do not fit in the address: after a reload the sidebar
-    says how many were not kept."""
+    """An uploaded groove (its window named 'file.mid@bar1', like a GMD window's) and a generated one in the basket
+    do not fit in the address: after a reload the sidebar says how many were not kept."""
     import dataclasses
 
     from explorer.state import Seed
@@ -377,7 +377,7 @@ def test_a_reload_says_in_one_sentence_which_seeds_it_could_not_keep():
     at = open_app()
     groove = at.session_state["basket"][0].groove
     at.session_state["basket"] = [*at.session_state["basket"],
-                                  Seed("my_loop · 92 bpm", dataclasses.replace(groove, source="my_loop")),
+                                  Seed("my_loop · 92 bpm", dataclasses.replace(groove, source="my_loop.mid@bar1")),
                                   Seed("sample 1", dataclasses.replace(groove, source="sample 1"))]
     at.run()
     query = {key: at.query_params[key][0] if isinstance(at.query_params[key], list) else at.query_params[key]
