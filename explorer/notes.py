@@ -294,7 +294,7 @@ def joined_record(grooves: Sequence[Groove], tempo_changes: Sequence[tuple[int, 
                   for step, bpm in [(0, grooves[0].bpm), *tempo_changes]]
     starts = np.cumsum([0] + [groove.steps for groove in grooves])
     filed = np.zeros(starts[-1], bool)  # the steps whose notes come from a musician's file
-    for start, groove in zip(starts, grooves, strict=False):
+    for start, groove in zip(starts[:-1], grooves, strict=True):
         if groove.notes is None:
             continue
         filed[start:start + groove.steps] = True
@@ -316,10 +316,10 @@ def joined_record(grooves: Sequence[Groove], tempo_changes: Sequence[tuple[int, 
             if filed[min(int(np.floor(ticks / step_ticks + 0.5)), len(filed) - 1)]:
                 continue
             sounding[message.note] = sounding.get(message.note, 0) + 1
-        elif not (_releases(message) and sounding.get(message.note)):
-            continue
-        else:
+        elif _releases(message) and sounding.get(message.note):
             sounding[message.note] -= 1
+        else:
+            continue
         tracks[1].append((ticks, 0 if _releases(message) else 1, len(tracks[1]), message))
     out = mido.MidiFile(type=1, ticks_per_beat=JOINED_TICKS_PER_BEAT)
     out.tracks += [_written(events, int(starts[-1]) * step_ticks) for events in tracks]
