@@ -87,6 +87,10 @@ with st.sidebar:
 
 if st.session_state.pop(state.GO_TO_GRID, False):  # a card's Grid button: its groove is on the grid now
     st.switch_page("app_pages/grid.py")
+# The address is written before the page and again after it: a page that ends early (st.stop) would lose the change
+# made in `finally` (the browser's address kept a reload's stale `unsaved` count), and the page itself may change the
+# basket.
+state.save_to_address()
 try:
     page.run()
 finally:  # after the first page is drawn, so that loading the model does not slow it down

@@ -381,6 +381,24 @@ def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload
         assert page.get_by_label("Beat tempo (bpm)").input_value() == "120"
 
 
+def test_a_reload_says_once_which_seeds_it_lost_even_on_a_page_that_stops_early(app_url):
+    """An address holding one GMD seed and two that could not be kept, opened on Interpolate (which stops early with
+    fewer than two seeds): the sidebar says so, and the address forgets the count, so that the next reload does not
+    say it again."""
+    import time
+
+    gmd = "drummer1/session1/1_funk_80_beat_4-4.mid:3"
+    with app_page(f"{app_url}/interpolate?seeds={gmd}&unsaved=2") as page:
+        assert page.get_by_text("2 seeds of your basket").count() == 1
+        deadline = time.time() + 30  # the browser applies the new address after the run
+        while "unsaved" in page.url and time.time() < deadline:
+            time.sleep(0.2)
+        assert "unsaved" not in page.url and "seeds=" in page.url
+        page.reload()
+        wait_idle(page)
+        assert page.get_by_text("could not be kept").count() == 0
+        assert page.get_by_text("Interpolation needs two seeds").count() == 1
+
 def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_url):
     """Blend's live pad in Chromium, its audio recorded and a fake Web MIDI port in the page: a cell loops at once,
     another takes over exactly on a bar line of the loop, and the recorded audio has each note where it was
