@@ -379,17 +379,18 @@ def _check(groove: Groove, bpm: float, loops: int, sample_rate: int, channels: i
 
 def note_frames(groove: Groove, bpm: float, loops: int, sample_rate: int) -> list[tuple[int, int, int, int]]:
     """(start frame, drum class, MIDI velocity, MIDI pitch) of every note of `loops` back-to-back passes, in time
-    order: a groove with the musician's file behind it (at its own tempo) sounds that file's own notes and pitches
+    order: a groove with the musician's file behind it (at any tempo) sounds that file's own notes and pitches
     (a side-stick, a cowbell), else each hit sounds its class's General MIDI pitch.
 
     The passes are one continuous groove, so early hits of a pass land before its bar line.
     """
-    if groove.notes is not None and bpm == groove.bpm:
-        length = groove.seconds
+    played = groove.played_at(bpm)
+    if played.notes is not None:
+        length = played.seconds
         return sorted((round((start + k * length) * sample_rate), drum_class, velocity, pitch)
-                      for k in range(loops) for start, drum_class, velocity, pitch in groove.notes.sounding())
+                      for k in range(loops) for start, drum_class, velocity, pitch in played.notes.sounding())
     return sorted((round(start * sample_rate), drum_class, velocity, OUTPUT_PITCHES[drum_class])
-                  for start, drum_class, velocity in groove_notes(groove.played_at(bpm).repeated(loops)))
+                  for start, drum_class, velocity in groove_notes(played.repeated(loops)))
 
 
 def render_array(source: Groove | bytes | str | Path, bpm: float | None = None, loops: int = 1,

@@ -153,8 +153,9 @@ class Groove:
         return np.concatenate([self.hits, self.velocities, self.offsets], axis=1)
 
     def with_bpm(self, bpm: float) -> Groove:
-        """All of the groove at one tempo (the model's view: a musician's file stays at its own tempo)."""
-        return dataclasses.replace(self, bpm=bpm, tempo_changes=(), notes=None)
+        """All of the groove at one tempo; a musician's file behind it too, its notes on their own ticks."""
+        notes = self.notes.at_tempo(bpm) if self.notes is not None else None
+        return dataclasses.replace(self, bpm=bpm, tempo_changes=(), notes=notes)
 
     def model_view(self) -> Groove:
         """The groove without the musician's file behind it: what the model reads and writes."""
@@ -322,7 +323,8 @@ def groove_to_sequence(groove: Groove, bpm: float | None = None):
 
 def groove_to_midi(groove: Groove, bpm: float | None = None) -> bytes:
     """Standard MIDI File bytes (type 0) at 480 ticks per quarter, drums on channel 10, ending on the groove's last
-    bar line; for a groove with the musician's file behind it (at its own tempo), that file, as its notes now are.
+    bar line; for a groove with the musician's file behind it, that file, as its notes now are (at another `bpm`, on
+    their own ticks).
 
     Written with mido rather than pretty_midi, which truncates the tempo (545455 µs per quarter became
     545454, so a groove read back had another bpm and notes on a half-step boundary changed step).

@@ -380,11 +380,11 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
         fill_audio([(slot, groove, bpm)])
     else:
         deferred_audio.append((slot, groove, bpm))
-    if groove.notes is not None and bpm == groove.bpm:  # the musician's file first, the model's view beside it
-        download.download_button("MIDI", groove_to_midi(groove), file_name=f"{file_stem(title)}.mid",
+    if groove.notes is not None:  # the musician's file first (at the playback tempo), the model's view beside it
+        download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
                                  mime="audio/midi", key=f"midi_{key}", on_click="ignore", icon=":material/download:",
                                  help="Every note of the file as played: its own pitches, timing and velocities")
-        add.download_button("Model's view", groove_to_midi(groove.model_view()),
+        add.download_button("Model's view", groove_to_midi(groove.model_view(), bpm),
                             file_name=f"{file_stem(title)}_model_view.mid", mime="audio/midi",
                             key=f"midi_view_{key}", on_click="ignore", icon=":material/download:",
                             help="The 9 drum classes the model reads, one hit per 16th and drum")

@@ -495,7 +495,12 @@ def test_infill_writes_new_hats_and_keeps_every_other_drum():
 
 
 def test_the_dataset_page_offers_the_window_as_played_and_the_models_view():
+    """Also at a fixed playback tempo: the window as played keeps its file (its notes at that tempo)."""
     at = open_app()
+    labels = [button.proto.label for button in media(at, "download_button")]
+    assert "MIDI" in labels and "Model's view" in labels
+    at.toggle(key="keep_fixed_tempo").set_value(True).run()
+    assert_ok(at)
     labels = [button.proto.label for button in media(at, "download_button")]
     assert "MIDI" in labels and "Model's view" in labels
 

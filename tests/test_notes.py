@@ -244,3 +244,28 @@ def test_a_path_keeps_a_files_other_parts_in_each_pass():
     back = read_back(groove_to_midi(chain([band, band])))
     assert sorted(t for _, t, channel, _, _ in back if channel == 0) == [TPB, TPB + 16 * STEP]  # the bass, twice
     assert sorted(t for _, t, channel, _, _ in back if channel == 9) == [0, 4 * STEP, 16 * STEP, 20 * STEP]
+
+
+def test_a_fixed_tempo_plays_and_writes_every_note_of_the_file_on_its_ticks():
+    """Groove.with_bpm (the sidebar's Fixed tempo) keeps the musician's file: the same notes, pitches, velocities and
+    ticks, one tempo; the audio sounds its side-sticks and cowbells at the new tempo's times. A path's joined file
+    loses its tempo changes likewise."""
+    groove = NoteRecord.from_midi(drum_machine_loop(), "loop.mid").groove()
+    faster = groove.played_at(125.0)
+    assert faster.notes is not None and faster.notes.bpm == 125.0 and faster.bpm == 125.0
+    written = groove_to_midi(groove, 125.0)
+    assert sorted(read_back(written)) == sorted(read_back(drum_machine_loop()))  # every note, on its own tick
+    midi = mido.MidiFile(file=io.BytesIO(written))
+    assert [m.tempo for track in midi.tracks for m in track if m.type == "set_tempo"] == [mido.bpm2tempo(125)]
+    assert track_lengths(written) == [2 * 4 * TPB] * 2
+    played = audio.note_frames(groove, 125.0, 1, 10_000)
+    expected = sorted((round(s * 100 / 125 * 10_000), p) for s, _, _, p in groove.notes.sounding())
+    assert sorted(pitch for *_, pitch in played) == sorted(pitch for _, pitch in expected)
+    np.testing.assert_allclose(sorted(frame for frame, *_ in played), [frame for frame, _ in expected], atol=1)
+    assert {37, 56} <= {pitch for *_, pitch in played}
+    path = chain([groove, groove.played_at(110.0)])
+    assert path.tempo_changes == ((32, 110.0),)
+    steady = path.played_at(105.0)
+    assert steady.notes.tempo_changes == () and steady.tempo_changes == ()
+    assert sorted((t, p, v) for _, t, _, p, v in read_back(groove_to_midi(steady))) == sorted(
+        (t, p, v) for _, t, _, p, v in read_back(groove_to_midi(path)))
