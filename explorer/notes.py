@@ -13,6 +13,7 @@ the other notes in the cell (a flam's grace note, a ghost note on the same drum)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
@@ -244,21 +245,7 @@ class NoteRecord:
     def at_tempo(self, bpm: float) -> NoteRecord:
         """The file played at one tempo: its notes as they now are, on the same ticks, every tempo message replaced by
         one at the start (what a fixed playback tempo plays and writes)."""
-        midi = mido.MidiFile(file=io.BytesIO(self.to_midi()), clip=True)
-        out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
-        end = self.end_tick()
-        for track_index, track in enumerate(midi.tracks):
-            events, ticks = [], 0
-            for index, message in enumerate(track):
-                ticks += message.time
-                if message.type not in ("set_tempo", END_OF_TRACK):
-                    events.append((ticks, 0 if _releases(message) else 1, index, message))
-            if track_index == 0:
-                events.append((0, -1, -1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
-            out.tracks.append(_written(events, end))
-        buffer = io.BytesIO()
-        out.save(file=buffer)
-        return replace(self, data=buffer.getvalue(), notes=tuple(_drum_notes(out)), bpm=float(bpm), tempo_changes=())
+        return _at_tempo(self, float(bpm))
 
     def excerpt(self, start_bar: int, bars: int) -> NoteRecord:
         """Bars [start_bar, start_bar + bars) as a file of their own: every note whose step lies in them (a note
@@ -293,6 +280,25 @@ class NoteRecord:
         out.save(file=buffer)
         name = f"{self.name}@bar{start_bar + 1}" if self.name else ""
         return NoteRecord.from_midi(buffer.getvalue(), name)
+
+
+@functools.lru_cache(maxsize=256)  # a card asks several times a run (~13 ms for a 4-bar window); records are small
+def _at_tempo(record: NoteRecord, bpm: float) -> NoteRecord:
+    midi = mido.MidiFile(file=io.BytesIO(record.to_midi()), clip=True)
+    out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
+    end = record.end_tick()
+    for track_index, track in enumerate(midi.tracks):
+        events, ticks = [], 0
+        for index, message in enumerate(track):
+            ticks += message.time
+            if message.type not in ("set_tempo", END_OF_TRACK):
+                events.append((ticks, 0 if _releases(message) else 1, index, message))
+        if track_index == 0:
+            events.append((0, -1, -1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
+        out.tracks.append(_written(events, end))
+    buffer = io.BytesIO()
+    out.save(file=buffer)
+    return replace(record, data=buffer.getvalue(), notes=tuple(_drum_notes(out)), bpm=bpm, tempo_changes=())
 
 
 JOINED_TICKS_PER_BEAT = 480
