@@ -53,7 +53,11 @@ def run() -> None:
 
 
 state.drop_stale_results(PAGE, state.inputs_key(start.groove, end.groove), "Interpolate")
-items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interpolate** to hear the path.")
+same_seed = st.session_state["keep_interp_a"] == st.session_state["keep_interp_b"]
+if same_seed:
+    st.warning("**From** and **To** are the same seed: a path needs two. Pick another seed for one of them.")
+items = ui.action_row(PAGE, "Interpolate", run, "interpolation", "Press **Interpolate** to hear the path.",
+                     disabled=same_seed)
 
 generation = st.session_state.get(f"generation_{PAGE}", 0)
 grooves = [g for _, g in items]

@@ -259,6 +259,10 @@ def test_generate_reconstruction_sits_beside_its_original():
 
 def test_interpolate_glides_from_one_seed_to_the_other():
     at = open_app("interpolate")
+    at.selectbox(key="keep_interp_b").set_value(0).run()  # the same seed at both ends: no path, and it says so
+    assert at.button(key="interpolate_run").disabled and any("same seed" in w.value for w in at.warning)
+    at.selectbox(key="keep_interp_b").set_value(1).run()
+    assert not at.button(key="interpolate_run").disabled and not at.warning
     set_state(at, "keep_interp_steps", 4)
     at.button(key="interpolate_run").click().run()
     assert_ok(at)
