@@ -71,7 +71,10 @@ if "interpolate_ends" in st.session_state:
 st.caption("Each step plays at its own tempo, gliding from one seed's to the other's (unless **Fixed tempo** is on); "
            "the MIDI file holds the same tempo changes.")
 deferred: list = []  # both drum rolls first, then the audio (the whole path takes longest to render)
-ui.groove_card(chain(grooves, f"interpolation in {len(grooves)} steps"), key=f"{PAGE}_{generation}_all",
+path = st.session_state.get("interpolate_path")
+if path is None or path[0] is not items:  # joining the seeds' files takes ~60 ms: once per set of results
+    path = st.session_state["interpolate_path"] = (items, chain(grooves, f"interpolation in {len(grooves)} steps"))
+ui.groove_card(path[1], key=f"{PAGE}_{generation}_all",
                basket_button=False, deferred_audio=deferred)
 st.subheader("One step")
 step = select_slider("Step", list(range(1, len(items) + 1)), key=f"interp_step_{generation}")

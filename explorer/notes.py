@@ -288,11 +288,7 @@ def _at_tempo(record: NoteRecord, bpm: float) -> NoteRecord:
     out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
     end = record.end_tick()
     for track_index, track in enumerate(midi.tracks):
-        events, ticks = [], 0
-        for index, message in enumerate(track):
-            ticks += message.time
-            if message.type not in ("set_tempo", END_OF_TRACK):
-                events.append((ticks, 0 if _releases(message) else 1, index, message))
+        events = _track_events(track, dropped=("set_tempo", END_OF_TRACK))
         if track_index == 0:
             events.append((0, -1, -1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
         out.tracks.append(_written(events, end))
@@ -327,12 +323,10 @@ def joined_record(grooves: Sequence[Groove], tempo_changes: Sequence[tuple[int, 
         scale = JOINED_TICKS_PER_BEAT / midi.ticks_per_beat
         for index, track in enumerate(midi.tracks, start=1):
             tracks += [[] for _ in range(index + 1 - len(tracks))]
-            ticks = 0
-            for message in track:
-                ticks += message.time
-                if message.type not in ("set_tempo", "time_signature", END_OF_TRACK):
-                    tracks[index].append((start * step_ticks + round(ticks * scale), 0 if _releases(message) else 1,
-                                          len(tracks[index]), message))
+            placed = len(tracks[index])  # the joined track's order runs on across the parts
+            tracks[index] += [(start * step_ticks + round(tick * scale), order, placed + k, message)
+                              for k, (tick, order, _, message) in enumerate(
+                                  _track_events(track, dropped=("set_tempo", "time_signature", END_OF_TRACK)))]
     views = mido.MidiFile(file=io.BytesIO(groove_to_midi(chain([g.model_view() for g in grooves]))))  # 480 a beat
     ticks, sounding = 0, {}  # pitch → the notes taken from the views not yet released
     for message in views.tracks[0]:
@@ -353,6 +347,17 @@ def joined_record(grooves: Sequence[Groove], tempo_changes: Sequence[tuple[int, 
     return NoteRecord(buffer.getvalue(), tuple(_drum_notes(out)), JOINED_TICKS_PER_BEAT, grooves[0].bpm, name,
                       min_bars=int(starts[-1]) // STEPS_PER_BAR,
                       tempo_changes=tuple((step * step_ticks, bpm) for step, bpm in tempo_changes))
+
+
+def _track_events(track: mido.MidiTrack, dropped: tuple[str, ...]) -> list[tuple]:
+    """(tick, order, index, message) of a track's messages but those of the `dropped` types, for `_written` (at one
+    tick, releases first)."""
+    events, ticks = [], 0
+    for index, message in enumerate(track):
+        ticks += message.time
+        if message.type not in dropped:
+            events.append((ticks, 0 if _releases(message) else 1, index, message))
+    return events
 
 
 def _drum_notes(midi: mido.MidiFile) -> list[DrumNote]:

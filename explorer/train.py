@@ -145,7 +145,7 @@ class Trainer:
         changes = {k: v for k, v in overrides if v is not None}
         self.config: ModelConfig = dataclasses.replace(base, **changes)
         self.train_tensors = np.asarray(train_tensors, np.float32)
-        self._performances = None
+        self._performances = None  # each performance's window indices, when an epoch is capped by performance
         rng = np.random.default_rng(1234)
         subset = rng.permutation(len(validation_tensors))
         if options.windows_per_performance:
@@ -153,6 +153,8 @@ class Trainer:
                 raise TrainingError("windows_per_performance needs each window's performance.")
             self._performances = _groups(train_performances)
             subset = _capped(_groups(validation_performances), options.windows_per_performance, rng)
+        self.epoch_size = (len(self.train_tensors) if self._performances is None else
+                           sum(min(len(g), options.windows_per_performance) for g in self._performances))
         self.validation_tensors = np.asarray(validation_tensors, np.float32)[
             np.sort(subset[:options.validation_windows])]
         if self.epoch_size < self.config.batch_size:  # no whole batch: an epoch would never take a step
@@ -264,12 +266,6 @@ class Trainer:
             return self.train_tensors
         rng = np.random.default_rng([self.options.seed, epoch])
         return self.train_tensors[np.sort(_capped(self._performances, self.options.windows_per_performance, rng))]
-
-    @property
-    def epoch_size(self) -> int:
-        if self._performances is None:
-            return len(self.train_tensors)
-        return sum(min(len(g), self.options.windows_per_performance) for g in self._performances)
 
     @property
     def batches_per_epoch(self) -> int:

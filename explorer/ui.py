@@ -380,19 +380,17 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
         fill_audio([(slot, groove, bpm)])
     else:
         deferred_audio.append((slot, groove, bpm))
-    if groove.notes is not None:  # the musician's file first (at the playback tempo), the model's view beside it
-        download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
-                                 mime="audio/midi", key=f"midi_{key}", on_click="ignore", icon=":material/download:",
-                                 help="Every note of the file as played: its own pitches, timing and velocities")
+    as_played = groove.notes is not None  # the musician's file (at the playback tempo), the model's view beside it
+    download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
+                             mime="audio/midi", key=f"midi_{key}", on_click="ignore", icon=":material/download:",
+                             help="Every note of the file as played: its own pitches, timing and velocities"
+                             if as_played else None)
+    if as_played:
         add.download_button("Model's view", groove_to_midi(groove.model_view(), bpm),
                             file_name=f"{file_stem(title)}_model_view.mid", mime="audio/midi",
                             key=f"midi_view_{key}", on_click="ignore", icon=":material/download:",
                             help="The 9 drum classes the model reads, one hit per 16th and drum")
         add = spare
-    else:
-        download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
-                                 mime="audio/midi", key=f"midi_{key}", on_click="ignore",
-                                 icon=":material/download:")
     if basket_button:
         add.button("Basket", icon=":material/add:", key=f"add_{key}", on_click=state.add_to_basket,
                    args=(title, groove), help="Keep this groove as a seed for the other pages")
