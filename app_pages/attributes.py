@@ -61,8 +61,7 @@ buttons[0].button("Reset sliders", key="attr_reset", on_click=reset)
 keep_pattern = buttons[1].toggle("Keep the pattern", key="keep_attr_keep_pattern",
                                  help="The seed's hits stay as they are; only dynamics and timing move.")
 try:
-    moved = ui.move(model, generate.seed_codes(model, [seed.groove])[0], seed.groove.bpm, vectors, amounts,
-                    keep_hits=seed.groove.hits if keep_pattern else None)
+    moved = ui.move(model, seed.groove, generate.seed_codes(model, [seed.groove])[0], vectors, amounts, keep_pattern)
 except (ExplorerError, ValueError) as error:
     st.error(str(error))
     st.stop()

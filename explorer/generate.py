@@ -7,6 +7,7 @@ where Magenta decodes the encoder's `mu`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -108,20 +109,29 @@ def sample_tensors(model, n: int, temperature: float = 1.0, seed: int = 0) -> np
     return model.decode(prior_z(model, n, seed), temperature, seed)
 
 
+def onto_seed(answer: Groove, seed: Groove) -> Groove:
+    """The model's answer to a seed with the seed's own file behind it, where it has one (`NoteRecord.answered`):
+    a side-stick the model hears as a snare comes back a side-stick, a flam a flam."""
+    if seed.notes is None or seed.notes.tempo_changes or answer.steps != seed.steps:
+        return answer
+    return dataclasses.replace(answer, notes=seed.notes.answered(answer))
+
+
 def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed: int = 0) -> list[Groove]:
-    """Each groove through the model (decoding its refined code), at its own tempo."""
-    return decode(model, seed_codes(model, grooves), temperature, seed, [g.bpm for g in grooves],
-                  source="reconstruction")
+    """Each groove through the model (decoding its refined code), at its own tempo, onto its own notes."""
+    answers = decode(model, seed_codes(model, grooves), temperature, seed, [g.bpm for g in grooves],
+                     source="reconstruction")
+    return [onto_seed(answer, groove) for answer, groove in zip(answers, grooves, strict=True)]
 
 
 def variations(model, groove: Groove, n: int, amount: float = 0.3, temperature: float = 0.0,
                seed: int = 0) -> list[Groove]:
     """n grooves near the seed: z = (1 − amount) · z_seed + amount · z', z' drawn from the sampling prior, z_seed
-    each of the seed's refined codes. amount 0 → the reconstruction, 1 → a sample."""
+    each of the seed's refined codes. amount 0 → the reconstruction, 1 → a sample. Each onto the seed's notes."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError("amount must lie in [0, 1]")
     z = (1.0 - amount) * seed_codes(model, [groove]) + amount * prior_z(model, n, seed)[:, None]
-    return decode(model, z, temperature, seed, groove.bpm, source="variation")
+    return [onto_seed(answer, groove) for answer in decode(model, z, temperature, seed, groove.bpm, source="variation")]
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from explorer.errors import ExplorerError
 from explorer.generate import cut_windows, paste_windows
-from explorer.groove import DRUM_CLASSES, NUM_CLASSES, OUTPUT_PITCHES, Groove, note_positions
+from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove
 from explorer.notes import NoteRecord
 from explorer.transforms import condition, require_multitask
 
@@ -81,19 +81,10 @@ def infill(model, groove: Groove, drums: Sequence[str], options: InfillOptions =
     return results
 
 
-def new_notes(groove: Groove, cells: np.ndarray, record: NoteRecord) -> list[tuple[int, int, int]]:
-    """(tick, pitch, velocity) in `record`'s ticks of the groove's hits in `cells` [steps, 9] (booleans), placed as
-    every written file places them, on the pitch the file uses most for the drum (else the model's output pitch)."""
-    pitches = record.main_pitches()
-    return [(round(position * record.step_ticks), pitches.get(drum, OUTPUT_PITCHES[drum]), velocity)
-            for position, drum, velocity in note_positions(groove)
-            if cells[min(int(np.floor(position + 0.5)), groove.steps - 1), drum]]
-
-
 def written_onto(record: NoteRecord, result: Groove, cells: np.ndarray, removed=(), bars: int = 0) -> Groove:
     """`result` as the musician's file: `record` with its notes at `removed` taken out and the result's hits in
-    `cells` [steps, 9] added as notes (`new_notes`), at least `bars` long; named as the result."""
-    edited = record.edited(removed, new_notes(result, cells, record), bars=max(bars, record.bars))
+    `cells` [steps, 9] added as notes (`NoteRecord.new_notes`), at least `bars` long; named as the result."""
+    edited = record.edited(removed, record.new_notes(result, cells), bars=max(bars, record.bars))
     return replace(edited.groove(), source=result.source)
 
 

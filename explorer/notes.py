@@ -28,10 +28,12 @@ from explorer.groove import (
     DRUM_CHANNEL,
     GENERAL_MIDI_DRUM_PITCH_CLASSES,
     NUM_CLASSES,
+    OUTPUT_PITCHES,
     ROLAND_DRUM_PITCH_CLASSES,
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
     Groove,
+    note_positions,
     tidy_bpm,
 )
 
@@ -212,6 +214,46 @@ class NoteRecord:
         buffer = io.BytesIO()
         out.save(file=buffer)
         return replace(NoteRecord.from_midi(buffer.getvalue(), self.name), min_bars=max(bars, self.min_bars))
+
+    def new_notes(self, groove: Groove, cells: np.ndarray) -> list[tuple[int, int, int]]:
+        """(tick, pitch, velocity) in this file's ticks of the groove's hits in `cells` [steps, 9] (booleans), placed
+        as every written file places them, on the pitch the file plays the drum on (`main_pitches`; else the model's
+        output pitch): what `edited` adds."""
+        pitches = self.main_pitches()
+        return [(round(position * self.step_ticks), pitches.get(drum, OUTPUT_PITCHES[drum]), velocity)
+                for position, drum, velocity in note_positions(groove)
+                if cells[min(int(np.floor(position + 0.5)), groove.steps - 1), drum]]
+
+    def answered(self, answer: Groove) -> NoteRecord:
+        """The model's answer to this file's view (a reconstruction, a variation, a move: a groove on the same grid)
+        written onto the file. A cell the file plays and the answer keeps keeps its notes (their pitches, tracks, a
+        flam's grace note, a ghost), moved so that the main note sounds at the answer's timing and velocity, the
+        others by the same shift and in proportion; the notes of cells the answer leaves out are taken out; a hit in
+        a cell the file does not play is a new note (`new_notes`). Notes off the kit's map and every other message
+        stay; the file is as long as the answer."""
+        hits = answer.hits > 0.5
+        played = self.cells()
+        kept = {cell for cell in played if cell[0] < answer.steps and hits[cell]}
+        new_cells = hits.copy()
+        for step, drum in played:
+            if step < answer.steps:
+                new_cells[step, drum] = False
+        removed = [index for cell, indices in played.items() if cell not in kept for index in indices]
+        edited = self.edited(removed, self.new_notes(answer, new_cells), bars=answer.steps // STEPS_PER_BAR)
+        ticks = np.array([note.tick for note in edited.notes], float)
+        velocities = np.array([note.velocity for note in edited.notes], float)
+        half = edited.step_ticks / 2  # every note stays in its cell: read again, the file gives the answer's view
+        for (step, drum), indices in edited.cells().items():
+            if (step, drum) not in kept:
+                continue  # a new note, placed already
+            main = edited.notes[indices[0]]
+            shift = (step - answer.offsets[step, drum] / 2) * edited.step_ticks - main.tick
+            scale = answer.velocities[step, drum] * 127 / main.velocity
+            grid = step * edited.step_ticks
+            for index in indices:
+                ticks[index] = np.clip(edited.notes[index].tick + shift, grid - half + 1, grid + half - 1)
+                velocities[index] = edited.notes[index].velocity * scale
+        return edited.with_notes(ticks, velocities)
 
     def end_tick(self) -> int:
         """The bar line after the last note's bar: where every written track ends."""

@@ -211,19 +211,19 @@ def sampling_prior_note(model) -> str:
             "codes of the training windows.")
 
 
-def move(model, code: np.ndarray, bpm: float, vectors: dict[str, np.ndarray], amounts: dict[str, float],
-         keep_hits: np.ndarray | None = None) -> Groove:
+def move(model, seed: Groove, code: np.ndarray, vectors: dict[str, np.ndarray], amounts: dict[str, float],
+         keep_pattern: bool = False) -> Groove:
     """A seed's codes (`generate.seed_codes`, [2, z]) moved by amount × vector for each named attribute vector,
-    decoded at T 0 and at the seed's tempo. With `keep_hits` (the seed's hits, [steps, 9]) the pattern is held by
-    constrained decoding: only the dynamics and the timing move."""
-    from explorer.generate import apply_vector
+    decoded at T 0 and at the seed's tempo, onto the seed's notes (`generate.onto_seed`). With `keep_pattern` the
+    seed's hits are held by constrained decoding: only the dynamics and the timing move."""
+    from explorer.generate import apply_vector, onto_seed
     from explorer.refine import decode_codes
 
     z = np.asarray(code, np.float32)
     for name, amount in amounts.items():
         z = apply_vector(z, vectors[name], amount)
-    given = None if keep_hits is None else np.asarray(keep_hits, np.float32)[None]
-    return Groove.from_tensor(decode_codes(model, z[None], given_hits=given)[0], bpm, "moved")
+    given = seed.hits.astype(np.float32)[None] if keep_pattern else None
+    return onto_seed(Groove.from_tensor(decode_codes(model, z[None], given_hits=given)[0], seed.bpm, "moved"), seed)
 
 
 def hits_kept(seed: Groove, moved: Groove) -> str:
@@ -383,8 +383,8 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
     as_played = groove.notes is not None  # the musician's file (at the playback tempo), the model's view beside it
     download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
                              mime="audio/midi", key=f"midi_{key}", on_click="ignore", icon=":material/download:",
-                             help="Every note of the file as played: its own pitches, timing and velocities"
-                             if as_played else None)
+                             help="Every note of the musician's file (its own pitches, flams and other tracks), "
+                             "timed and played as this groove plays them" if as_played else None)
     if as_played:
         add.download_button("Model's view", groove_to_midi(groove.model_view(), bpm),
                             file_name=f"{file_stem(title)}_model_view.mid", mime="audio/midi",

@@ -9,6 +9,8 @@ import pytest
 from explorer import generate
 from explorer.groove import Groove
 from explorer.model import CompiledModel, MusicVAE, get_config
+from explorer.notes import NoteRecord
+from tests.test_notes import STEP, drum_file
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +178,25 @@ def test_refine_options_keep_the_heads_code_second():
     assert RefineOptions().objectives == (HITS_CODE, HEADS_CODE)
     with pytest.raises(ValueError, match="heads code"):
         RefineOptions(objectives=(HEADS_CODE, HITS_CODE))  # decode_codes would play the heads code's hits
+
+
+def test_a_seeds_answers_are_written_onto_its_own_notes(model):
+    """A drum-machine seed with side-sticks (37) on the backbeat, a ride bell (53) on the beat and a flam: its
+    reconstruction and variations keep those pitches wherever the model keeps the cells, and leave out nothing
+    else of the file."""
+    notes = [(bar * 16 * STEP + beat * STEP, pitch, 100) for bar in range(4) for beat, pitch in
+             ((0, 36), (4, 37), (8, 36), (12, 37), (0, 53), (4, 53), (8, 53), (12, 53))]
+    notes += [(bar * 16 * STEP + 12 * STEP - 10, 38, 40) for bar in range(4)]  # a flam's grace note before beat 4
+    record = NoteRecord.from_midi(drum_file(notes, bars=4), "machine.mid")
+    seed = record.groove()
+    answers = [generate.reconstruct(model, [seed])[0], *generate.variations(model, seed, n=2, amount=0.5, seed=3)]
+    for answer in answers:
+        assert answer.notes is not None
+        np.testing.assert_array_equal(answer.notes.groove().hits, answer.hits)
+        kept = [cell for cell in record.cells() if answer.hits[cell] > 0.5]
+        assert kept  # the tiny model plays hits everywhere: some of the seed's cells are kept
+        answered = answer.notes.cells()
+        for cell in kept:
+            assert (sorted(answer.notes.notes[i].pitch for i in answered[cell])
+                    == sorted(record.notes[i].pitch for i in record.cells()[cell]))
+    assert generate.onto_seed(answers[0], seed.model_view()) is answers[0]  # no file behind the seed: the view

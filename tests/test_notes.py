@@ -269,3 +269,55 @@ def test_a_fixed_tempo_plays_and_writes_every_note_of_the_file_on_its_ticks():
     assert steady.notes.tempo_changes == () and steady.tempo_changes == ()
     assert sorted((t, p, v) for _, t, _, p, v in read_back(groove_to_midi(steady))) == sorted(
         (t, p, v) for _, t, _, p, v in read_back(groove_to_midi(path)))
+
+
+KICK, CRASH = DRUM_CLASSES.index("kick"), DRUM_CLASSES.index("crash")
+
+
+def test_the_models_answer_to_a_file_keeps_its_notes_where_it_keeps_the_cells():
+    """A reconstruction of the drum-machine loop: the backbeat cell on 2 (side-stick, its flam's grace 38, cowbell)
+    kept, played earlier and softer; the kick on 3 of bar 1 left out; a crash and a snare added. Kept cells keep
+    every note's pitch, the grace note moves with its main note and keeps its share of the velocity; new notes take
+    the file's pitch for the drum (the crash, which it lacks, General MIDI's)."""
+    record = NoteRecord.from_midi(drum_machine_loop(), "loop.mid")
+    view = record.groove()
+    hits, velocities, offsets = view.hits.copy(), view.velocities.copy(), view.offsets.copy()
+    velocities[4, SNARE], offsets[4, SNARE] = 96 / 127, 0.4  # 0.2 of a step early
+    hits[8, KICK] = velocities[8, KICK] = 0
+    hits[0, CRASH], velocities[0, CRASH] = 1, 80 / 127
+    hits[3, SNARE], velocities[3, SNARE], offsets[3, SNARE] = 1, 50 / 127, -0.5
+    answer = Groove(hits, velocities, offsets, view.bpm, "answer")
+
+    answered = record.answered(answer)
+    again = answered.groove()
+    np.testing.assert_array_equal(again.hits, answer.hits)  # read back, the file gives the answer's view
+    np.testing.assert_allclose(again.velocities, answer.velocities, atol=0.5 / 127)
+    np.testing.assert_allclose(again.offsets, answer.offsets, atol=2 / STEP)
+    by_cell = {cell: sorted((answered.notes[i].pitch, answered.notes[i].tick, answered.notes[i].velocity)
+                            for i in indices) for cell, indices in answered.cells().items()}
+    grace = round(0.020 * 100 / 60 * TPB)
+    early = 4 * STEP - round(0.2 * STEP)
+    assert by_cell[(4, SNARE)] == [(37, early, 96), (38, early - grace, round(45 * 96 / 120)),
+                                   (56, early, round(70 * 96 / 120))]
+    assert [pitch for pitch, _, _ in by_cell[(20, SNARE)]] == [37, 38, 39, 56]  # untouched cells keep every note
+    assert by_cell[(0, CRASH)] == [(49, 0, 80)]
+    assert by_cell[(3, SNARE)] == [(record.main_pitches()[SNARE], 3 * STEP + STEP // 4, 50)]
+    assert (8, KICK) not in by_cell and len(answered.notes) == len(record.notes) - 1 + 2
+    assert track_lengths(answered.to_midi()) == [2 * 4 * TPB] * 2
+
+
+def test_a_file_answered_with_its_own_view_comes_back_note_for_note():
+    record = NoteRecord.from_midi(drum_machine_loop(), "loop.mid")
+    answered = record.answered(record.groove())
+    assert sorted(read_back(answered.to_midi())) == sorted(read_back(record.to_midi()))
+
+
+def test_an_answer_longer_than_the_file_ends_on_its_own_last_bar():
+    record = NoteRecord.from_midi(drum_file([(0, 36, 100), (4 * STEP, 37, 90)], bars=1), "one bar.mid")
+    view = record.groove()
+    hits = np.zeros((32, 9), np.float32)
+    hits[:16] = view.hits
+    answer = Groove(hits, hits * 0.7, np.zeros_like(hits), view.bpm, "longer")
+    answered = record.answered(answer)
+    assert answered.bars == 2 and track_lengths(answered.to_midi()) == [2 * 4 * TPB] * 2
+    assert sorted((n.tick, n.pitch) for n in answered.notes) == [(0, 36), (4 * STEP, 37)]

@@ -213,11 +213,11 @@ def test_move_shifts_the_seed_along_the_named_vectors():
     model = LinearModel()
     vectors = {"density": np.array([2.0, 0, 0, 0], np.float32), "genre:jazz": np.array([1.0, 0, 0, 0], np.float32)}
     code = model.encode(A.tensor()[None])[0][0]
-    moved = ui.move(model, code, A.bpm, vectors, {"density": 1.5, "genre:jazz": 1.0})
+    moved = ui.move(model, A, code, vectors, {"density": 1.5, "genre:jazz": 1.0})
     assert isinstance(moved, Groove) and moved.bpm == A.bpm
     assert moved.hits[:, 0].sum() == 1 + 3 + 1  # one kick in A, + 1.5 × 2, + 1 × 1
-    assert ui.move(model, code, A.bpm, vectors, {}).hits[:, 0].sum() == 1
-    held = ui.move(model, code, A.bpm, vectors, {"density": 1.5}, keep_hits=A.hits)
+    assert ui.move(model, A, code, vectors, {}).hits[:, 0].sum() == 1
+    held = ui.move(model, A, code, vectors, {"density": 1.5}, keep_pattern=True)
     np.testing.assert_array_equal(held.hits, A.hits)  # "keep the pattern"
     assert ui.hits_kept(A, moved) == f"keeps 1 of {int(A.hits.sum())} hits, adds 4"
 
