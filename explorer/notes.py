@@ -99,15 +99,17 @@ class NoteRecord:
         return max(max(self.step_of(note.tick) for note in self.notes) // STEPS_PER_BAR + 1, self.min_bars)
 
     def main_pitches(self) -> dict[int, int]:
-        """Drum class → the pitch a new note of that class gets: of the pitches the file plays the class on, the most
-        typical of the drum (the class's own pitches first, as GrooVAE's map lists them: a side-stick before a cowbell,
-        which falls in the snare class too), the most played of equals."""
+        """Drum class → the pitch a new note of that class gets: of the pitches the file's cells of that class are
+        played on (each cell's main note: a flam's grace note or a quieter note beside it does not count), the class's
+        own pitches before others (GrooVAE's map: a side-stick before a cowbell, which falls in the snare class too),
+        then the most played, then the most typical (`_typicality`)."""
         counts: dict[int, dict[int, int]] = {}
-        for note in self.notes:
-            if note.drum_class is not None:
-                by_pitch = counts.setdefault(note.drum_class, {})
-                by_pitch[note.pitch] = by_pitch.get(note.pitch, 0) + 1
-        return {drum: min(by_pitch, key=lambda pitch: (_typicality(drum, pitch), -by_pitch[pitch]))
+        for (_, drum), indices in self.cells().items():
+            by_pitch = counts.setdefault(drum, {})
+            pitch = self.notes[indices[0]].pitch
+            by_pitch[pitch] = by_pitch.get(pitch, 0) + 1
+        return {drum: min(by_pitch, key=lambda pitch: (pitch not in ROLAND_DRUM_PITCH_CLASSES[drum], -by_pitch[pitch],
+                                                       _typicality(drum, pitch)))
                 for drum, by_pitch in counts.items()}
 
     def cells(self) -> dict[tuple[int, int], list[int]]:
@@ -297,7 +299,8 @@ class NoteRecord:
         bar_ticks = STEPS_PER_BAR * self.step_ticks
         first, stop = start_bar * STEPS_PER_BAR, (start_bar + bars) * STEPS_PER_BAR
         begin, end = round(start_bar * bar_ticks), round((start_bar + bars) * bar_ticks)
-        kept_notes = {(n.track, n.on_index): n for n in self.notes if first <= self.step_of(n.tick) < stop}
+        kept_notes = {(n.track, n.on_index): n for index, track in enumerate(midi.tracks)  # drums, a piano, a bass
+                      for n in _track_notes(track, index) if first <= self.step_of(n.tick) < stop}
         kept_offs = {(n.track, n.off_index): n for n in kept_notes.values() if n.off_index is not None}
         out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
         for track_index, track in enumerate(midi.tracks):
@@ -402,27 +405,33 @@ def _track_events(track: mido.MidiTrack, dropped: tuple[str, ...]) -> list[tuple
     return events
 
 
-def _drum_notes(midi: mido.MidiFile) -> list[DrumNote]:
-    """The file's drum notes (channel 10), in time order; a note never released lasts no time."""
+def _track_notes(track: mido.MidiTrack, track_index: int) -> list[DrumNote]:
+    """Every note of one track, on any channel, each release matched to the oldest note-on of its channel and pitch
+    still sounding; a note never released lasts no time."""
     from explorer.midi_reader import PITCH_TO_CLASS
 
-    notes = []
-    for track_index, track in enumerate(midi.tracks):
-        ticks, playing = 0, {}  # (channel, pitch) → the note-ons not yet released, oldest first
-        for index, message in enumerate(track):
-            ticks += message.time
-            if message.type not in ("note_on", "note_off") or message.channel != DRUM_CHANNEL:
-                continue
-            key = (message.channel, message.note)
-            if message.type == "note_on" and message.velocity > 0:
-                playing.setdefault(key, []).append((index, ticks, message.velocity))
-            elif playing.get(key):
-                on_index, on_tick, velocity = playing[key].pop(0)
-                notes.append(DrumNote(track_index, on_index, index, on_tick, ticks, message.note, velocity,
-                                      message.channel, PITCH_TO_CLASS.get(message.note)))
-        for (channel, pitch), held in playing.items():
-            notes += [DrumNote(track_index, on_index, None, on_tick, on_tick, pitch, velocity, channel,
-                               PITCH_TO_CLASS.get(pitch)) for on_index, on_tick, velocity in held]
+    notes, ticks, playing = [], 0, {}  # (channel, pitch) → the note-ons not yet released, oldest first
+    for index, message in enumerate(track):
+        ticks += message.time
+        if message.type not in ("note_on", "note_off"):
+            continue
+        key = (message.channel, message.note)
+        if message.type == "note_on" and message.velocity > 0:
+            playing.setdefault(key, []).append((index, ticks, message.velocity))
+        elif playing.get(key):
+            on_index, on_tick, velocity = playing[key].pop(0)
+            notes.append(DrumNote(track_index, on_index, index, on_tick, ticks, message.note, velocity,
+                                  message.channel, PITCH_TO_CLASS.get(message.note)))
+    for (channel, pitch), held in playing.items():
+        notes += [DrumNote(track_index, on_index, None, on_tick, on_tick, pitch, velocity, channel,
+                           PITCH_TO_CLASS.get(pitch)) for on_index, on_tick, velocity in held]
+    return notes
+
+
+def _drum_notes(midi: mido.MidiFile) -> list[DrumNote]:
+    """The file's drum notes (channel 10), in time order."""
+    notes = [note for index, track in enumerate(midi.tracks) for note in _track_notes(track, index)
+             if note.channel == DRUM_CHANNEL]
     notes.sort(key=lambda note: (note.tick, note.track, note.on_index))
     return notes
 

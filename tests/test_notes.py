@@ -148,6 +148,32 @@ def test_other_tracks_channels_and_messages_pass_through():
     assert any(m.type == "program_change" for m in mido.MidiFile(file=io.BytesIO(moved.to_midi())).tracks[0])
 
 
+def test_an_excerpt_keeps_the_other_tracks_notes_of_its_bars():
+    """A piano's notes in the excerpt's bars come along (a note held past its end is released on it); those of other
+    bars do not."""
+    piano = []
+    for bar in range(3):
+        piano += [mido.Message("note_on", channel=0, note=60 + bar, velocity=70, time=0 if bar == 0 else TPB),
+                  mido.Message("note_off", channel=0, note=60 + bar, time=3 * TPB)]
+    piano[-1] = piano[-1].copy(time=5 * TPB)  # the last one rings past the end of bar 3
+    data = drum_file([(bar * 16 * STEP, 36, 100) for bar in range(3)], extra_track=piano, bars=3)
+    excerpt = NoteRecord.from_midi(data, "band.mid").excerpt(1, 2)
+    back = read_back(excerpt.to_midi())
+    assert [(track, tick, channel, pitch) for track, tick, channel, pitch, _ in back if channel == 0] == [
+        (0, 0, 0, 61), (0, 4 * TPB, 0, 62)]
+    releases = [tick for tick, message in absolute(mido.MidiFile(file=io.BytesIO(excerpt.to_midi())).tracks[0])
+                if message.type == "note_off"]
+    assert releases == [3 * TPB, 8 * TPB] and track_lengths(excerpt.to_midi()) == [8 * TPB] * 2
+
+
+def absolute(track) -> list[tuple[int, mido.Message]]:
+    ticks, found = 0, []
+    for message in track:
+        ticks += message.time
+        found.append((ticks, message))
+    return found
+
+
 @pytest.mark.parametrize("data", [b"garbage bytes", drum_machine_loop()[:60]])
 def test_bad_files_get_the_readers_typed_errors(data):
     with pytest.raises(MidiError):
@@ -195,6 +221,17 @@ def test_new_notes_of_a_drum_take_its_most_typical_pitch_in_the_file():
     pitches = NoteRecord.from_midi(drum_file(notes)).main_pitches()
     classes = {name: DRUM_CLASSES.index(name) for name in ("kick", "snare", "closed hi-hat")}
     assert pitches == {classes["kick"]: 36, classes["snare"]: 37, classes["closed hi-hat"]: 44}
+
+
+def test_a_flams_grace_note_does_not_choose_a_drums_new_pitch():
+    """A side-stick backbeat flammed with a soft snare (38) before it: new snare notes are side-sticks; a few ghost
+    snares of their own (38 as a cell's main note) do not outvote the backbeat either."""
+    grace = [(beat * TPB - 12, 38, 30) for beat in (1, 3, 5, 7)]
+    backbeat = [(beat * TPB, 37, 100) for beat in (1, 3, 5, 7)]
+    assert NoteRecord.from_midi(drum_file(grace + backbeat)).main_pitches()[SNARE] == 37
+    ghosts = [(tick, 38, 25) for tick in (3 * STEP, 11 * STEP)]
+    assert NoteRecord.from_midi(drum_file(grace + backbeat + ghosts)).main_pitches()[SNARE] == 37
+    assert NoteRecord.from_midi(drum_file([*ghosts, (0, 37, 90)])).main_pitches()[SNARE] == 38  # most played
 
 
 def test_a_path_through_a_musicians_files_keeps_their_notes_at_their_own_tempos():
