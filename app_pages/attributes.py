@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import generate, resources, state, ui
-from explorer.attributes import COMPUTED_ATTRIBUTES, groove_attributes
+from explorer.attributes import COMPUTED_ATTRIBUTES, HITS_ONLY_ATTRIBUTES, groove_attributes
 from explorer.components.settled_slider import slider, take_moves
 from explorer.errors import ExplorerError
 
@@ -33,12 +33,16 @@ checkpoint = resources.active_checkpoint()
 rows = ui.map_subset(resources.windows().meta, "one")
 vectors = resources.attribute_vectors(checkpoint.name, checkpoint.sha256, ui.rows_key(rows), rows)
 
+keep_pattern = st.session_state.get("keep_attr_keep_pattern", False)  # the toggle below; read first, it disables
 sliders, labels = st.columns([3, 2])
 amounts: dict[str, float] = {}
 with sliders:
     for name, (less, more) in DIRECTIONS.items():
-        amounts[name] = slider(f"{less.capitalize()} ← {name} → {more}", -2.0, 2.0, 0.0, 0.1,
-                               key=f"keep_attr_{name}", help=COMPUTED_ATTRIBUTES[name])
+        held = keep_pattern and name in HITS_ONLY_ATTRIBUTES
+        amount = slider(f"{less.capitalize()} ← {name} → {more}", -2.0, 2.0, 0.0, 0.1, key=f"keep_attr_{name}",
+                        help=f"{COMPUTED_ATTRIBUTES[name]}" + (": held by Keep the pattern" if held else ""),
+                        disabled=held)
+        amounts[name] = 0.0 if held else amount
 with labels:
     for column, caption in LABEL_COLUMNS.items():
         values = sorted(k.split(":", 1)[1] for k in vectors if k.startswith(f"{column}:"))
@@ -59,7 +63,8 @@ def reset() -> None:
 buttons = st.columns([1, 3])
 buttons[0].button("Reset sliders", key="attr_reset", on_click=reset)
 keep_pattern = buttons[1].toggle("Keep the pattern", key="keep_attr_keep_pattern",
-                                 help="The seed's hits stay as they are; only dynamics and timing move.")
+                                 help="The seed's hits stay as they are; only dynamics and timing move (density and "
+                                 "syncopation, counted from the hits, are held).")
 try:
     moved = ui.move(model, seed.groove, generate.seed_codes(model, [seed.groove])[0], vectors, amounts, keep_pattern)
 except (ExplorerError, ValueError) as error:

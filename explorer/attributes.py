@@ -25,6 +25,9 @@ COMPUTED_ATTRIBUTES = {
     "looseness": "mean |offset| of the hits: how far from the grid",
 }
 
+# Measured from the hits alone: a move that holds the seed's hits ("Keep the pattern") cannot change them.
+HITS_ONLY_ATTRIBUTES = ("density", "syncopation")
+
 
 def groove_attributes(tensors: np.ndarray) -> pd.DataFrame:
     """One row per window [N, steps, 27] with the COMPUTED_ATTRIBUTES."""

@@ -329,6 +329,9 @@ def test_attribute_sliders_move_the_seed():
     np.testing.assert_array_equal(held.hits, seed.hits)
     hits = int(seed.hits.sum())
     assert any(f"keeps {hits} of {hits} hits, adds 0" in c.value for c in at.caption)
+    set_state(at, "keep_attr_density", 2.0)  # counted from the hits, which the pattern holds: not moved
+    [(label, same)] = results(at, "attributes")
+    assert "density" not in label and "loudness +2.0" in label and same.same_as(held)
 
 
 def test_latent_map_shows_one_point_per_performance_and_the_seeds():

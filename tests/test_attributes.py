@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from explorer import state
-from explorer.attributes import attribute_vectors, computed_vector, disentangled, groove_attributes, label_vector
+from explorer.attributes import (
+    COMPUTED_ATTRIBUTES,
+    HITS_ONLY_ATTRIBUTES,
+    attribute_vectors,
+    computed_vector,
+    disentangled,
+    groove_attributes,
+    label_vector,
+)
 
 
 def groove(steps_and_classes, velocity=0.5, offset=0.0) -> np.ndarray:
@@ -27,6 +35,15 @@ def test_groove_attributes():
     assert table["loudness"].tolist() == pytest.approx([0.5, 1.0])
     assert table["push"].tolist() == pytest.approx([0.2, -0.4])
     assert table["looseness"].tolist() == pytest.approx([0.2, 0.4])
+
+
+def test_the_attributes_held_by_keep_the_pattern_are_those_counted_from_the_hits_alone():
+    """Same hits, other velocities and offsets: exactly the HITS_ONLY_ATTRIBUTES stay put (the page disables their
+    sliders while Keep the pattern is on)."""
+    cells = [(s, 0) for s in range(0, 64, 4)] + [(s, 1) for s in range(2, 64, 8)]
+    table = groove_attributes(np.stack([groove(cells, 0.5, 0.2), groove(cells, 0.9, -0.3)]))
+    unchanged = [name for name in COMPUTED_ATTRIBUTES if table[name].iloc[0] == pytest.approx(table[name].iloc[1])]
+    assert unchanged == list(HITS_ONLY_ATTRIBUTES)
 
 
 def test_hi_hats_do_not_count_as_syncopation():
