@@ -463,7 +463,8 @@ def upload_seed() -> None:
         session["upload_refused"] = str(error)
         session["uploads"] = session.get("uploads", 0) + 1  # a new, empty uploader
         st.rerun()
-    start = st.selectbox("Window", range(len(found)), key="upload_window",
+    # keyed by the file: another file's windows are a new list (with one key the old file's label stayed shown)
+    start = st.selectbox("Window", range(len(found)), key=f"upload_window_{uploaded.file_id}",
                          format_func=lambda i: found[i].label)
     index = min(start, len(found) - 1)
     try:

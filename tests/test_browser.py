@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from explorer.groove import OUTPUT_PITCHES
 from tests.browser_helpers import (
@@ -29,6 +30,7 @@ from tests.browser_helpers import (
     open_page,
     wait_idle,
 )
+from tests.test_notes import drum_file
 
 # (navigation link, main button or None, screenshot name), in the order visited: the map comes last, to show what the
 # other pages generated; it plays the points a lasso selects.
@@ -114,6 +116,11 @@ def test_uploads_in_chromium_refuse_a_bad_file_and_take_a_good_one(app_url, groo
         upload_in_sidebar(page, good)
         click_and_time(page, page.get_by_role("button", name="Add to basket"))
         page.get_by_text("Seed basket (5)").wait_for(timeout=30_000)
+        for name in ("first loop.mid", "second loop.mid"):  # one window each: the shown window is the new file's
+            (tmp_path / name).write_bytes(drum_file([(beat * 480, 36, 100) for beat in range(16)], bars=4))
+            upload_in_sidebar(page, tmp_path / name)
+            window = page.locator("[data-testid='stSidebar']").get_by_role("combobox", name="Window")
+            expect(window).to_have_value(f"{name.removesuffix('.mid')} · 100 bpm · bars 1–4", timeout=30_000)
 
 
 def test_a_click_on_the_whole_performance_chooses_its_window(app_url):
