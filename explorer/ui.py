@@ -239,6 +239,13 @@ def file_stem(label: str) -> str:
     return stem[:80] or "groove"
 
 
+def played_stem(label: str, groove: Groove, bpm: float | None) -> str:
+    """`file_stem` of a groove's label, saying the tempo it is written at when that is not its own (a label names
+    the groove's own tempo: '… 96 bpm' written at a fixed 120 ends '_at_120_bpm')."""
+    stem = file_stem(label)
+    return stem if bpm is None or bpm == groove.bpm else f"{stem}_at_{bpm:g}_bpm"
+
+
 def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, renderer: str = "auto",
                render: Callable[..., bytes] = audio.render_wav, progress: Callable[[int, int], None] | None = None,
                ) -> bytes:
@@ -249,7 +256,7 @@ def export_zip(items: Sequence[tuple[str, Groove]], bpm: float | None = None, re
     renders = [resources.RENDERERS.submit(render, groove, bpm=bpm, renderer=renderer, kit=kit()) for _, groove in items]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for number, ((label, groove), wav) in enumerate(zip(items, renders, strict=True), 1):
-            stem = file_stem(label)
+            stem = played_stem(label, groove, bpm)
             if stem in used:
                 stem = f"{stem}_{number}"
             used.add(stem)
@@ -380,14 +387,15 @@ def groove_card(groove: Groove, key: str, title: str = "", basket_button: bool =
         fill_audio([(slot, groove, bpm)])
     else:
         deferred_audio.append((slot, groove, bpm))
+    stem = played_stem(title, groove, bpm)
     as_played = groove.notes is not None  # the musician's file (at the playback tempo), the model's view beside it
-    download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{file_stem(title)}.mid",
+    download.download_button("MIDI", groove_to_midi(groove, bpm), file_name=f"{stem}.mid",
                              mime="audio/midi", key=f"midi_{key}", on_click="ignore", icon=":material/download:",
                              help="Every note of the musician's file (its own pitches, flams and other tracks), "
                              "timed and played as this groove plays them" if as_played else None)
     if as_played:
         add.download_button("Model's view", groove_to_midi(groove.model_view(), bpm),
-                            file_name=f"{file_stem(title)}_model_view.mid", mime="audio/midi",
+                            file_name=f"{stem}_model_view.mid", mime="audio/midi",
                             key=f"midi_view_{key}", on_click="ignore", icon=":material/download:",
                             help="The 9 drum classes the model reads, one hit per 16th and drum")
         add = spare

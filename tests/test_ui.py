@@ -180,9 +180,10 @@ def test_export_zip_writes_at_the_chosen_tempo_and_reports_progress():
     data = ui.export_zip([("a", A), ("b", B)], bpm=90.0, render=lambda groove, bpm, renderer, kit: b"RIFF",
                          progress=lambda done, total: heard.append((done, total)))
     assert heard == [(1, 2), (2, 2)]
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert midi_to_performance(archive.read("a.mid"), "a").groove.bpm == pytest.approx(90.0, rel=1e-5)
-        assert archive.read("a.wav") == b"RIFF"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # each name says the tempo it is written at, not its own
+        assert midi_to_performance(archive.read("a_at_90_bpm.mid"), "a").groove.bpm == pytest.approx(90.0, rel=1e-5)
+        assert archive.read("a_at_90_bpm.wav") == b"RIFF"
+    assert ui.played_stem("x · 100 bpm", A, 100.0) == ui.played_stem("x · 100 bpm", A, None) == "x_100_bpm"
 
 
 class LinearModel:
