@@ -20,6 +20,7 @@ DIRECTIONS = {
     "push": ("laid-back", "pushed"),
     "looseness": ("tighter", "looser"),
 }
+KEPT_HITS_HINT = 0.75  # a move that plays fewer than this share of the seed's hits points to Keep the pattern
 LABEL_COLUMNS = {"genre": "Towards a genre", "beat_type": "Towards a beat or a fill", "drummer": "Towards a drummer"}
 
 st.title("Attributes")
@@ -84,6 +85,10 @@ original, result = st.columns(2)
 with original:
     ui.groove_card(seed.groove, key=f"{PAGE}_seed", title=f"the seed as played: {seed.label}", basket_button=False)
 with result:
-    ui.groove_card(moved, key=f"{PAGE}_moved", title=moved_title + (f" → {measured}" if measured else ""))
+    ui.groove_card(moved, key=f"{PAGE}_moved",
+                   title=f"{seed.label}, {moved_title}" + (f" → {measured}" if measured else ""))
     st.caption(f"Against the seed as played, the model's version {ui.hits_kept(seed.groove, moved)}.")
+    seed_hits = seed.groove.hits > 0.5
+    if not keep_pattern and (seed_hits & (moved.hits > 0.5)).sum() < KEPT_HITS_HINT * seed_hits.sum():
+        st.caption("To move only the dynamics and timing, turn on **Keep the pattern**.")
 ui.zip_button([(f"seed {seed.label}", seed.groove), (label, moved)], "attributes", key="attributes_zip")

@@ -332,6 +332,14 @@ def test_attribute_sliders_move_the_seed():
     set_state(at, "keep_attr_density", 2.0)  # counted from the hits, which the pattern holds: not moved
     [(label, same)] = results(at, "attributes")
     assert "density" not in label and "loudness +2.0" in label and same.same_as(held)
+    hint = "turn on **Keep the pattern**"
+    assert not any(hint in c.value for c in at.caption)
+    at.toggle(key="keep_attr_keep_pattern").set_value(False).run()
+    set_state(at, "keep_attr_density", -2.0)  # far sparser: the hint shows when under 3/4 of the hits are kept
+    [(_, sparser)] = results(at, "attributes")
+    kept = int(((sparser.hits > 0.5) & (seed.hits > 0.5)).sum())
+    assert any(hint in c.value for c in at.caption) == (kept < 0.75 * hits)
+    assert kept < 0.75 * hits  # a move this far does drop hits, so the hint's display is exercised
 
 
 def test_latent_map_shows_one_point_per_performance_and_the_seeds():
