@@ -67,7 +67,7 @@ with st.sidebar:
             name, remove = st.columns([5, 1], vertical_alignment="center")
             name.caption(f"{index + 1}. {seed.label}", help=ui.source_file(seed.groove))
             remove.button(":material/close:", key=f"remove_seed_{index}", help="Remove from the basket",
-                          type="tertiary", on_click=seeds.pop, args=(index,))  # tertiary: no padding to clip the icon
+                          type="tertiary", on_click=state.remove_seed, args=(index,))  # tertiary: no padding
         if not seeds:
             st.caption(f"Empty. {ui.SEED_SOURCES}")
         clear, restore = st.columns(2)

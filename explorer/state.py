@@ -22,6 +22,7 @@ from explorer.groove import WINDOW_BARS, WINDOW_STEPS, Groove
 
 DEFAULT_SEED_GENRES = ("rock", "funk", "hiphop", "jazz")  # four test-split beats that sound clearly different
 BASKET_LIMIT = 24
+SEED_PICKERS = "seed_picker_keys"  # the keys of the select boxes over the basket (each holds a seed's index)
 STATE_KEYS = {"basket": "basket", "results": "results", "filters": "dataset_filters"}
 GRID_BEAT, GRID_REVISION, GO_TO_GRID = "grid_beat", "grid_revision", "go_to_grid"
 
@@ -191,6 +192,16 @@ def with_notes_as_played(groove: Groove, row: pd.Series) -> Groove:
 
 def basket() -> list[Seed]:
     return st.session_state[STATE_KEYS["basket"]]
+
+
+def remove_seed(index: int) -> None:
+    """A button callback: take a seed out of the basket. Every seed picker keeps the seed it showed (the indices
+    after it move down one; before, a picker silently showed the next seed, or the first once its index ran out)."""
+    basket().pop(index)
+    for key in st.session_state.get(SEED_PICKERS, ()):
+        chosen = st.session_state.get(key)
+        if isinstance(chosen, int) and chosen > index:
+            st.session_state[key] = chosen - 1
 
 
 def basket_index(groove: Groove) -> int | None:

@@ -366,6 +366,7 @@ def seed_picker(label: str, key: str, default: int = 0) -> Seed | None:
     if not seeds:
         st.info(f"The seed basket is empty. {SEED_SOURCES}")
         return None
+    st.session_state.setdefault(state.SEED_PICKERS, set()).add(key)  # a seed's removal moves its index
     index = st.selectbox(label, range(len(seeds)), index=min(default, len(seeds) - 1), key=key,
                          format_func=lambda i: f"{i + 1}. {seeds[i].label}")
     return seeds[min(index, len(seeds) - 1)]

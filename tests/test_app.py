@@ -255,6 +255,13 @@ def test_generate_reconstruction_sits_beside_its_original():
     assert original.same_as(at.session_state["basket"][2].groove)
     assert first.startswith("seed 3 as played") and label == "the model's reconstruction of seed 3"
     assert reconstruction.bpm == original.bpm and "/" not in first + label  # names, not file paths
+    # removing an earlier seed: the picker stays on the same seed (now number 2), so its results stay too
+    at.sidebar.button(key="remove_seed_0").click().run()
+    assert_ok(at)
+    assert at.session_state["keep_gen_seed_index"] == 1
+    assert at.selectbox(key="keep_gen_seed_index").value == 1
+    assert [r for r, _ in results(at, "generate")] == [first, label]
+    assert not any("changed since the last run" in i.value for i in at.info)
 
 
 def test_interpolate_glides_from_one_seed_to_the_other():
