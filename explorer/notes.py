@@ -293,14 +293,16 @@ class NoteRecord:
 
     def excerpt(self, start_bar: int, bars: int) -> NoteRecord:
         """Bars [start_bar, start_bar + bars) as a file of their own: every note whose step lies in them (a note
-        played early onto the first step starts at 0), every other message of those bars, and the tempo, meter and
-        other settings in force at their start. Times move back by `start_bar` bars."""
+        played early onto the first step starts at 0; a note of another instrument still sounding at their start
+        starts there too), every other message of those bars, and the tempo, meter and other settings in force at
+        their start. Times move back by `start_bar` bars."""
         midi = mido.MidiFile(file=io.BytesIO(self.data), clip=True)
         bar_ticks = STEPS_PER_BAR * self.step_ticks
         first, stop = start_bar * STEPS_PER_BAR, (start_bar + bars) * STEPS_PER_BAR
         begin, end = round(start_bar * bar_ticks), round((start_bar + bars) * bar_ticks)
         kept_notes = {(n.track, n.on_index): n for index, track in enumerate(midi.tracks)  # drums, a piano, a bass
-                      for n in _track_notes(track, index) if first <= self.step_of(n.tick) < stop}
+                      for n in _track_notes(track, index) if first <= self.step_of(n.tick) < stop
+                      or (n.channel != DRUM_CHANNEL and n.tick < begin < n.end_tick)}  # a chord held into them
         kept_offs = {(n.track, n.off_index): n for n in kept_notes.values() if n.off_index is not None}
         out = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
         for track_index, track in enumerate(midi.tracks):

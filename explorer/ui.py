@@ -235,8 +235,8 @@ def hits_kept(seed: Groove, moved: Groove) -> str:
 
 def file_stem(label: str) -> str:
     """A safe file name stem from a label: letters, digits, '.', '-' and '_' only, no leading dot."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("._")
-    return stem[:80] or "groove"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:80].strip("._")  # cut first: a cut may end on a '.'
+    return stem or "groove"
 
 
 def played_stem(label: str, groove: Groove, bpm: float | None) -> str:

@@ -149,21 +149,24 @@ def test_other_tracks_channels_and_messages_pass_through():
 
 
 def test_an_excerpt_keeps_the_other_tracks_notes_of_its_bars():
-    """A piano's notes in the excerpt's bars come along (a note held past its end is released on it); those of other
-    bars do not."""
-    piano = []
-    for bar in range(3):
-        piano += [mido.Message("note_on", channel=0, note=60 + bar, velocity=70, time=0 if bar == 0 else TPB),
-                  mido.Message("note_off", channel=0, note=60 + bar, time=3 * TPB)]
-    piano[-1] = piano[-1].copy(time=5 * TPB)  # the last one rings past the end of bar 3
-    data = drum_file([(bar * 16 * STEP, 36, 100) for bar in range(3)], extra_track=piano, bars=3)
+    """A piano's notes in the excerpt's bars come along (a note held past its end is released on it), and so does a
+    bass note held into them from the bar before (it starts with them); notes of other bars do not."""
+    played = [(0, 3 * TPB, 0, 60), (4 * TPB, 7 * TPB, 0, 61), (8 * TPB, 13 * TPB, 0, 62),  # the last rings on
+              (2 * TPB, 6 * TPB, 1, 40), (TPB, 2 * TPB, 1, 38)]  # bass: one note held over bar 2's line, one not
+    events = sorted([(on, 1, mido.Message("note_on", channel=c, note=n, velocity=70)) for on, _, c, n in played]
+                    + [(off, 0, mido.Message("note_off", channel=c, note=n)) for _, off, c, n in played],
+                    key=lambda event: event[:2])
+    band = [message.copy(time=tick - previous) for (tick, _, message), previous in
+            zip(events, [0] + [tick for tick, _, _ in events[:-1]], strict=True)]
+    data = drum_file([(bar * 16 * STEP, 36, 100) for bar in range(3)], extra_track=band, bars=3)
     excerpt = NoteRecord.from_midi(data, "band.mid").excerpt(1, 2)
     back = read_back(excerpt.to_midi())
-    assert [(track, tick, channel, pitch) for track, tick, channel, pitch, _ in back if channel == 0] == [
-        (0, 0, 0, 61), (0, 4 * TPB, 0, 62)]
-    releases = [tick for tick, message in absolute(mido.MidiFile(file=io.BytesIO(excerpt.to_midi())).tracks[0])
-                if message.type == "note_off"]
-    assert releases == [3 * TPB, 8 * TPB] and track_lengths(excerpt.to_midi()) == [8 * TPB] * 2
+    assert sorted((tick, channel, pitch) for track, tick, channel, pitch, _ in back if channel != 9) == [
+        (0, 0, 61), (0, 1, 40), (4 * TPB, 0, 62)]
+    band_track = mido.MidiFile(file=io.BytesIO(excerpt.to_midi())).tracks[0]
+    releases = sorted((tick, message.note) for tick, message in absolute(band_track) if message.type == "note_off")
+    assert releases == [(2 * TPB, 40), (3 * TPB, 61), (8 * TPB, 62)]
+    assert track_lengths(excerpt.to_midi()) == [8 * TPB] * 2
 
 
 def absolute(track) -> list[tuple[int, mido.Message]]:

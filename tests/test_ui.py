@@ -159,6 +159,8 @@ def test_file_stem_keeps_only_safe_characters():
     assert ui.file_stem("rock · drummer1 · 65 bpm / bars 1-4") == "rock_drummer1_65_bpm_bars_1-4"
     assert ui.file_stem("../../etc/passwd") == "etc_passwd"
     assert ui.file_stem("···") == "groove"
+    cut = ui.file_stem("x" * 77 + " 16.00")  # cut at 80 characters, on the number's '.'
+    assert cut == "x" * 77 + "_16" and not cut.endswith(".")
 
 
 def test_export_zip_holds_midi_and_wav_of_every_groove():
