@@ -55,16 +55,18 @@ def run() -> None:
                      for i, g in enumerate(grooves)]
         else:
             number = session["keep_gen_seed_index"] + 1
-            original = state.basket()[number - 1].groove
+            chosen = state.basket()[number - 1]
+            original = chosen.groove
+            # each result names its seed: a basket number changes when a seed before it is removed
             if mode == "variations":
                 amount = session["keep_gen_amount"]
                 grooves = generate.variations(model, original, session["keep_gen_count"], amount, temperature, seed)
-                items = [(f"variation {i + 1} of seed {number} · amount {amount:g} · {g.bpm:.0f} bpm", g)
+                items = [(f"variation {i + 1} of seed {number} ({chosen.label}) · amount {amount:g}", g)
                          for i, g in enumerate(grooves)]
             else:
                 reconstruction = generate.reconstruct(model, [original], temperature, seed)[0]
-                items = [(f"seed {number} as played · {original.bpm:.0f} bpm", original),
-                         (f"the model's reconstruction of seed {number}", reconstruction)]
+                items = [(f"seed {number} as played ({chosen.label})", original),
+                         (f"the model's reconstruction of seed {number} ({chosen.label})", reconstruction)]
     except (ExplorerError, ValueError, IndexError) as error:
         session["generate_error"] = str(error)
         return

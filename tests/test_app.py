@@ -253,7 +253,9 @@ def test_generate_reconstruction_sits_beside_its_original():
     assert_ok(at)
     (first, original), (label, reconstruction) = results(at, "generate")
     assert original.same_as(at.session_state["basket"][2].groove)
-    assert first.startswith("seed 3 as played") and label == "the model's reconstruction of seed 3"
+    seed_label = at.session_state["basket"][2].label
+    assert first == f"seed 3 as played ({seed_label})"
+    assert label == f"the model's reconstruction of seed 3 ({seed_label})"
     assert reconstruction.bpm == original.bpm and "/" not in first + label  # names, not file paths
     # removing an earlier seed: the picker stays on the same seed (now number 2), so its results stay too
     at.sidebar.button(key="remove_seed_0").click().run()
