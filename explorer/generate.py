@@ -110,11 +110,12 @@ def sample_tensors(model, n: int, temperature: float = 1.0, seed: int = 0) -> np
 
 
 def onto_seed(answer: Groove, seed: Groove) -> Groove:
-    """The model's answer to a seed with the seed's own file behind it, where it has one (`NoteRecord.answered`):
-    a side-stick the model hears as a snare comes back a side-stick, a flam a flam."""
+    """The model's answer to a seed with the seed's own file behind it, where it has one (`NoteRecord.answered`, at
+    the answer's tempo): a side-stick the model hears as a snare comes back a side-stick, a flam a flam."""
     if seed.notes is None or seed.notes.tempo_changes or answer.steps != seed.steps:
         return answer
-    return dataclasses.replace(answer, notes=seed.notes.answered(answer))
+    record = seed.notes if seed.notes.bpm == answer.bpm else seed.notes.at_tempo(answer.bpm)
+    return dataclasses.replace(answer, notes=record.answered(answer))
 
 
 def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed: int = 0) -> list[Groove]:
@@ -160,31 +161,34 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
 def interpolate(model, a: Groove, b: Groove, steps: int = 8, method: str = "slerp", temperature: float = 0.0,
                 seed: int = 0) -> list[Groove]:
     """From a to b through the model's latent space: the first and last steps are the seeds as played, the steps
-    between decode the paths from a's refined codes to b's; the tempo glides from a's to b's."""
+    between decode the paths from a's refined codes to b's, each onto the notes of the seed it lies nearer; the
+    tempo glides from a's to b's."""
     codes = seed_codes(model, [a, b])
     tempos = np.linspace(a.bpm, b.bpm, steps)
     path = latent_path(codes[0], codes[1], steps, method)
     between = decode(model, path[1:-1], temperature, seed, tempos[1:-1], source="interpolation") if steps > 2 else []
-    return [a, *between, b]
+    return [a, *(onto_seed(g, a if 2 * (i + 1) <= steps - 1 else b) for i, g in enumerate(between)), b]
 
 
 def blend(model, corners: Sequence[Groove], rows: int = 4, cols: int = 4, temperature: float = 0.0,
           seed: int = 0) -> list[list[Groove]]:
     """A rows × cols grid of bilinear blends of four corners (top-left, top-right, bottom-left, bottom-right): the
-    corner cells are the corner grooves as played."""
+    corner cells are the corner grooves as played, the others onto the notes of their nearest corner."""
     if len(corners) != 4:
         raise ValueError("blend takes exactly four corner grooves")
     if rows < 2 or cols < 2:
         raise ValueError("a blend grid needs at least 2 rows and 2 columns")
     codes = seed_codes(model, corners)
     bpm = np.array([g.bpm for g in corners])
-    zs, tempos = [], []
+    zs, tempos, nearest_corners = [], [], []
     for r in np.linspace(0.0, 1.0, rows):
         for c in np.linspace(0.0, 1.0, cols):
             weights = np.array([(1 - r) * (1 - c), (1 - r) * c, r * (1 - c), r * c])
             zs.append(np.tensordot(weights, codes, axes=1))
             tempos.append(float(weights @ bpm))
-    grooves = decode(model, np.stack(zs), temperature, seed, tempos, source="blend")
+            nearest_corners.append(int(np.argmax(weights)))
+    decoded = decode(model, np.stack(zs), temperature, seed, tempos, source="blend")
+    grooves = [onto_seed(groove, corners[nearest]) for groove, nearest in zip(decoded, nearest_corners, strict=True)]
     for index, corner in zip((0, cols - 1, (rows - 1) * cols, rows * cols - 1), corners, strict=True):
         grooves[index] = corner  # the corners are the seeds as played; the model plays the blends between
     return [grooves[i * cols:(i + 1) * cols] for i in range(rows)]

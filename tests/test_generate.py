@@ -200,3 +200,23 @@ def test_a_seeds_answers_are_written_onto_its_own_notes(model):
             assert (sorted(answer.notes.notes[i].pitch for i in answered[cell])
                     == sorted(record.notes[i].pitch for i in record.cells()[cell]))
     assert generate.onto_seed(answers[0], seed.model_view()) is answers[0]  # no file behind the seed: the view
+
+
+def test_a_paths_and_a_blends_steps_take_the_notes_of_the_seed_they_lie_nearer(model):
+    """From a side-stick groove (37) at 90 bpm to a cowbell one (56) at 120: the model's snares nearer the first
+    play side-sticks, nearer the second cowbells, each step at its own tempo; a blend's cells likewise take their
+    nearest corner's."""
+    def machine(snare: int, bpm: float) -> Groove:
+        notes = [(bar * 16 * STEP + beat * STEP, pitch, 100) for bar in range(4)
+                 for beat, pitch in ((0, 36), (4, snare), (8, 36), (12, snare))]
+        return NoteRecord.from_midi(drum_file(notes, bpm=bpm, bars=4), f"{snare}.mid").groove()
+
+    side_stick, cowbell = machine(37, 90), machine(56, 120)
+    path = generate.interpolate(model, side_stick, cowbell, steps=6)
+    for index, step in enumerate(path[1:-1], 1):
+        expected = 37 if index / 5 <= 0.5 else 56
+        snares = {note.pitch for note in step.notes.notes if note.drum_class == 1}
+        assert snares == {expected}, index  # the tiny model plays snares everywhere
+        assert step.notes.bpm == pytest.approx(step.bpm)
+    grid = generate.blend(model, [side_stick, cowbell, side_stick, cowbell], rows=2, cols=3)
+    assert {note.pitch for note in grid[0][1].notes.notes if note.drum_class == 1} == {37}  # ties: the first corner
