@@ -165,25 +165,16 @@ def humanize_record(model, record: NoteRecord, feel: Groove | None = None,
       KEPT_SHARE of its programmed velocity."""
     beat = record.groove()
     played = humanize(model, beat.model_view(), feel, options, direction)
-    notes = map_onto_notes(record, beat, played)
+    notes = map_onto_notes(record, played)
     return dataclasses.replace(played, notes=notes), notes
 
 
-def map_onto_notes(record: NoteRecord, beat: Groove, played: Groove) -> NoteRecord:
-    """`record` with its notes moved as the cells of its model view `beat` were played (`humanize_record`)."""
+def map_onto_notes(record: NoteRecord, played: Groove) -> NoteRecord:
+    """`record` with its notes moved as `played` plays the cells of its model view (`humanize_record`)."""
     notes = record.notes
     original = np.array([note.tick for note in notes], float)
-    ticks = original.copy()
-    velocities = np.array([note.velocity for note in notes], float)
-    step_ticks = record.step_ticks
-    half = step_ticks / 2  # each note stays on its own step: read again, the file gives the same model view
-    for (step, drum_class), indices in record.cells().items():
-        shift = (beat.offsets[step, drum_class] - played.offsets[step, drum_class]) / 2 * step_ticks
-        scale = played.velocities[step, drum_class] / max(beat.velocities[step, drum_class], 1 / 127)
-        for index in indices:
-            grid = record.step_of(notes[index].tick) * step_ticks
-            ticks[index] = np.round(np.clip(original[index] + shift, grid - half + 1, grid + half - 1))
-            velocities[index] = notes[index].velocity * scale
+    ticks, velocities = record.played_as(played)
+    ticks = np.round(ticks)
     velocities = np.maximum(velocities, velocity_floor([note.velocity for note in notes]))
     min_gap = MIN_GAP_SECONDS * record.bpm / 60 * record.ticks_per_beat
     by_class: dict[int, list[int]] = {}

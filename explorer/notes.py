@@ -226,36 +226,42 @@ class NoteRecord:
                 for position, drum, velocity in note_positions(groove)
                 if cells[min(int(np.floor(position + 0.5)), groove.steps - 1), drum]]
 
+    def played_as(self, played: Groove, cells: set[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each note's tick and velocity (float arrays in the order of `notes`), the notes of `cells` (default: every
+        cell of the file) played as `played` (a groove on the file's grid) plays those cells: the main note at its
+        timing and velocity, the cell's other notes (a flam's grace note, a ghost) by the same shift and in
+        proportion; every note stays in its own cell, so that the file, read again, gives `played`'s view."""
+        view = self.groove()
+        ticks = np.array([note.tick for note in self.notes], float)
+        velocities = np.array([note.velocity for note in self.notes], float)
+        half = self.step_ticks / 2
+        for (step, drum), indices in self.cells().items():
+            if cells is not None and (step, drum) not in cells:
+                continue
+            shift = (view.offsets[step, drum] - played.offsets[step, drum]) / 2 * self.step_ticks
+            scale = played.velocities[step, drum] / max(view.velocities[step, drum], 1 / 127)
+            grid = step * self.step_ticks
+            for index in indices:
+                ticks[index] = np.clip(self.notes[index].tick + shift, grid - half + 1, grid + half - 1)
+                velocities[index] = self.notes[index].velocity * scale
+        return ticks, velocities
+
     def answered(self, answer: Groove) -> NoteRecord:
         """The model's answer to this file's view (a reconstruction, a variation, a move: a groove on the same grid)
         written onto the file. A cell the file plays and the answer keeps keeps its notes (their pitches, tracks, a
-        flam's grace note, a ghost), moved so that the main note sounds at the answer's timing and velocity, the
-        others by the same shift and in proportion; the notes of cells the answer leaves out are taken out; a hit in
-        a cell the file does not play is a new note (`new_notes`). Notes off the kit's map and every other message
-        stay; the file is as long as the answer."""
+        flam's grace note, a ghost), played as the answer plays the cell (`played_as`); the notes of cells the answer
+        leaves out are taken out; a hit in a cell the file does not play is a new note (`new_notes`). Notes off the
+        kit's map and every other message stay; the file is as long as the answer."""
         hits = answer.hits > 0.5
-        played = self.cells()
-        kept = {cell for cell in played if cell[0] < answer.steps and hits[cell]}
+        file_cells = self.cells()
+        kept = {cell for cell in file_cells if cell[0] < answer.steps and hits[cell]}
         new_cells = hits.copy()
-        for step, drum in played:
+        for step, drum in file_cells:
             if step < answer.steps:
                 new_cells[step, drum] = False
-        removed = [index for cell, indices in played.items() if cell not in kept for index in indices]
+        removed = [index for cell, indices in file_cells.items() if cell not in kept for index in indices]
         edited = self.edited(removed, self.new_notes(answer, new_cells), bars=answer.steps // STEPS_PER_BAR)
-        ticks = np.array([note.tick for note in edited.notes], float)
-        velocities = np.array([note.velocity for note in edited.notes], float)
-        half = edited.step_ticks / 2  # every note stays in its cell: read again, the file gives the answer's view
-        for (step, drum), indices in edited.cells().items():
-            if (step, drum) not in kept:
-                continue  # a new note, placed already
-            main = edited.notes[indices[0]]
-            shift = (step - answer.offsets[step, drum] / 2) * edited.step_ticks - main.tick
-            scale = answer.velocities[step, drum] * 127 / main.velocity
-            grid = step * edited.step_ticks
-            for index in indices:
-                ticks[index] = np.clip(edited.notes[index].tick + shift, grid - half + 1, grid + half - 1)
-                velocities[index] = edited.notes[index].velocity * scale
-        return edited.with_notes(ticks, velocities)
+        return edited.with_notes(*edited.played_as(answer, kept))  # the new notes are placed already
 
     def end_tick(self) -> int:
         """The bar line after the last note's bar: where every written track ends."""
