@@ -71,8 +71,8 @@ def encode(model, grooves: Sequence[Groove], seed: int = 0) -> tuple[np.ndarray,
 
 
 def seed_codes(model, grooves: Sequence[Groove]) -> np.ndarray:
-    """The codes [len(grooves), 2, z_size] that seeds are played from: each seed's hits code and heads code, its mu
-    refined for each (explorer/refine.py), so that a seed comes back as the seed."""
+    """The codes [len(grooves), 2, z + detail size] that seeds are played from: each seed's hits code and heads
+    code, its mu with the details refined for each (explorer/refine.py), so that a seed comes back as the seed."""
     from explorer.refine import refiner
 
     return refiner(model).codes(_stack(grooves, model.config.steps))
@@ -80,8 +80,8 @@ def seed_codes(model, grooves: Sequence[Groove]) -> np.ndarray:
 
 def decode(model, z: np.ndarray, temperature: float = 0.0, seed: int = 0, bpm: float | Sequence[float] = 120.0,
            source: str = "decoded") -> list[Groove]:
-    """One groove per code [N, z], or per seed's codes [N, 2, z] (`seed_codes`; the hits from the hits code, played
-    by the heads code). T = 0 plays every hit the model gives over 50 %."""
+    """One groove per code [N, z] (or with a seed's details), or per seed's codes [N, 2, z + detail size]
+    (`seed_codes`; the hits from the hits code, played by the heads code). T = 0 plays every hit the model gives over 50 %."""
     from explorer.refine import decode_codes
 
     z = np.asarray(z, np.float32)
@@ -127,11 +127,14 @@ def reconstruct(model, grooves: Sequence[Groove], temperature: float = 0.0, seed
 
 def variations(model, groove: Groove, n: int, amount: float = 0.3, temperature: float = 0.0,
                seed: int = 0) -> list[Groove]:
-    """n grooves near the seed: z = (1 − amount) · z_seed + amount · z', z' drawn from the sampling prior, z_seed
-    each of the seed's refined codes. amount 0 → the reconstruction, 1 → a sample. Each onto the seed's notes."""
+    """n grooves near the seed: (1 − amount) · code + amount · z' for each of the seed's codes, z' drawn from the
+    sampling prior with no details (so the seed's details fade as z moves away). amount 0 → the reconstruction,
+    1 → a sample. Each onto the seed's notes."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError("amount must lie in [0, 1]")
-    z = (1.0 - amount) * seed_codes(model, [groove]) + amount * prior_z(model, n, seed)[:, None]
+    drawn = prior_z(model, n, seed)
+    drawn = np.concatenate([drawn, np.zeros((n, model.detail_size()), np.float32)], axis=-1)
+    z = (1.0 - amount) * seed_codes(model, [groove]) + amount * drawn[:, None]
     return [onto_seed(answer, groove) for answer in decode(model, z, temperature, seed, groove.bpm, source="variation")]
 
 
@@ -146,16 +149,21 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return np.where(parallel, (1.0 - t) * a + t * b, arc)
 
 
-def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
-    """`steps` points from a to b, both ends included."""
+def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp",
+                arc_size: int | None = None) -> np.ndarray:
+    """`steps` points from a to b, both ends included. With `arc_size`, slerp takes only the first `arc_size`
+    values along its arc (z) and the rest straight (a seed's details, which are no point on a sphere)."""
     if steps < 2:
         raise ValueError("an interpolation needs at least 2 steps")
     if method not in ("slerp", "lerp"):
         raise ValueError("method must be 'slerp' or 'lerp'")
     ts = np.linspace(0.0, 1.0, steps)
+    straight = [(1.0 - t) * a + t * b for t in ts]
     if method == "lerp":
-        return np.stack([(1.0 - t) * a + t * b for t in ts]).astype(np.float32)
-    return np.stack([slerp(a, b, t) for t in ts]).astype(np.float32)
+        return np.stack(straight).astype(np.float32)
+    arc = arc_size or a.shape[-1]
+    return np.stack([np.concatenate([slerp(a[..., :arc], b[..., :arc], t), line[..., arc:]], axis=-1)
+                     for t, line in zip(ts, straight, strict=True)]).astype(np.float32)
 
 
 def interpolate(model, a: Groove, b: Groove, steps: int = 8, method: str = "slerp", temperature: float = 0.0,
@@ -165,7 +173,7 @@ def interpolate(model, a: Groove, b: Groove, steps: int = 8, method: str = "sler
     tempo glides from a's to b's."""
     codes = seed_codes(model, [a, b])
     tempos = np.linspace(a.bpm, b.bpm, steps)
-    path = latent_path(codes[0], codes[1], steps, method)
+    path = latent_path(codes[0], codes[1], steps, method, arc_size=model.config.z_size)
     between = decode(model, path[1:-1], temperature, seed, tempos[1:-1], source="interpolation") if steps > 2 else []
     return [a, *(onto_seed(g, a if 2 * (i + 1) <= steps - 1 else b) for i, g in enumerate(between)), b]
 
@@ -195,5 +203,9 @@ def blend(model, corners: Sequence[Groove], rows: int = 4, cols: int = 4, temper
 
 
 def apply_vector(z: np.ndarray, vector: np.ndarray, amount: float) -> np.ndarray:
-    """Moves z along an attribute vector: z + amount · vector."""
-    return np.asarray(z, np.float32) + np.float32(amount) * np.asarray(vector, np.float32)
+    """Moves z along an attribute vector: z + amount · vector. A seed's code (z and its details) moves its z, under
+    the same details."""
+    z, vector = np.asarray(z, np.float32), np.asarray(vector, np.float32)
+    moved = z.copy()
+    moved[..., :vector.shape[-1]] += np.float32(amount) * vector
+    return moved

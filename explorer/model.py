@@ -357,8 +357,28 @@ class MusicVAE(keras.Model):
             outputs, _ = lstm_sequence(projected, h, c, self._kernel(f"{name}.recurrent_kernel"))
         return outputs
 
+    def conditions(self, z, details=None):
+        """What the bar decoder is conditioned on, [B, bars, condition]: the conductor's embedding of each bar
+        (hierarchical), or z for every bar (flat); plus a seed's `details` [B, bars, condition] where given (its
+        bars as refined to play the seed, explorer/refine.py)."""
+        config = self.config
+        if config.hierarchical:
+            conditions = tf.transpose(self._bar_conditions(z), [1, 0, 2])
+        else:
+            conditions = tf.tile(z[:, None], [1, config.bars, 1])
+        return conditions if details is None else conditions + details
+
+    def detail_shape(self) -> tuple[int, int]:
+        """A seed's details: one vector per bar the size of its condition (a flat decoder's one condition: one)."""
+        config = self.config
+        return (config.bars, config.conductor_units) if config.hierarchical else (1, config.z_size)
+
     def decode_teacher_forced(self, z, targets, seed=None):
         """Output logits/pre-activations [B, T, output_size] given the true previous outputs."""
+        return self.decode_conditioned(self.conditions(z), targets, seed)
+
+    def decode_conditioned(self, conditions, targets, seed=None):
+        """`decode_teacher_forced` given the bars' conditions [B, bars, condition] (`conditions`)."""
         config = self.config
         batch = tf.shape(targets)[0]
         previous = tf.concat([tf.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
@@ -367,11 +387,10 @@ class MusicVAE(keras.Model):
             previous = tf.concat([previous, bar_before], axis=-1)
         if config.hierarchical:
             # Each bar is its own sequence of 16 steps: fold the bars into the batch.
-            conditions = tf.transpose(self._bar_conditions(z), [1, 0, 2])  # [B, bars, C]
             conditions = tf.reshape(conditions, [batch * config.bars, -1])
             previous = tf.reshape(previous, [batch * config.bars, STEPS_PER_BAR, config.feedback_size])
         else:
-            conditions = z
+            conditions = conditions[:, 0]  # one 64-step sequence: the flat decoder's condition is the first bar's
         logits = self._decode_sequences(conditions, previous, seed)
         return tf.reshape(logits, [batch, config.steps, config.output_size])
 
@@ -390,18 +409,21 @@ class MusicVAE(keras.Model):
 
     # decoder, autoregressive (sampling)
 
-    def decode_sampled(self, z, thresholds, head_noise, head_temperature, heads_z=None):
+    def decode_sampled(self, z, thresholds, head_noise, head_temperature, heads_z=None, details=None,
+                       heads_details=None):
         """Autoregressive decoding: a hit where its logit exceeds its threshold ([B, T, 9]; see
         `sampling_thresholds`); velocities and offsets from `activate` (head_noise [B, T, 18], see
         `head_uniforms`); the activated sample is fed back. With `heads_z` [B, z] a second decoder runs beside the
         first, step by step: the hits are the first's, their velocities and offsets the second's, and both read back
-        what was played (a seed's two codes, explorer/refine.py). Returns [B, T, 27]."""
+        what was played (a seed's two codes, explorer/refine.py). `details`, `heads_details` [B, *detail_shape]:
+        added to each stream's bar conditions (`conditions`). Returns [B, T, 27]."""
         config = self.config
         batch = tf.shape(z)[0]
         codes = z if heads_z is None else tf.concat([z, heads_z], axis=0)  # the streams' codes, [streams · B, z]
+        if details is not None and heads_z is not None:
+            details = tf.concat([details, heads_details], axis=0)
         # [bars, streams · B, condition]: the conductor's bar embeddings, or the code for every bar
-        conditions = (self._bar_conditions(codes) if config.hierarchical
-                      else tf.tile(codes[None], [config.bars, 1, 1]))
+        conditions = tf.transpose(self.conditions(codes, details), [1, 0, 2])
         # The hierarchical decoder restarts every bar from that bar's initial states; the flat one is one 64-step
         # sequence whose states carry across bars.
         bar_states = self._initial_states("decoder.initial_state", conditions, config.decoder_layers,
@@ -638,21 +660,27 @@ class CompiledModel:
         self._encode_graph = tf.function(
             lambda x: vae.encode_params(x),
             input_signature=[tf.TensorSpec([None, steps, vae.config.encoder_input_size], tf.float32)])
-        codes, noise_specs = tf.TensorSpec([None, z_size], tf.float32), [
+        codes, details, noise_specs = tf.TensorSpec([None, z_size], tf.float32), tf.TensorSpec(
+            [None, *vae.detail_shape()], tf.float32), [
             tf.TensorSpec([None, steps, NUM_CLASSES], tf.float32),
             tf.TensorSpec([None, steps, 2 * NUM_CLASSES], tf.float32), tf.TensorSpec([], tf.float32)]
-        self._decode_graph = tf.function(vae.decode_sampled, input_signature=[codes, *noise_specs])
 
-        def play_pairs(z, heads_z, *noise):  # a seed's two codes, in lockstep
-            return vae.decode_sampled(z, *noise, heads_z=heads_z)
+        def play(z, details, *noise):
+            return vae.decode_sampled(z, *noise, details=details)
+
+        def play_pairs(z, heads_z, details, heads_details, *noise):  # a seed's two codes, in lockstep
+            return vae.decode_sampled(z, *noise, heads_z=heads_z, details=details, heads_details=heads_details)
+
+        self._decode_graph = tf.function(play, input_signature=[codes, details, *noise_specs])
 
         self._hit_logits_graph = tf.function(
             lambda z, x: vae.decode_teacher_forced(z, x)[..., :NUM_CLASSES],
             input_signature=[tf.TensorSpec([None, z_size], tf.float32),
                              tf.TensorSpec([None, steps, FEATURES], tf.float32)])
         self._encode_xla = tf.function(lambda x: vae.encode_params(x), jit_compile=True)
-        self._decode_xla = tf.function(vae.decode_sampled, jit_compile=True)
-        self._decode_pairs_graph = tf.function(play_pairs, input_signature=[codes, codes, *noise_specs])
+        self._decode_xla = tf.function(play, jit_compile=True)
+        self._decode_pairs_graph = tf.function(play_pairs, input_signature=[codes, codes, details, details,
+                                                                            *noise_specs])
         self._decode_pairs_xla = tf.function(play_pairs, jit_compile=True)
 
     def encode(self, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -683,8 +711,9 @@ class CompiledModel:
         given hits are what it has seen); with `given_cells` [B, 64, 9] (booleans) as well, only in those cells, the
         others drawn as usual (infilling a drum, continuing after kept bars). With `allowed` [B, 64, 9] (booleans),
         hits are drawn as usual but only in the allowed cells (Drumify's "strictly on my taps"). With `heads_z`
-        [B, z], the hits drawn from z are played by heads_z, step by step (`MusicVAE.decode_sampled`)."""
-        z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
+        [B, z], the hits drawn from z are played by heads_z, step by step (`MusicVAE.decode_sampled`). A code may
+        carry a seed's details after z ([B, z + detail size], explorer/refine.py)."""
+        z, details = self.split_codes(z)
         temperature, seed, steps = float(temperature), int(seed) % 2**63, self.config.steps
         thresholds = sampling_thresholds(len(z), steps, temperature, seed)
         if given_hits is not None:  # a logit always passes -inf and never passes +inf
@@ -699,9 +728,26 @@ class CompiledModel:
         # the heads' softmax temperature: T itself, or 1 at T = 0, where the median is taken
         head_temperature = np.float32(temperature if temperature > 0 else 1.0)
         if heads_z is not None:
-            pairs = (z, np.asarray(heads_z, np.float32).reshape(z.shape), *noise)
+            heads_z, heads_details = self.split_codes(heads_z)
+            pairs = (z, heads_z, details, heads_details, *noise)
             return self._run(self._decode_pairs_xla, self._decode_pairs_graph, pairs, head_temperature)
-        return self._run(self._decode_xla, self._decode_graph, (z, *noise), head_temperature)
+        return self._run(self._decode_xla, self._decode_graph, (z, details, *noise), head_temperature)
+
+    def detail_size(self) -> int:
+        return int(np.prod(self.vae.detail_shape()))
+
+    def split_codes(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Codes [B, z] or [B, z + detail size] (a seed's, with its details) → z [B, z], details [B, *detail_shape]
+        (zeros for a plain code)."""
+        z_size, detail_size = self.config.z_size, self.detail_size()
+        codes = np.asarray(codes, np.float32)
+        if codes.shape[-1] not in (z_size, z_size + detail_size):
+            raise ValueError(f"codes must have {z_size} values (z) or {z_size + detail_size} (z and a seed's "
+                             f"details), not {codes.shape[-1]}")
+        codes = codes.reshape(-1, codes.shape[-1])
+        details = (codes[:, z_size:] if codes.shape[-1] > z_size
+                   else np.zeros((len(codes), detail_size), np.float32))
+        return np.ascontiguousarray(codes[:, :z_size]), details.reshape(len(codes), *self.vae.detail_shape())
 
     def hit_logits(self, z: np.ndarray, tensors: np.ndarray) -> np.ndarray:
         """[B, 64, 9]: each cell's hit logit given z and the grooves before it (teacher-forced on `tensors`)."""
