@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_humanize import one_window_per_performance
 from bench.report import machine, publish
 from explorer import checkpoints, dataset
 from explorer.checkpoints import DRUMIFY_CHECKPOINT
@@ -173,7 +172,7 @@ def nearest_hats(train: np.ndarray, windows: np.ndarray) -> np.ndarray:
 
 def run_infill(model) -> list[str]:
     test = dataset.load_windows("test")
-    rows = one_window_per_performance(test)
+    rows = test.one_per_performance()
     real = test.tensors[rows]
     files = test.meta["midi_filename"].to_numpy()[rows]
     with_hats = real[..., HAT].max(axis=1) > 0.5

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_humanize import one_window_per_performance
 from bench.report import machine, publish
 from explorer import checkpoints, dataset
 from explorer.checkpoints import DRUMIFY_CHECKPOINT
@@ -60,7 +59,7 @@ def scores(real: np.ndarray, played: np.ndarray, real_groups) -> dict:
 def run(checkpoint: str | None) -> tuple[list[str], dict]:
     model = checkpoints.load_model(checkpoint)
     test = dataset.load_windows("test")
-    rows = one_window_per_performance(test)
+    rows = test.one_per_performance()
     real = test.tensors[rows]
     files = test.meta["midi_filename"].to_numpy()[rows]
     taps = [taps_of(g) for g in test.grooves(rows)]

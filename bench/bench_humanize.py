@@ -30,16 +30,10 @@ def per_hit(grooves) -> tuple[np.ndarray, np.ndarray]:
     return velocities[hits], offsets[hits]
 
 
-def one_window_per_performance(windows) -> list[int]:
-    """A window of each performance (a fixed draw), so that every drummer and take counts once."""
-    rng = np.random.default_rng(0)
-    return [int(rng.choice(group.index)) for _, group in windows.meta.groupby("midi_filename", sort=True)]
-
-
 def run(checkpoint: str | None) -> tuple[list[str], dict]:
     model = checkpoints.load_model(checkpoint)
     test = dataset.load_windows("test")
-    rows = one_window_per_performance(test)
+    rows = test.one_per_performance()
     count = len(rows)
     real = test.grooves(rows)
     files = test.meta["midi_filename"].to_numpy()[rows]

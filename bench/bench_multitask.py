@@ -15,7 +15,6 @@ import argparse
 import numpy as np
 import tensorflow as tf
 
-from bench.bench_humanize import one_window_per_performance
 from bench.report import machine
 from explorer import checkpoints, dataset
 from explorer.checkpoints import DEFAULT_CHECKPOINT, DRUMIFY_CHECKPOINT
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model, baseline = checkpoints.load_model(args.checkpoint), checkpoints.load_model(args.baseline)
     test = dataset.load_windows("test")
-    real = test.tensors[one_window_per_performance(test)]
+    real = test.tensors[test.one_per_performance()]
     print(f"`python -m bench.bench_multitask` on {machine()}: {len(real)} GMD test windows, one per performance, "
           f"decoded at T = 0 from mu; `{model.info.name}` told the task, `{baseline.info.name}` not.\n")
     print("| task | model | hit F1 | hit F1 on hidden cells | velocity MAE (MIDI) | timing MAE (16ths) |")

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_humanize import one_window_per_performance
 from bench.programmed_beats import programmed_beats
 from bench.report import machine
 from explorer import checkpoints, dataset
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = checkpoints.load_model(args.checkpoint)
     test = dataset.load_windows("test")
-    sets = {"GMD test, one window per performance": test.tensors[one_window_per_performance(test)],
+    sets = {"GMD test, one window per performance": test.tensors[test.one_per_performance()],
             "60 programmed beats (not GMD)": np.stack([g.tensor() for g in programmed_beats()])}
     print(f"`python -m bench.bench_refine` with `{model.info.name}` on {machine()}; reconstruction at T = 0.\n")
     print("| set | objective | steps | hit F1 | velocity MAE (MIDI) | timing MAE (16ths) |\n"

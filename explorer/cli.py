@@ -180,7 +180,7 @@ def cmd_reconstruct(args) -> int:
                 print(f"skipped: {error}", file=sys.stderr)
     else:
         windows = dataset.load_windows(args.split)
-        inputs = windows.grooves(range(min(args.limit, len(windows))))
+        inputs = windows.grooves(windows.one_per_performance()[:args.limit])
     if not inputs:
         print("error: no usable input grooves.", file=sys.stderr)
         return 2
@@ -502,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     source = reconstruct.add_mutually_exclusive_group(required=True)
     source.add_argument("--split", choices=["train", "validation", "test"])
     source.add_argument("--inputs", type=Path, help="a folder of MIDI files (the first 4 bars of each)")
-    reconstruct.add_argument("--limit", type=int, default=16, help="with --split: how many windows")
+    reconstruct.add_argument("--limit", type=int, default=16,
+                             help="with --split: how many windows (each from its own performance)")
     reconstruct.add_argument("--temperature", type=float, default=0.0)
     reconstruct.add_argument("--seed", type=int, default=0)
     reconstruct.add_argument("--out", type=Path, required=True)

@@ -319,6 +319,12 @@ class WindowSet:
     def __len__(self) -> int:
         return len(self.tensors)
 
+    def one_per_performance(self) -> list[int]:
+        """A window of each performance (a fixed draw), in the order of their files: a set in which every drummer
+        and take counts once (evaluations; a long performance's consecutive windows would count it many times)."""
+        rng = np.random.default_rng(0)
+        return [int(rng.choice(group.index)) for _, group in self.meta.groupby("midi_filename", sort=True)]
+
     def grooves(self, indices: Iterable[int] | int) -> list[Groove]:
         """The windows at `indices` as Grooves (their tempo is the float32 of `bpm`)."""
         indices = [int(indices)] if np.isscalar(indices) else [int(i) for i in indices]

@@ -81,7 +81,8 @@ def seed_codes(model, grooves: Sequence[Groove]) -> np.ndarray:
 def decode(model, z: np.ndarray, temperature: float = 0.0, seed: int = 0, bpm: float | Sequence[float] = 120.0,
            source: str = "decoded") -> list[Groove]:
     """One groove per code [N, z] (or with a seed's details), or per seed's codes [N, 2, z + detail size]
-    (`seed_codes`; the hits from the hits code, played by the heads code). T = 0 plays every hit the model gives over 50 %."""
+    (`seed_codes`; the hits from the hits code, played by the heads code). T = 0 plays every hit the model gives
+    over 50 %."""
     from explorer.refine import decode_codes
 
     z = np.asarray(z, np.float32)

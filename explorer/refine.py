@@ -103,8 +103,8 @@ def refine_loop(vae: MusicVAE, x, mu, weights, steps, learning_rate, momentum, p
 def decode_codes(model, codes: np.ndarray, temperature: float = 0.0, seed: int = 0,
                  given_hits: np.ndarray | None = None) -> np.ndarray:
     """Tensors [N, steps, 27] of codes [N, z] (each played whole) or of seeds' codes [N, 2, z + detail size]
-    (`RefineOptions`' order; CODE LAYOUT): the hits drawn from each hits code, or `given_hits` [N, steps, 9], played by its heads code (the two
-    decoders step by step, both reading back what was played)."""
+    (`RefineOptions`' order; CODE LAYOUT): the hits drawn from each hits code, or `given_hits` [N, steps, 9],
+    played by its heads code (the two decoders step by step, both reading back what was played)."""
     codes = np.asarray(codes, np.float32)
     if codes.ndim == 2:
         return model.decode(codes, temperature, seed, given_hits=given_hits)

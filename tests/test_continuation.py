@@ -143,7 +143,6 @@ def test_the_shipped_models_fill_bars_read_as_fills(groove_dir):
     """Eight GMD test seeds continued to 12 bars with the model's own fills (bars 8 and 12): the beat/fill classifier
     fitted on GMD's training fills gives them a higher fill chance than the other new bars. Measured on 64
     performances (docs/CONTINUE.md): 0.80 against 0.05."""
-    from bench.bench_humanize import one_window_per_performance
     from explorer import checkpoints, dataset
     from explorer.checkpoints import DRUMIFY_CHECKPOINT
     from explorer.continuation import gmd_fills
@@ -152,7 +151,7 @@ def test_the_shipped_models_fill_bars_read_as_fills(groove_dir):
     fills = gmd_fills()
     classifier = fill_classifier(fills.beat_windows[:, -STEPS_PER_BAR:], fills.fill_windows[:, -STEPS_PER_BAR:])
     test = dataset.load_windows("test")
-    seeds = test.grooves(one_window_per_performance(test)[:8])
+    seeds = test.grooves(test.one_per_performance()[:8])
     shipped = checkpoints.load_model(DRUMIFY_CHECKPOINT)
     options = ContinueOptions(fill_every=4)  # the model's fills, the default
     songs = np.stack([continue_groove(shipped, s, 12, options, fills).tensor() for s in seeds])

@@ -135,13 +135,12 @@ def test_the_shipped_model_writes_hats_closer_to_the_drummers_than_the_nearest_w
     hat F1 against the drummer's own. Measured 0.70 here (0.745 on all 98 such windows, docs/CONTINUE.md), the
     nearest training window's hats 0.57; the bound leaves room for other CPUs and retrained weights."""
     from bench.bench_continue import nearest_hats
-    from bench.bench_humanize import one_window_per_performance
     from explorer import checkpoints, dataset
     from explorer.checkpoints import DRUMIFY_CHECKPOINT
     from explorer.evaluate import reconstruction_metrics
 
     test = dataset.load_windows("test")
-    rows = [r for r in one_window_per_performance(test) if test.tensors[r][:, HAT].any()][:24]
+    rows = [r for r in test.one_per_performance() if test.tensors[r][:, HAT].any()][:24]
     real = test.tensors[rows]
     without = real.copy()
     without[..., [HAT, NUM_CLASSES + HAT, 2 * NUM_CLASSES + HAT]] = 0.0
