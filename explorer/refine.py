@@ -12,7 +12,7 @@ details as they mix z, and attribute vectors move z under the seed's details.
 A seed gets two codes, each with its own details: the *hits code*, refined for the seed's hits (their
 teacher-forced −log p, weighted 10 against the velocities' and offsets'), says where the hits fall; the *heads
 code*, refined for the seed's velocities and offsets on its hits, plays them (`decode_codes`). Each objective also
-has `prior_weight` · ½‖details‖², a pull towards the conductor's own embeddings. Adam for a fixed number of steps,
+has `pull_weight` · ½‖details‖², a pull towards the conductor's own embeddings. Adam for a fixed number of steps,
 the seeds' codes of one objective in one batch, the whole loop one XLA program per batch size. Each code returned
 is the best one seen whose objective (without the pull) is no worse than mu's: refinement never makes a seed less
 likely under its code's objective.
@@ -45,7 +45,7 @@ class RefineOptions:
     steps: int = 30  # measured in the model card: F1 against steps, and the time per seed
     learning_rate: float = 0.05  # the conditions are LSTM outputs, in (−1, 1)
     momentum: float = 0.5  # Adam's β1: on validation windows 0.5–0.7 kept more hits in 30 steps than 0.9 (model card)
-    prior_weight: float = 0.1
+    pull_weight: float = 0.1  # on validation windows 0 and 0.1 kept as much, 1 less (model card)
     # One code per (hits' weight, heads' weight). Two: the hits code, then the heads code (`decode_codes` plays the
     # first's hits with the second's velocities and offsets).
     objectives: tuple[tuple[float, float], ...] = (HITS_CODE, HEADS_CODE)
@@ -55,24 +55,23 @@ class RefineOptions:
             raise ValueError("the second of two codes is the heads code: its hits' weight must be 0")
 
 
-def likelihood_terms(vae: MusicVAE, x, z, details=None):
-    """(−log p of the hits of x | z and details, of its velocities and offsets (the heads)) per example,
-    teacher-forced."""
-    logits = vae.decode_conditioned(vae.conditions(z, details), x)
+def likelihood_terms(vae: MusicVAE, x, conditions):
+    """(−log p of the hits of x, of its velocities and offsets (the heads)) per example, teacher-forced on the bars'
+    conditions [B, bars, condition] (`MusicVAE.conditions` of a code and its details)."""
+    logits = vae.decode_conditioned(conditions, x)
     return (tf.reduce_sum(hit_terms(x, logits), axis=[1, 2]),
             tf.reduce_sum(head_terms(x, logits, vae.config), axis=[1, 2]))
 
 
-def refine_loop(vae: MusicVAE, x, mu, weights, steps, learning_rate, momentum, prior_weight):
+def refine_loop(vae: MusicVAE, x, mu, weights, steps, learning_rate, momentum, pull_weight):
     """The refined details [B, *detail_shape] of grooves x [B, T, 27] at z = mu: `steps` Adam steps (β1
     `momentum`, β2 0.999), the objective weighting the hits and the heads by `weights` [2]."""
     conditions = vae.conditions(mu)  # the conductor runs once: only the details are refined
 
     def objective(details):
-        logits = vae.decode_conditioned(conditions + details, x)
-        weighted = (weights[0] * tf.reduce_sum(hit_terms(x, logits), axis=[1, 2])
-                    + weights[1] * tf.reduce_sum(head_terms(x, logits, vae.config), axis=[1, 2]))
-        return weighted, weighted + prior_weight * 0.5 * tf.reduce_sum(tf.square(details), axis=[1, 2])
+        hits, heads = likelihood_terms(vae, x, conditions + details)
+        weighted = weights[0] * hits + weights[1] * heads
+        return weighted, weighted + pull_weight * 0.5 * tf.reduce_sum(tf.square(details), axis=[1, 2])
 
     start = tf.zeros(tf.concat([tf.shape(mu)[:1], vae.detail_shape()], 0))
     start_nll, _ = objective(start)
@@ -146,7 +145,7 @@ class Refiner:
     def _refine(self, tensors: np.ndarray, mu: np.ndarray, options: RefineOptions) -> np.ndarray:
         """[B, codes, z + detail size]: each objective's code of every groove, the codes' batches side by side."""
         scalars = (np.int32(options.steps), np.float32(options.learning_rate), np.float32(options.momentum),
-                   np.float32(options.prior_weight))
+                   np.float32(options.pull_weight))
 
         def refined(objective):
             weights = np.asarray(objective, np.float32)

@@ -81,8 +81,8 @@ def test_refinement_never_lowers_a_seeds_likelihood_and_two_codes_keep_more_hits
     one = refiner(shipped).codes(eight_windows, RefineOptions(objectives=((1.0, 1.0),)))[:, 0]
 
     def likelihoods(code):
-        return [t.numpy() for t in likelihood_terms(shipped.vae, tf.constant(eight_windows),
-                                                    *map(tf.constant, shipped.split_codes(code)))]
+        conditions = shipped.vae.conditions(*map(tf.constant, shipped.split_codes(code)))
+        return [t.numpy() for t in likelihood_terms(shipped.vae, tf.constant(eight_windows), conditions)]
 
     terms = {name: likelihoods(code) for name, code in (("mu", mu), ("one", one), ("hits", codes[:, 0]),
                                                          ("heads", codes[:, 1]))}

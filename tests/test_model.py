@@ -95,6 +95,25 @@ def test_sampler_is_the_training_decoder(tiny):
         np.testing.assert_allclose(decoded[..., 18:], np.tanh(logits[..., 18:]), atol=1e-5)
 
 
+def test_a_seeds_details_condition_the_sampler_as_they_do_the_training_decoder(tiny):
+    """A code with details ([z | details], explorer/refine.py): the sampler's T = 0 output, fed back teacher-forced
+    on the same conditions, gives the same hits; zero details play as the plain code; other details play otherwise."""
+    compiled = CompiledModel(tiny)
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((3, tiny.config.z_size)).astype(np.float32) * 2
+    details = rng.standard_normal((3, *tiny.detail_shape())).astype(np.float32)
+    code = np.concatenate([z, details.reshape(3, -1)], axis=-1)
+    decoded = compiled.decode(code)
+    logits = tiny.decode_conditioned(tiny.conditions(tf.constant(z), tf.constant(details)), tf.constant(decoded))
+    np.testing.assert_array_equal(decoded[..., :9], (logits.numpy()[..., :9] > 0).astype(np.float32))
+    assert not np.array_equal(decoded, compiled.decode(z))
+    plain = np.concatenate([z, np.zeros_like(details).reshape(3, -1)], axis=-1)
+    np.testing.assert_array_equal(compiled.decode(plain), compiled.decode(z))
+    np.testing.assert_allclose(compiled.decode(code, heads_z=code), decoded, atol=1e-5)  # both streams' details
+    with pytest.raises(ValueError, match="z and a seed's details"):
+        compiled.decode(code[:, :-1])
+
+
 def test_a_code_beside_itself_plays_as_it_does_alone(tiny):
     """Two decoders in lockstep (a seed's hits code and heads code) given the same code are that code's decoder."""
     compiled = CompiledModel(tiny)
