@@ -56,7 +56,7 @@ class CheckpointInfo:
         heads = "per-hit distributions" if self.heads == "distributions" else "Magenta heads"
         prior = ", fitted prior" if self.prior else ""
         return f"{self.name} ({self.config.get('name', '?')}, {heads}{prior}" + (
-            f", test hit F1 {f1:.2f})" if f1 else ")")
+            f", unrefined test hit F1 {f1:.2f})" if f1 else ")")  # from mu: seeds play from refined codes
 
 
 def sha256_of(path: Path) -> str:

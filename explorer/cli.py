@@ -47,7 +47,8 @@ def cmd_checkpoints(args) -> int:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            f1 = f"test hit F1 {row['test_hit_f1']:.3f}" if row["test_hit_f1"] else "not evaluated"
+            f1 = (f"unrefined test hit F1 {row['test_hit_f1']:.3f}" if row["test_hit_f1"]  # from mu, T = 0
+                  else "not evaluated")
             print(f"{row['name']}: {row['config']}, {row['heads']} heads, samples from {row['sampling_prior']}, {f1}, "
                   f"from {row['source']}")
     return 0
