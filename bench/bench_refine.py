@@ -34,7 +34,7 @@ OBJECTIVES = {  # a row's name → RefineOptions.objectives
 
 
 def refined_codes(model, tensors: np.ndarray, options: RefineOptions) -> np.ndarray:
-    """[N, codes, z], or [N, z] for a single code."""
+    """[N, codes, z + detail size], or [N, z + detail size] for a single code (explorer/refine.py, CODE LAYOUT)."""
     codes = np.concatenate([refiner(model).codes(tensors[i:i + BATCH], options)
                             for i in range(0, len(tensors), BATCH)])
     return codes[:, 0] if codes.shape[1] == 1 else codes
