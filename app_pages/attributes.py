@@ -88,7 +88,7 @@ with result:
     ui.groove_card(moved, key=f"{PAGE}_moved",
                    title=f"{seed.label}, {moved_title}" + (f" → {measured}" if measured else ""))
     st.caption(f"Against the seed as played, the model's version {ui.hits_kept(seed.groove, moved)}.")
-    seed_hits = seed.groove.hits > 0.5
-    if not keep_pattern and (seed_hits & (moved.hits > 0.5)).sum() < KEPT_HITS_HINT * seed_hits.sum():
+    kept, total, _ = ui.kept_hits(seed.groove, moved)
+    if not keep_pattern and kept < KEPT_HITS_HINT * total:
         st.caption("To move only the dynamics and timing, turn on **Keep the pattern**.")
 ui.zip_button([(f"seed {seed.label}", seed.groove), (label, moved)], "attributes", key="attributes_zip")

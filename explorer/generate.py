@@ -133,9 +133,7 @@ def variations(model, groove: Groove, n: int, amount: float = 0.3, temperature: 
     1 → a sample. Each onto the seed's notes."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError("amount must lie in [0, 1]")
-    drawn = prior_z(model, n, seed)
-    drawn = np.concatenate([drawn, np.zeros((n, model.detail_size()), np.float32)], axis=-1)
-    z = (1.0 - amount) * seed_codes(model, [groove]) + amount * drawn[:, None]
+    z = (1.0 - amount) * seed_codes(model, [groove]) + amount * model.join_codes(prior_z(model, n, seed))[:, None]
     return [onto_seed(answer, groove) for answer in decode(model, z, temperature, seed, groove.bpm, source="variation")]
 
 

@@ -736,6 +736,14 @@ class CompiledModel:
     def detail_size(self) -> int:
         return int(np.prod(self.vae.detail_shape()))
 
+    def join_codes(self, z: np.ndarray, details: np.ndarray | None = None) -> np.ndarray:
+        """z [B, z] with details [B, *detail_shape] (default: none, zeros) flattened after it: codes
+        [B, z + detail size], as `split_codes` takes them apart."""
+        z = np.asarray(z, np.float32)
+        details = (np.zeros((len(z), self.detail_size()), np.float32) if details is None
+                   else np.asarray(details, np.float32).reshape(len(z), -1))
+        return np.concatenate([z, details], axis=-1)
+
     def split_codes(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Codes [B, z] or [B, z + detail size] (a seed's, with its details) → z [B, z], details [B, *detail_shape]
         (zeros for a plain code)."""

@@ -18,7 +18,7 @@ is the best one seen whose objective (without the pull) is no worse than mu's: r
 likely under its code's objective.
 
 CODE LAYOUT: a seed's code is z (`config.z_size`) followed by its details flattened (`CompiledModel.detail_size`);
-`CompiledModel.split_codes` takes it apart, and a plain z is a code whose details are 0.
+`CompiledModel.join_codes` makes one and `split_codes` takes it apart; a plain z is a code whose details are 0.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class Refiner:
         def refined(objective):
             weights = np.asarray(objective, np.float32)
             details = self.model._run(self._xla, self._graph, (tensors, mu), weights, *scalars, sizes=XLA_SEEDS)
-            return np.concatenate([mu, details.reshape(len(mu), -1)], axis=-1)
+            return self.model.join_codes(mu, details)
 
         return np.stack(list(_CODE_WORKERS.map(refined, options.objectives)), axis=1)
 
@@ -160,8 +160,7 @@ class Refiner:
         tensors = np.asarray(tensors, np.float32)
         mu, _ = self.model.encode(tensors)
         if options.steps <= 0 or not len(tensors):
-            plain = np.concatenate([mu, np.zeros((len(mu), self.model.detail_size()), np.float32)], axis=-1)
-            return np.repeat(plain[:, None], len(options.objectives), axis=1)
+            return np.repeat(self.model.join_codes(mu)[:, None], len(options.objectives), axis=1)
         salt = repr(options).encode()
         keys = [hashlib.sha1(tensor.tobytes() + salt).digest() for tensor in tensors]
         with self._lock:

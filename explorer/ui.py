@@ -226,11 +226,16 @@ def move(model, seed: Groove, code: np.ndarray, vectors: dict[str, np.ndarray], 
     return onto_seed(Groove.from_tensor(decode_codes(model, z[None], given_hits=given)[0], seed.bpm, "moved"), seed)
 
 
+def kept_hits(seed: Groove, moved: Groove) -> tuple[int, int, int]:
+    """(the seed's hits the move kept, the seed's hits, the hits it added)."""
+    seed_hits, moved_hits = seed.hits > 0.5, moved.hits > 0.5
+    return int((seed_hits & moved_hits).sum()), int(seed_hits.sum()), int((moved_hits & ~seed_hits).sum())
+
+
 def hits_kept(seed: Groove, moved: Groove) -> str:
     """'keeps 48 of 54 hits, adds 3': how much of the seed's pattern a move kept."""
-    seed_hits, moved_hits = seed.hits > 0.5, moved.hits > 0.5
-    kept, added = int((seed_hits & moved_hits).sum()), int((moved_hits & ~seed_hits).sum())
-    return f"keeps {kept} of {int(seed_hits.sum())} hits, adds {added}"
+    kept, total, added = kept_hits(seed, moved)
+    return f"keeps {kept} of {total} hits, adds {added}"
 
 
 def file_stem(label: str) -> str:

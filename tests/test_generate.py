@@ -96,7 +96,7 @@ def test_refinement_never_lowers_a_seeds_likelihood_and_two_codes_keep_more_hits
     # measured: hits 0.34 of the one code's (refining z, sessions 15–17: 0.70–0.73), heads 0.95
     assert terms["hits"][0].sum() < 0.6 * terms["one"][0].sum()
     assert terms["heads"][1].sum() < terms["one"][1].sum()
-    unrefined = np.concatenate([mu, np.zeros((8, shipped.detail_size()), np.float32)], axis=-1)
+    unrefined = shipped.join_codes(mu)
     np.testing.assert_array_equal(refiner(shipped).codes(eight_windows, RefineOptions(steps=0)),
                                   np.stack([unrefined, unrefined], 1))
     mu_f1, one_f1, two = (reconstruction_metrics(eight_windows, decode_codes(shipped, z)) for z in (mu, one, codes))
