@@ -12,8 +12,10 @@ TEST_SYSTEM_PACKAGES := chromium
 run: setup system-deps
 	$(BIN)/streamlit run streamlit_app.py
 
+# Two pytest workers, a test file each at a time (files share module fixtures): the 2 cores run both.
 test: setup-dev system-deps test-system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 setup: $(VENV)/.runtime-installed
 setup-dev: $(VENV)/.dev-installed
@@ -36,15 +38,17 @@ system-deps:
 test-system-deps:
 	@bash tools/system-deps.sh $(TEST_SYSTEM_PACKAGES)
 
+# ruff, and the import contract of pyproject.toml (who may import whom; no cycles).
 lint: setup-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: setup-dev
 	$(BIN)/python -m bench
 
 # Retakes the README's screenshots: the UI test, writing them into docs/ instead of a temporary folder.
 screenshots: setup-dev system-deps test-system-deps
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -k "every_page or space_bar"
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/system/test_browser.py -k "every_page or space_bar"
 
 clean:
 	rm -rf $(VENV) data/cache

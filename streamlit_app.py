@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import audio, resources, state, ui
-from explorer.components.settled_slider import slider
-from explorer.dataset import GMD_CREDIT
+from explorer.app import resources, state, ui
+from explorer.app.components.settled_slider import slider
+from explorer.audio import fluidsynth, rendering
+from explorer.datasets.gmd import GMD_CREDIT
 
 st.set_page_config(page_title="Groove Explorer", page_icon="🥁", layout="wide")
 
@@ -25,10 +26,10 @@ PAGES = [
     st.Page("app_pages/interpolate.py", title="Interpolate", icon=":material/swap_horiz:", url_path="interpolate"),
     st.Page("app_pages/blend.py", title="Blend", icon=":material/grid_view:", url_path="blend"),
     st.Page("app_pages/attributes.py", title="Attributes", icon=":material/tune:", url_path="attributes"),
-    st.Page("app_pages/groove.py", title="Groove", icon=":material/graphic_eq:", url_path="groove"),
+    st.Page("app_pages/humanize.py", title="Humanize", icon=":material/graphic_eq:", url_path="humanize"),
     st.Page("app_pages/drumify.py", title="Drumify", icon=":material/touch_app:", url_path="drumify"),
     st.Page("app_pages/grid.py", title="Step grid", icon=":material/grid_on:", url_path="grid"),
-    st.Page("app_pages/song.py", title="Continue", icon=":material/queue_music:", url_path="continue"),
+    st.Page("app_pages/continuation.py", title="Continuation", icon=":material/queue_music:", url_path="continuation"),
     st.Page("app_pages/infill.py", title="Infill", icon=":material/add_circle:", url_path="infill"),
 ]
 page = st.navigation(PAGES)
@@ -52,8 +53,8 @@ with st.sidebar:
     slider("Tempo (bpm)", ui.MIN_TEMPO, ui.MAX_TEMPO, ui.DEFAULT_TEMPO, key="keep_tempo",
            disabled=not st.session_state.get("keep_fixed_tempo"))
     st.toggle("Loop playback", key="keep_loop")
-    sound = audio.describe_renderer()
-    st.selectbox("Kit", list(audio.KITS), key="keep_kit", format_func=lambda k: audio.KITS[k][0],
+    sound = rendering.describe_renderer()
+    st.selectbox("Kit", list(fluidsynth.KITS), key="keep_kit", format_func=lambda k: fluidsynth.KITS[k][0],
                  disabled=not sound.startswith("FluidSynth"),
                  help="The drum sounds of every player and WAV download (FluidSynth; the built-in synth has one).")
     st.caption(f"Sound: {sound}")

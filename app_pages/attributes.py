@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import generate, resources, state, ui
-from explorer.attributes import COMPUTED_ATTRIBUTES, HITS_ONLY_ATTRIBUTES, groove_attributes
-from explorer.components.settled_slider import slider, take_moves
+from explorer.analysis.attributes import COMPUTED_ATTRIBUTES, HITS_ONLY_ATTRIBUTES, groove_attributes
+from explorer.app import map_selection, resources, state, ui
+from explorer.app.components.settled_slider import slider, take_moves
 from explorer.errors import ExplorerError
+from explorer.tools import generate
 
 PAGE = "attributes"
 # Slider captions: (towards less, towards more) of each computed attribute.
@@ -31,8 +32,8 @@ seed = ui.seed_picker("Seed", key="keep_attr_seed")
 if seed is None:
     st.stop()
 checkpoint = resources.active_checkpoint()
-rows = ui.map_subset(resources.windows().meta, "one")
-vectors = resources.attribute_vectors(checkpoint.name, checkpoint.sha256, ui.rows_key(rows), rows)
+rows = map_selection.map_subset(resources.windows().meta, "one")
+vectors = resources.attribute_vectors(checkpoint.name, checkpoint.sha256, map_selection.rows_key(rows), rows)
 
 keep_pattern = st.session_state.get("keep_attr_keep_pattern", False)  # the toggle below; read first, it disables
 sliders, labels = st.columns([3, 2])
@@ -67,7 +68,8 @@ keep_pattern = buttons[1].toggle("Keep the pattern", key="keep_attr_keep_pattern
                                  help="The seed's hits stay as they are; only dynamics and timing move (density and "
                                  "syncopation, counted from the hits, are held).")
 try:
-    moved = ui.move(model, seed.groove, generate.seed_codes(model, [seed.groove])[0], vectors, amounts, keep_pattern)
+    codes = generate.seed_codes(model, [seed.groove])[0]
+    moved = generate.move(model, seed.groove, codes, vectors, amounts, keep_pattern)
 except (ExplorerError, ValueError) as error:
     st.error(str(error))
     st.stop()
@@ -88,7 +90,7 @@ with result:
     ui.groove_card(moved, key=f"{PAGE}_moved",
                    title=f"{seed.label}, {moved_title}" + (f" → {measured}" if measured else ""))
     st.caption(f"Against the seed as played, the model's version {ui.hits_kept(seed.groove, moved)}.")
-    kept, total, _ = ui.kept_hits(seed.groove, moved)
+    kept, total, _ = generate.kept_hits(seed.groove, moved)
     if not keep_pattern and kept < KEPT_HITS_HINT * total:
         st.caption("To move only the dynamics and timing, turn on **Keep the pattern**.")
 ui.zip_button([(f"seed {seed.label}", seed.groove), (label, moved)], "attributes", key="attributes_zip")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import generate, resources, state, ui
-from explorer.components.live_player import live_player
-from explorer.components.settled_slider import slider
+from explorer.app import resources, state, ui
+from explorer.app.components.live_player import live_player
+from explorer.app.components.settled_slider import slider
 from explorer.errors import ExplorerError
+from explorer.tools import generate
 
 PAGE = "blend"
 CORNERS = ("top left", "top right", "bottom left", "bottom right")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import streamlit as st
 
-from explorer import dataset, plots, resources, state, ui
-from explorer.components.settled_slider import select_slider, slider
+from explorer.app import map_selection, plots, resources, state, ui
+from explorer.app.components.settled_slider import select_slider, slider
+from explorer.datasets import gmd
 from explorer.errors import ExplorerError
 
 st.title("Dataset")
@@ -26,13 +25,13 @@ with st.container(border=True):
     first, second, third = st.columns(3)
     genres = first.multiselect("Genre", sorted(info["genre"].unique()), key="keep_genres",
                                placeholder="All genres")
-    drummers = first.multiselect("Drummer", list(dataset.summary(info)["drummers"]),
+    drummers = first.multiselect("Drummer", list(gmd.summary(info)["drummers"]),
                                  key="keep_drummers", placeholder="All drummers")
     with second:
         bpm = slider("Tempo (bpm)", *bpm_range, value=bpm_range, key="keep_bpm")
         duration = slider("Duration (s)", *duration_range, value=duration_range, step=5.0, key="keep_duration")
     beat_types = third.multiselect("Beat or fill", ["beat", "fill"], key="keep_beat_types", placeholder="Both")
-    splits = third.multiselect("Split", list(dataset.SPLITS), key="keep_splits", placeholder="All splits")
+    splits = third.multiselect("Split", list(gmd.SPLITS), key="keep_splits", placeholder="All splits")
     meters = third.multiselect("Time signature", sorted(info["time_signature"].unique()), key="keep_meters",
                                placeholder="All meters")
     text = first.text_input("Style contains", key="keep_text", placeholder="e.g. samba, swing")
@@ -40,8 +39,8 @@ with st.container(border=True):
 filters = {"genres": genres or None, "drummers": drummers or None, "bpm": bpm, "beat_types": beat_types or None,
            "time_signatures": meters or None, "splits": splits or None, "duration": duration, "text": text or None}
 st.session_state[state.STATE_KEYS["filters"]] = filters  # the latent map can show the same set
-table = dataset.filter_info(info, **filters)
-counts = dataset.summary(table, window_set)
+table = gmd.filter_info(info, **filters)
+counts = gmd.summary(table, window_set)
 windows_found = sum(counts["windows_per_split"].values())
 st.markdown(f"**{counts['rows']:,}** of {len(info):,} performances · **{counts['hours']:.2f} h** · "
             f"**{windows_found:,}** 4-bar windows in 4/4")
@@ -97,17 +96,15 @@ if len(rows) == 0:
 starts = window_set.meta.loc[rows, "start_bar"].tolist()
 start = select_slider("4-bar window starting at bar", [s + 1 for s in starts], key=f"window_{name}")
 row = int(rows[starts.index(start - 1)])
-groove = window_set.grooves(row)[0]
-try:  # the window as the drummer played it, every note: the card's download (the model's view beside it)
-    groove = dataclasses.replace(groove, notes=resources.window_as_played(name, start - 1))
-except ExplorerError as error:
-    st.warning(f"Only the model's view of these bars can be downloaded: {error}")
+# the window as the drummer played it, every note: the card's download (the model's view beside it)
+groove = state.with_notes_as_played(window_set.grooves(row)[0], window_set.meta.iloc[row], on_error=lambda error: (
+    st.warning(f"Only the model's view of these bars can be downloaded: {error}")))
 
 
 def take_window_from_overview() -> None:
-    bars = ui.selected_rows(st.session_state[f"overview_{name}"].selection.points)
+    bars = map_selection.selected_rows(st.session_state[f"overview_{name}"].selection.points)
     if bars:
-        st.session_state[f"window_{name}"] = ui.window_start_at(starts, bars[0]) + 1
+        st.session_state[f"window_{name}"] = map_selection.window_start_at(starts, bars[0]) + 1
 
 
 try:

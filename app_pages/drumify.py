@@ -6,10 +6,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import drumify, humanize, resources, state, ui
-from explorer.components.settled_slider import select_slider, slider
-from explorer.components.tap_pad import take_to_taps, tap_pad
+from explorer.app import resources, state, ui
+from explorer.app.components.settled_slider import select_slider, slider
+from explorer.app.components.tap_pad import take_to_taps, tap_pad
 from explorer.errors import ExplorerError
+from explorer.tools import drumify, humanize
 
 PAGE = "drumify"
 

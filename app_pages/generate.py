@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import generate, resources, state, ui
-from explorer.components.settled_slider import slider
+from explorer.app import resources, state, ui
+from explorer.app.components.settled_slider import slider
 from explorer.errors import ExplorerError
+from explorer.tools import generate
 
 PAGE = "generate"
 MODES = {"samples": "Random samples", "variations": "Variations of a seed", "reconstruction": "Reconstruction"}

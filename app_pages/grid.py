@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import state, ui
-from explorer.components import step_grid
+from explorer.app import state, ui
+from explorer.app.components import step_grid
 
 PAGE = "grid"
 
@@ -29,9 +29,10 @@ seed = step_grid.beat_as_seed(beat, f"grid beat · {beat['bpm']:g} bpm · swing 
 label = seed.source
 sends = st.columns(3)
 for column, (page, title, keys) in zip(sends, [
-        ("app_pages/groove.py", "Groove", {"keep_groove_source": "basket", "keep_groove_beat": None}),
+        ("app_pages/humanize.py", "Humanize", {"keep_humanize_source": "basket", "keep_humanize_beat": None}),
         ("app_pages/drumify.py", "Drumify", {"keep_drumify_source": "basket", "keep_drumify_seed": None}),
-        ("app_pages/song.py", "Continue", {"keep_song_source": "basket", "keep_song_beat": None})], strict=True):
+        ("app_pages/continuation.py", "Continuation",
+         {"keep_continuation_source": "basket", "keep_continuation_beat": None})], strict=True):
     if column.button(f"To {title}", key=f"grid_to_{title.lower()}", icon=":material/arrow_forward:",
                      help=f"Put the beat (looped to 4 bars) in the basket and open {title} on it"):
         message = state.add_seed(state.basket(), state.Seed(label, seed))

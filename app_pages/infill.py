@@ -1,13 +1,14 @@
-"""Infill: the model writes chosen drums of a beat anew, every other note as it was (explorer/infill.py)."""
+"""Infill: the model writes chosen drums of a beat anew, every other note as it was (explorer/tools/infill.py)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer import infill, state, ui
-from explorer.components.settled_slider import select_slider, slider
+from explorer.app import state, ui
+from explorer.app.components.settled_slider import select_slider, slider
 from explorer.errors import ExplorerError
-from explorer.groove import DRUM_CLASSES
+from explorer.notes.drums import DRUM_CLASSES
+from explorer.tools import infill
 
 PAGE = "infill"
 

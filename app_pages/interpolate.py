@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import generate, resources, state, ui
-from explorer.components.settled_slider import select_slider, slider
+from explorer.app import resources, state, ui
+from explorer.app.components.settled_slider import select_slider, slider
 from explorer.errors import ExplorerError
-from explorer.groove import chain
+from explorer.notes.join import chain
+from explorer.tools import generate
 
 PAGE = "interpolate"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import dataset, plots, resources, state, ui
+from explorer.analysis.projection import PROJECTIONS
+from explorer.app import map_selection, naming, plots, resources, state, ui
+from explorer.datasets import gmd
 from explorer.errors import ExplorerError
-from explorer.projection import PROJECTIONS
 
 COLOR_BY = {"genre": "genre", "drummer": "drummer", "bpm": "tempo (bpm)", "beat_type": "beat or fill"}
 MAX_SELECTED = 12  # selected points listed below the map (the rest are counted)
@@ -26,7 +27,8 @@ meta = window_set.meta
 first, second, third, fourth = st.columns(4)
 scope = first.radio("Performances", ["filtered", "all"], key="keep_map_scope", horizontal=True,
                     format_func={"filtered": "filtered on Dataset", "all": "all"}.get)
-subset = first.selectbox("Windows", list(ui.MAP_SUBSETS), key="keep_map_subset", format_func=ui.MAP_SUBSETS.get)
+subset = first.selectbox("Windows", list(map_selection.MAP_SUBSETS), key="keep_map_subset",
+                         format_func=map_selection.MAP_SUBSETS.get)
 method = second.radio("Projection", PROJECTIONS, key="keep_map_method", horizontal=True,
                       help="PCA is instant and exact for new points; t-SNE and UMAP show clusters better but "
                            "take seconds (UMAP's first use also compiles it).")
@@ -39,17 +41,17 @@ files = None
 if scope == "filtered":
     filters = st.session_state.get(state.STATE_KEYS["filters"])
     if filters:
-        files = dataset.filter_info(resources.info(), **filters)["midi_filename"].tolist()
-rows = ui.map_subset(meta, subset, files)
+        files = gmd.filter_info(resources.info(), **filters)["midi_filename"].tolist()
+rows = map_selection.map_subset(meta, subset, files)
 if len(rows) <= dims:
     st.info("Too few windows match the Dataset page's filters for a map. Widen the filters or choose **all**.")
     st.stop()
 asked = len(rows)
-rows = ui.capped_for_projection(rows, method)
+rows = map_selection.capped_for_projection(rows, method)
 if len(rows) < asked:
     st.caption(f"t-SNE maps {len(rows):,} of these {asked:,} windows, evenly spread: it needs about half a minute "
                "for that many on 2 cores, and minutes for all. PCA and UMAP map every one.")
-key = ui.rows_key(rows)
+key = map_selection.rows_key(rows)
 mu = resources.latent_vectors(checkpoint.name, checkpoint.sha256, key, rows)
 with st.spinner(f"Projecting {len(rows):,} windows with {method}"
                 + (" (UMAP first finds each window's neighbours)…" if method == "UMAP" else "…")):
@@ -62,8 +64,8 @@ if dims == 3:
     st.info("Drag to turn the 3-D map. To hear points, switch **Dimensions** to 2-D and click one.")
     st.stop()
 event = st.plotly_chart(figure, key=f"map_{key}_{method}", on_select="rerun", selection_mode=("points", "box", "lasso"))
-selection = ui.kept_selection(st.session_state.get("map_selection"), ui.selected_rows(event.selection.points),
-                              (key, method), color_by)
+selection = map_selection.kept_selection(st.session_state.get("map_selection"),
+                                         map_selection.selected_rows(event.selection.points), (key, method), color_by)
 st.session_state["map_selection"] = selection
 picked = selection["rows"]
 
@@ -71,11 +73,11 @@ if not picked:
     st.info("Click a point to hear it here, or choose the lasso in the chart's toolbar and draw around several.")
     st.stop()
 chosen_rows = [int(rows[p]) for p in picked]
-shown = ui.spread_selection(chosen_rows, meta, MAX_SELECTED)
+shown = map_selection.spread_selection(chosen_rows, meta, MAX_SELECTED)
 st.markdown(f"**{len(chosen_rows)} selected**" + (f" — showing {len(shown)}, from as many performances as "
                                                     "possible across the selection" if len(shown) < len(chosen_rows)
                                                     else ""))
-labels = ui.unique_labels([state.window_label(meta.iloc[r]) for r in shown])
+labels = naming.unique_labels([state.window_label(meta.iloc[r]) for r in shown])
 st.button(f"Add {len(shown)} to the basket", icon=":material/add:", key="map_add_all",
           on_click=lambda: state.add_all_to_basket(list(zip(labels, state.windows_as_played(window_set, shown),
                                                             strict=True))))

@@ -16,8 +16,9 @@ import tempfile
 from pathlib import Path
 
 from bench.report import DOC, machine, publish
-from explorer import dataset
-from explorer.train import Trainer, TrainOptions
+from explorer.datasets import gmd
+from explorer.train.options import TrainOptions
+from explorer.train.trainer import Trainer
 
 TITLE = "Training: validation quality per CPU-minute by batch size"
 PLOT = DOC.parent / "batch_sweep.png"
@@ -90,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dropout-keep", type=float, help="default: the preset's")
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md and docs/batch_sweep.png")
     args = parser.parse_args(argv)
-    root = dataset.gmd_root(download=False)
-    train_tensors = dataset.load_windows("train", root).tensors
-    validation_tensors = dataset.load_windows("validation", root).tensors
+    root = gmd.gmd_root(download=False)
+    train_tensors = gmd.load_windows("train", root).tensors
+    validation_tensors = gmd.load_windows("validation", root).tensors
     points = []
     with tempfile.TemporaryDirectory() as runs:
         for batch_size in args.batch_sizes:

@@ -27,8 +27,8 @@ import statistics
 import time
 
 from bench.report import machine, publish
-from explorer.checkpoints import list_checkpoints
-from tests.browser_helpers import (
+from explorer.model.checkpoints import list_checkpoints
+from tests.system.browser_helpers import (
     act_and_time,
     click_and_time,
     free_port,

@@ -18,12 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import machine, publish
-from explorer import checkpoints, dataset
-from explorer.checkpoints import DRUMIFY_CHECKPOINT
-from explorer.drumify import DEFAULT_TEMPERATURE, DrumifyOptions, drumify, taps_of
-from explorer.evaluate import evaluate, reconstruction_metrics
-from explorer.groove import DRUM_CLASSES, NUM_CLASSES, STEPS_PER_BAR, Groove
-from explorer.realism import OFFSET_TO_STEPS, classifier_accuracy, jaccard
+from explorer.analysis.evaluate import evaluate, reconstruction_metrics
+from explorer.analysis.realism import OFFSET_TO_STEPS, classifier_accuracy
+from explorer.datasets import gmd
+from explorer.model import checkpoints
+from explorer.model.checkpoints import DRUMIFY_CHECKPOINT
+from explorer.notes.drums import DRUM_CLASSES, NUM_CLASSES
+from explorer.notes.grid import STEPS_PER_BAR
+from explorer.notes.groove import Groove
+from explorer.notes.similarity import jaccard
+from explorer.tools.drumify import DEFAULT_TEMPERATURE, DrumifyOptions, drumify, taps_of
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "DRUMIFY.md"
 PLOT = DOC.with_name("drumify.png")
@@ -58,14 +62,14 @@ def scores(real: np.ndarray, played: np.ndarray, real_groups) -> dict:
 
 def run(checkpoint: str | None) -> tuple[list[str], dict]:
     model = checkpoints.load_model(checkpoint)
-    test = dataset.load_windows("test")
+    test = gmd.load_windows("test")
     rows = test.one_per_performance()
     real = test.tensors[rows]
     files = test.meta["midi_filename"].to_numpy()[rows]
     taps = [taps_of(g) for g in test.grooves(rows)]
     candidates = {
         "every tap a closed hi-hat": np.stack([hi_hat_baseline(t) for t in taps]),
-        "nearest GMD training window by rhythm": nearest_neighbour(dataset.load_windows("train").tensors, real),
+        "nearest GMD training window by rhythm": nearest_neighbour(gmd.load_windows("train").tensors, real),
     }
     settings = [(t, True) for t in STRICT_TEMPERATURES] + [(t, False) for t in FREE_TEMPERATURES]
     for temperature, strict in settings:
@@ -80,7 +84,7 @@ def run(checkpoint: str | None) -> tuple[list[str], dict]:
              "precision (correct hits ÷ played hits, pooled; and the median over windows), recall and F1 on the 16th "
              "grid, cell accuracy (every drum × step cell, silent ones included: what Haki et al. call hit "
              "accuracy), velocity and timing error on the hits both have, and the real-vs-generated classifier "
-             "(explorer/realism.py; 0.5 = indistinguishable).", "",
+             "(explorer/analysis/realism.py; 0.5 = indistinguishable).", "",
              "| | precision | median window precision | recall | F1 | cell accuracy | velocity MAE (MIDI) | "
              "timing MAE (16ths) | real-vs-generated accuracy |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

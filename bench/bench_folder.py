@@ -22,7 +22,7 @@ from pathlib import Path
 import mido
 
 from bench.report import machine
-from explorer.folder_data import folder_windows, midi_files
+from explorer.datasets.folder import folder_windows, midi_files
 
 
 def _unique_copies(source: Path, target: Path, scale: int) -> int:
@@ -47,7 +47,7 @@ def _timed(folder: Path, workers: int, cache: Path) -> tuple[float, int]:
 
 
 def prep(scale: int) -> None:
-    from explorer.dataset import gmd_root
+    from explorer.datasets.gmd import gmd_root
 
     gmd = gmd_root(download=False)
     print(f"`python -m bench.bench_folder prep --scale {scale}` on {machine()}.\n")
@@ -72,12 +72,15 @@ def prep(scale: int) -> None:
 
 def finetune(steps: int) -> None:
     from bench.programmed_beats import programmed_beats
-    from explorer import checkpoints
-    from explorer.evaluate import evaluate
-    from explorer.generate import sample_tensors
-    from explorer.groove import groove_to_midi
-    from explorer.realism import novelty
-    from explorer.train import TrainOptions, export_run, train, training_data
+    from explorer.analysis.evaluate import evaluate
+    from explorer.analysis.realism import novelty
+    from explorer.model import checkpoints
+    from explorer.notes.midi_write import groove_to_midi
+    from explorer.tools.generate import sample_tensors
+    from explorer.train.data import training_data
+    from explorer.train.export import export_run
+    from explorer.train.options import TrainOptions
+    from explorer.train.trainer import train
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)

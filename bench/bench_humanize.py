@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import machine, publish
-from explorer import checkpoints, dataset
-from explorer.groove import DRUM_CLASSES
-from explorer.humanize import HumanizeOptions, direction_for, humanize, jitter, quantize
-from explorer.realism import OFFSET_TO_STEPS, beat_accent, classifier_accuracy, groove_statistics, hit_values
+from explorer.analysis.realism import OFFSET_TO_STEPS, beat_accent, classifier_accuracy, groove_statistics, hit_values
+from explorer.datasets import gmd
+from explorer.model import checkpoints
+from explorer.notes.drums import DRUM_CLASSES
+from explorer.tools.humanize import HumanizeOptions, direction_for, humanize, jitter, quantize
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "HUMANIZE.md"
 PLOT = DOC.with_name("humanize.png")
@@ -32,7 +33,7 @@ def per_hit(grooves) -> tuple[np.ndarray, np.ndarray]:
 
 def run(checkpoint: str | None) -> tuple[list[str], dict]:
     model = checkpoints.load_model(checkpoint)
-    test = dataset.load_windows("test")
+    test = gmd.load_windows("test")
     rows = test.one_per_performance()
     count = len(rows)
     real = test.grooves(rows)
@@ -57,7 +58,7 @@ def run(checkpoint: str | None) -> tuple[list[str], dict]:
              "the grid at velocity 100) and played back; errors per real hit against the real performance. The "
              "accent is the mean velocity of hits on the beat (quarter notes) minus that of hits off it. The "
              "classifier tells the played windows of the second half of the performances from the real windows of "
-             "the first half (explorer/realism.py; 0.5 = indistinguishable).", "",
+             "the first half (explorer/analysis/realism.py; 0.5 = indistinguishable).", "",
              "| | velocity MAE (MIDI) | timing MAE (16ths) | velocity mean / sd | timing mean / sd (16ths) | "
              "accent (MIDI) | real-vs-played accuracy |", "|---|---:|---:|---:|---:|---:|---:|",
              f"| GMD (real) | | | {real_velocity.mean():.1f} / {real_velocity.std():.1f} | "

@@ -22,7 +22,7 @@ import statistics
 import time
 
 from bench.report import machine, publish
-from tests.browser_helpers import (
+from tests.system.browser_helpers import (
     RECORDING_SCRIPT,
     act_and_time,
     click_and_time,

@@ -35,10 +35,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from bench.report import machine, publish
-from explorer import dataset
-from explorer.checkpoints import DEFAULT_CHECKPOINT, read_info, resolve
-from explorer.precision import training_dtype
-from explorer.train import Trainer, TrainOptions
+from explorer.datasets import gmd
+from explorer.model.checkpoints import DEFAULT_CHECKPOINT, read_info, resolve
+from explorer.model.precision import training_dtype
+from explorer.train.options import TrainOptions
+from explorer.train.trainer import Trainer
 
 BATCH = 128
 LOG_EVERY = 100  # Magenta's LoggingTensorHook: "global_step = N, loss = L (S sec)" every 100 steps
@@ -64,8 +65,8 @@ def magenta_version(python: str) -> str:
 
 def magenta_rate(python: str, work: Path, steps: int) -> tuple[float, list[float]]:
     """Magenta's examples/s past the first two logged intervals (its first epoch converts and caches the data)."""
-    info = dataset.load_info()
-    root = dataset.gmd_root()
+    info = gmd.load_info()
+    root = gmd.gmd_root()
     files = info.loc[(info["split"] == "train") & (info["time_signature"] == "4-4"), "midi_filename"]
     records = work / "train.tfrecord"
     subprocess.run([python, "-c", WRITE_NOTESEQUENCES, str(records), *(str(root / f) for f in files)],
@@ -98,7 +99,7 @@ def run(python: str, magenta_steps: int, our_steps: int) -> list[str]:
     shipped = read_info(resolve(DEFAULT_CHECKPOINT)).config["name"]
     with tempfile.TemporaryDirectory(prefix="bench-magenta-") as work:
         magenta, magenta_rates = magenta_rate(python, Path(work), magenta_steps)
-    tensors = dataset.load_windows("train").tensors
+    tensors = gmd.load_windows("train").tensors
     ours = {(config, precision): our_rate(config, precision, tensors, our_steps)
             for config in ("groovae_4bar", shipped) for precision in ("float32", "auto")}
     auto = training_dtype("auto")

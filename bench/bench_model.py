@@ -20,10 +20,13 @@ import numpy as np
 import tensorflow as tf
 
 from bench.report import machine, publish
-from explorer import checkpoints, dataset, generate
-from explorer.model import XLA_BATCH_SIZES, CompiledModel
-from explorer.precision import has_bf16_instructions, training_dtype
-from explorer.train import Trainer, TrainOptions
+from explorer.datasets import gmd
+from explorer.model import checkpoints
+from explorer.model.precision import has_bf16_instructions, training_dtype
+from explorer.model.runtime import XLA_BATCH_SIZES, CompiledModel
+from explorer.tools import generate
+from explorer.train.options import TrainOptions
+from explorer.train.trainer import Trainer
 
 
 def matmul_flops_per_second(size: int = 2048, repeats: int = 5) -> float:
@@ -58,7 +61,7 @@ def percentile_ms(function, repeats: int) -> tuple[float, float]:
 def run(checkpoint: str | None, train_steps: int, batch_sizes: list[int]) -> list[str]:
     model = checkpoints.load_model(checkpoint)
     config = model.config
-    windows = dataset.load_windows()
+    windows = gmd.load_windows()
     flops_per_second = matmul_flops_per_second()
     one = windows.tensors[:1]
     start = time.perf_counter()

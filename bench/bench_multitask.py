@@ -2,7 +2,7 @@
 
     python -m bench.bench_multitask [--checkpoint NAME] [--baseline NAME]
 
-One window of each GMD test performance is transformed as in training (explorer/transforms.py: identity, quantize,
+One window of each GMD test performance is transformed as in training (explorer/model/conditions.py: identity, quantize,
 tapify, drop drums, keep the first bars, note dropout), encoded (the multi-task model with the task's condition; the
 baseline sees the transformed groove as a plain one), and decoded at T = 0 from mu. Scored against the real window:
 hit F1 on every cell, and on the cells the input hid (dropped drums, bars not kept), velocity and timing error.
@@ -16,12 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from bench.report import machine
-from explorer import checkpoints, dataset
-from explorer.checkpoints import DEFAULT_CHECKPOINT, DRUMIFY_CHECKPOINT
-from explorer.evaluate import reconstruction_metrics
-from explorer.groove import FEATURES, NUM_CLASSES
-from explorer.realism import MIDI_VELOCITY, OFFSET_TO_STEPS
-from explorer.transforms import TASKS, random_tasks
+from explorer.analysis.evaluate import reconstruction_metrics
+from explorer.analysis.realism import MIDI_VELOCITY, OFFSET_TO_STEPS
+from explorer.datasets import gmd
+from explorer.model import checkpoints
+from explorer.model.checkpoints import DEFAULT_CHECKPOINT, DRUMIFY_CHECKPOINT
+from explorer.model.conditions import TASKS, random_tasks
+from explorer.notes.drums import FEATURES, NUM_CLASSES
 
 
 def task_inputs(real: np.ndarray, task: str) -> np.ndarray:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", default=DEFAULT_CHECKPOINT)
     args = parser.parse_args(argv)
     model, baseline = checkpoints.load_model(args.checkpoint), checkpoints.load_model(args.baseline)
-    test = dataset.load_windows("test")
+    test = gmd.load_windows("test")
     real = test.tensors[test.one_per_performance()]
     print(f"`python -m bench.bench_multitask` on {machine()}: {len(real)} GMD test windows, one per performance, "
           f"decoded at T = 0 from mu; `{model.info.name}` told the task, `{baseline.info.name}` not.\n")

@@ -14,8 +14,9 @@ import time
 import numpy as np
 
 from bench.report import machine, publish
-from explorer import checkpoints, dataset
-from explorer.projection import project
+from explorer.analysis.projection import project
+from explorer.datasets import gmd
+from explorer.model import checkpoints
 
 
 def sklearn_tsne(mu: np.ndarray) -> np.ndarray:
@@ -32,7 +33,7 @@ def seconds(function) -> float:
 
 def run(sizes: list[int]) -> list[str]:
     model = checkpoints.load_model()
-    windows = dataset.load_windows()
+    windows = gmd.load_windows()
     project(np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32), "UMAP")  # numba compiles once
     lines = [f"`python -m bench.bench_projection` on {machine()}; checkpoint `{model.info.name}`; seconds for a "
              "2-D map of an even spread of GMD's windows.", "",

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import machine
-from explorer import checkpoints, dataset
-from explorer.generate import sample_tensors
-from explorer.realism import MIDI_VELOCITY, OFFSET_TO_STEPS, realism_report
+from explorer.analysis.realism import MIDI_VELOCITY, OFFSET_TO_STEPS, realism_report
+from explorer.datasets import gmd
+from explorer.model import checkpoints
+from explorer.tools.generate import sample_tensors
 
 ROWS = (("velocity mean (MIDI)", "velocity_mean", ".1f"), ("velocity sd (MIDI)", "velocity_sd", ".1f"),
         ("timing mean (16ths)", "timing_mean", "+.3f"), ("timing sd (16ths)", "timing_sd", ".3f"),
@@ -23,7 +24,7 @@ ROWS = (("velocity mean (MIDI)", "velocity_mean", ".1f"), ("velocity sd (MIDI)",
 
 
 def table(names: list[str], samples: int, temperatures: list[float]) -> list[str]:
-    validation = dataset.load_windows("validation")
+    validation = gmd.load_windows("validation")
     reports = {name: realism_report(checkpoints.load_model(name), validation.tensors,
                                     validation.meta["midi_filename"], samples, temperatures) for name in names}
     columns = [(f"`{Path(name).name}` T = {t:g}", reports[name]["temperatures"][f"{t:g}"]) for name in names
@@ -32,7 +33,7 @@ def table(names: list[str], samples: int, temperatures: list[float]) -> list[str
     priors = "; ".join(f"`{Path(name).name}` from {report['prior']}" for name, report in reports.items())
     lines = [f"`python -m bench.bench_realism --samples {samples}` on {machine()}: {samples} samples per checkpoint "
              f"and temperature ({priors}) against all {real['windows']:,} GMD validation windows, hits only "
-             "(explorer/realism.py).", "",
+             "(explorer/analysis/realism.py).", "",
              "| | GMD validation | " + " | ".join(name for name, _ in columns) + " |",
              "|---|---:|" + "---:|" * len(columns)]
     for label, key, spec in ROWS:
@@ -47,7 +48,7 @@ def plot(names: list[str], samples: int, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    real = dataset.load_windows("validation").tensors
+    real = gmd.load_windows("validation").tensors
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
 
     def draw(tensors, label, **style):

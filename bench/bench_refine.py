@@ -1,4 +1,4 @@
-"""Faithful encoding: how much of a seed comes back, against the number of refinement steps (explorer/refine.py).
+"""Faithful encoding: how much of a seed comes back, against the number of refinement steps (explorer/model/refine.py).
 
     python -m bench.bench_refine [--checkpoint NAME] [--plot PNG] [--steps 0 30 100 300]
 
@@ -19,10 +19,11 @@ import numpy as np
 
 from bench.programmed_beats import programmed_beats
 from bench.report import machine
-from explorer import checkpoints, dataset
-from explorer.evaluate import reconstruction_metrics
-from explorer.realism import MIDI_VELOCITY, OFFSET_TO_STEPS
-from explorer.refine import HEADS_CODE, HITS_CODE, RefineOptions, decode_codes, refiner
+from explorer.analysis.evaluate import reconstruction_metrics
+from explorer.analysis.realism import MIDI_VELOCITY, OFFSET_TO_STEPS
+from explorer.datasets import gmd
+from explorer.model import checkpoints
+from explorer.model.refine import HEADS_CODE, HITS_CODE, RefineOptions, decode_codes
 
 STEPS = (0, 5, 10, 20, 30, 50, 100, 300)
 BATCH = 16
@@ -34,8 +35,9 @@ OBJECTIVES = {  # a row's name → RefineOptions.objectives
 
 
 def refined_codes(model, tensors: np.ndarray, options: RefineOptions) -> np.ndarray:
-    """[N, codes, z + detail size], or [N, z + detail size] for a single code (explorer/refine.py, CODE LAYOUT)."""
-    codes = np.concatenate([refiner(model).codes(tensors[i:i + BATCH], options)
+    """[N, codes, z + detail size], or [N, z + detail size] for a single code (explorer/model/refine.py, CODE
+    LAYOUT)."""
+    codes = np.concatenate([model.refiner().codes(tensors[i:i + BATCH], options)
                             for i in range(0, len(tensors), BATCH)])
     return codes[:, 0] if codes.shape[1] == 1 else codes
 
@@ -59,7 +61,7 @@ def curve(model, tensors: np.ndarray, steps=STEPS) -> list[dict]:
 def seconds_per_seed(model, tensors: np.ndarray) -> float:
     """Median time of one seed's encode, refinement and reconstruction at T = 0, as the app runs them (compiled
     once before)."""
-    refine = refiner(model)
+    refine = model.refiner()
     decode_codes(model, refine.codes(tensors[:1] * 0))  # compiles batch 1
     times = []
     for tensor in tensors[1:11]:
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS))
     args = parser.parse_args(argv)
     model = checkpoints.load_model(args.checkpoint)
-    test = dataset.load_windows("test")
+    test = gmd.load_windows("test")
     sets = {"GMD test, one window per performance": test.tensors[test.one_per_performance()],
             "60 programmed beats (not GMD)": np.stack([g.tensor() for g in programmed_beats()])}
     print(f"`python -m bench.bench_refine` with `{model.info.name}` on {machine()}; reconstruction at T = 0.\n")

@@ -31,8 +31,9 @@ import numpy as np
 from bench import odd_midi
 from bench.report import machine, publish
 from explorer.errors import ExplorerError
-from explorer.groove import Groove, groove_to_midi
-from explorer.midi_reader import DEFAULT_LIMITS, midi_to_performance
+from explorer.notes.groove import Groove
+from explorer.notes.midi_read import DEFAULT_LIMITS, midi_to_performance
+from explorer.notes.midi_write import groove_to_midi
 
 SECTION = "Hostile and odd files"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "RELIABILITY.md"
@@ -54,7 +55,7 @@ def base_files(root: Path) -> list[bytes]:
 
 def open_upload(data: bytes, name: str) -> list[Groove]:
     """What the app does with an uploaded file (imported here: explorer.ui pulls in Streamlit)."""
-    from explorer.ui import upload_windows
+    from explorer.app.ui import upload_windows
 
     return [seed.groove for seed in upload_windows(data, name)]
 
@@ -67,13 +68,13 @@ def good_message(message: str, name: str) -> bool:
 
 def rest_of_path(model, window: Groove) -> None:
     """Encode, render and download one window, as the app would; raises on anything wrong."""
-    from explorer import audio
-    from explorer.generate import encode
+    from explorer.audio import rendering
+    from explorer.tools.generate import encode
 
     _, mu, _ = encode(model, [window])
     if not np.isfinite(mu).all():
         raise ValueError("the encoding is not finite")
-    wav = audio.render(window, bpm=window.bpm)
+    wav = rendering.render(window, bpm=window.bpm)
     if len(wav) <= 44:
         raise ValueError("the rendered WAV is empty")
     again = midi_to_performance(groove_to_midi(window, window.bpm), "download.mid").groove
@@ -220,15 +221,16 @@ def markdown(outcomes: list[Outcome], args, elapsed: float, rss: tuple[float, fl
     for outcome in uncaught[:10] + rest_failed[:10]:
         lines.append(f"\nFailure: input {outcome.index} ({outcome.category}): {outcome.message or outcome.rest_error}")
     limits = DEFAULT_LIMITS
-    lines += ["", "Where the bounds come from: before mido builds an object per event, `explorer.groove` walks the "
-              "raw chunks and events (`_scan_events`) and refuses, as soon as a limit is crossed, files over "
+    lines += ["", "Where the bounds come from: before mido builds an object per event, `explorer.notes.midi_read` "
+              "walks the raw chunks and events (`_scan_events`) and refuses, as soon as a limit is crossed, files over "
               f"{limits.max_bytes / 1e6:g} MB, {limits.max_tracks:,} tracks, {limits.max_events:,} events, "
               f"{limits.max_notes:,} notes or {limits.max_data_bytes / 1000:g} kB of system-exclusive and meta data, "
               "delta times or lengths over 4 bytes, and events past 30 minutes at 400 bpm or past 6 million ticks "
               "(pretty_midi keeps a float per tick: at most 48 MB, the largest single allocation). Only drum "
               "notes, tempos and meters reach pretty_midi and note-seq. GMD's largest file (42,242 events, 11,513 "
               "notes) is well inside every limit.",
-              "", "`tests/test_fuzz.py` runs a seeded subset of these inputs (no timing asserts) and each named case."]
+              "", "`tests/system/test_fuzz.py` runs a seeded subset of these inputs (no timing asserts) and each named "
+              "case."]
     return lines
 
 
@@ -240,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                         "that opens")
     parser.add_argument("--write", action="store_true", help="update docs/RELIABILITY.md")
     args = parser.parse_args(argv)
-    from explorer import checkpoints, dataset
+    from explorer.datasets import gmd
+    from explorer.model import checkpoints
 
-    bases = base_files(dataset.gmd_root(download=False))
+    bases = base_files(gmd.gmd_root(download=False))
     model = checkpoints.load_model(checkpoints.DEFAULT_CHECKPOINT)
     rss_before = peak_rss_mb()
     start = time.perf_counter()

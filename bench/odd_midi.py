@@ -1,4 +1,4 @@
-"""Hostile and odd MIDI files, built byte by byte: the inputs of `bench.fuzz_midi` and tests/test_fuzz.py.
+"""Hostile and odd MIDI files, built byte by byte: the inputs of `bench.fuzz_midi` and tests/system/test_fuzz.py.
 
 Each generator takes a NumPy random generator and the bytes of a few real files to mutate (GMD performances) and
 returns one file's bytes; `CATEGORIES` names them with their share of a fuzz run. Structured generators take
@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from explorer.groove import DRUM_CHANNEL
-from explorer.midi_reader import DEFAULT_LIMITS
+from explorer.notes.drums import DRUM_CHANNEL
+from explorer.notes.midi_read import DEFAULT_LIMITS
 
 TPB = 480
 STEP = TPB // 4  # a 16th note

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.groove import DRUM_CLASSES, NUM_CLASSES, Groove, groove_to_midi
+from explorer.notes.drums import DRUM_CLASSES, NUM_CLASSES
+from explorer.notes.groove import Groove
+from explorer.notes.midi_write import groove_to_midi
 
 ACCENT, NORMAL, GHOST = 112 / 127, 90 / 127, 40 / 127
 K, S, HH, OH, LT, MT, HT, CR, RD = range(NUM_CLASSES)

@@ -6,7 +6,7 @@ import os
 import platform
 from pathlib import Path
 
-from explorer.precision import cpu_description
+from explorer.model.precision import cpu_description
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
 

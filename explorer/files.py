@@ -1,4 +1,5 @@
-"""Files written whole or not at all: checkpoints, training state and the caches under data/cache/."""
+"""Where the project's files live (the checkout, data/), and files written whole or not at all: checkpoints,
+training state and the caches under data/cache/."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DATA_DIR = PROJECT_DIR / "data"  # the only folder the app writes in; read at call time, so tests can point it elsewhere
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
