@@ -356,12 +356,12 @@ def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload
         cell(page, "closed hi-hat, bar 1, step 15").press("Enter")  # the keyboard toggles it off again
         assert cell(page, "snare, bar 1, step 5").get_attribute("class").split()[1] == "level-3"
         assert cell(page, "closed hi-hat, bar 1, step 15").get_attribute("aria-pressed") == "false"
-        page.get_by_label("Beat length (bars)").select_option("2")
+        page.get_by_label("Beat length (bars)", exact=True).select_option("2")
         page.get_by_role("button", name="Copy bar 1 to every bar").click()
         assert cell(page, "kick, bar 2, step 1").get_attribute("aria-pressed") == "true"
-        page.get_by_label("Beat tempo (bpm)").fill("120")
-        page.get_by_label("Beat tempo (bpm)").press("Enter")
-        swing = page.get_by_label("Swing")
+        page.get_by_label("Beat tempo (bpm)", exact=True).fill("120")
+        page.get_by_label("Beat tempo (bpm)", exact=True).press("Enter")
+        swing = page.get_by_role("slider", name="Swing", exact=True)
         swing.focus()
         for _ in range(8):
             swing.press("ArrowRight")
@@ -383,7 +383,7 @@ def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload
         wait_idle(page)
         assert cell(page, "snare, bar 2, step 5").get_attribute("class").split()[1] == "level-3"
         assert cell(page, "closed hi-hat, bar 2, step 13").get_attribute("aria-pressed") == "true"
-        assert page.get_by_label("Beat tempo (bpm)").input_value() == "120"
+        assert page.get_by_label("Beat tempo (bpm)", exact=True).input_value() == "120"
 
 
 def test_a_reload_says_once_which_seeds_it_lost_even_on_a_page_that_stops_early(app_url):
