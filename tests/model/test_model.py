@@ -27,6 +27,12 @@ def tiny(request) -> MusicVAE:
     return MusicVAE(get_config(request.param))
 
 
+@pytest.fixture(scope="module")
+def compiled(tiny) -> CompiledModel:
+    """The tiny model's compiled programs, shared by the tests of one preset (each XLA program compiles once)."""
+    return CompiledModel(tiny)
+
+
 def test_groovae_4bar_has_magentas_parameter_count():
     # 4,085,019 is what Magenta's groovae_4bar graph holds (shared/REFERENCE.md).
     assert MusicVAE(get_config("groovae_4bar")).parameter_count() == 4_085_019
@@ -59,8 +65,7 @@ def test_lstm_matches_keras_lstm_with_the_same_weights():
     np.testing.assert_allclose(c, c_ref, atol=1e-5)
 
 
-def test_shapes(tiny, eight_windows):
-    compiled = CompiledModel(tiny)
+def test_shapes(tiny, compiled, eight_windows):
     mu, sigma = compiled.encode(eight_windows)
     assert mu.shape == sigma.shape == (8, tiny.config.z_size)
     assert (sigma > 0).all()
@@ -72,9 +77,8 @@ def test_shapes(tiny, eight_windows):
     assert (np.abs(decoded[..., 18:]) <= 1).all() and ((decoded[..., 9:18] >= 0) & (decoded[..., 9:18] <= 1)).all()
 
 
-def test_sampler_is_the_training_decoder(tiny):
+def test_sampler_is_the_training_decoder(tiny, compiled):
     """Feeding the sampler's own T=0 output back as teacher-forced targets reproduces it: both paths are one net."""
-    compiled = CompiledModel(tiny)
     z = np.random.default_rng(3).standard_normal((4, tiny.config.z_size)).astype(np.float32) * 2
     decoded = compiled.decode(z, temperature=0.0)
     logits = tiny.decode_teacher_forced(tf.constant(z), tf.constant(decoded)).numpy()
@@ -91,11 +95,10 @@ def test_sampler_is_the_training_decoder(tiny):
         np.testing.assert_allclose(decoded[..., 18:], np.tanh(logits[..., 18:]), atol=1e-5)
 
 
-def test_a_seeds_details_condition_the_sampler_as_they_do_the_training_decoder(tiny):
+def test_a_seeds_details_condition_the_sampler_as_they_do_the_training_decoder(tiny, compiled):
     """A code with details ([z | details], explorer/model/refine.py): the sampler's T = 0 output, fed back
     teacher-forced on the same conditions, gives the same hits; zero details play as the plain code; other details play
     otherwise."""
-    compiled = CompiledModel(tiny)
     rng = np.random.default_rng(8)
     z = rng.standard_normal((3, tiny.config.z_size)).astype(np.float32) * 2
     details = rng.standard_normal((3, *tiny.detail_shape())).astype(np.float32)
@@ -112,9 +115,8 @@ def test_a_seeds_details_condition_the_sampler_as_they_do_the_training_decoder(t
         compiled.decode(code[:, :-1])
 
 
-def test_a_code_beside_itself_plays_as_it_does_alone(tiny):
+def test_a_code_beside_itself_plays_as_it_does_alone(tiny, compiled):
     """Two decoders in lockstep (a seed's hits code and heads code) given the same code are that code's decoder."""
-    compiled = CompiledModel(tiny)
     z = np.random.default_rng(6).standard_normal((3, tiny.config.z_size)).astype(np.float32) * 2
     for temperature in (0.0, 1.0):
         alone = compiled.decode(z, temperature, seed=5)
@@ -124,8 +126,7 @@ def test_a_code_beside_itself_plays_as_it_does_alone(tiny):
     assert not np.allclose(compiled.decode(z, heads_z=other), compiled.decode(z))
 
 
-def test_sampling_is_deterministic_per_seed(tiny):
-    compiled = CompiledModel(tiny)
+def test_sampling_is_deterministic_per_seed(tiny, compiled):
     z = np.random.default_rng(4).standard_normal((3, tiny.config.z_size)).astype(np.float32)
     first, again, other = (compiled.decode(z, 1.0, seed) for seed in (11, 11, 12))
     np.testing.assert_array_equal(first, again)
@@ -136,11 +137,10 @@ def test_sampling_is_deterministic_per_seed(tiny):
     np.testing.assert_array_equal(compiled.decode(z, 0.0, 1), compiled.decode(z, 0.0, 2))
 
 
-def test_a_groove_comes_out_the_same_in_any_batch(tiny, test_windows):
+def test_a_groove_comes_out_the_same_in_any_batch(tiny, compiled, test_windows):
     """Small batches run as XLA programs padded to a fixed size, large ones as plain graphs: a groove's encoding
     and its sample for a seed must not depend on which path ran it or on the batch around it."""
     assert len(test_windows) > XLA_BATCH_SIZES[-1]
-    compiled = CompiledModel(tiny)
     windows = test_windows.tensors[:XLA_BATCH_SIZES[-1] + 4]  # plain graph
     mu, sigma = compiled.encode(windows)
     for count in (1, 3):  # XLA, padded to 1 and to 4
