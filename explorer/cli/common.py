@@ -14,6 +14,12 @@ from explorer.notes.record import NoteRecord
 CHECKPOINT_HELP = "registry name or folder (default: the shipped one)"
 
 
+def cannot_write(path: Path, error: OSError) -> int:
+    """A write that failed (a read-only folder, a full disk), said in one line; the exit code of a refused command."""
+    print(f"error: cannot write '{path}': {error.strerror or error}", file=sys.stderr)
+    return 2
+
+
 def print_json_or_text(data: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(data, indent=2, default=str))

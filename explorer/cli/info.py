@@ -8,7 +8,7 @@ from pathlib import Path
 
 from explorer.audio import rendering
 from explorer.audio.fluidsynth import DEFAULT_KIT, KITS
-from explorer.cli.common import print_json_or_text
+from explorer.cli.common import cannot_write, print_json_or_text
 from explorer.model import checkpoints
 
 
@@ -48,8 +48,7 @@ def cmd_render(args) -> int:
     try:
         args.out.write_bytes(rendering.to_wav(samples))
     except OSError as error:
-        print(f"error: cannot write '{args.out}': {error.strerror or error}", file=sys.stderr)
-        return 2
+        return cannot_write(args.out, error)
     print(f"{args.out}: {len(samples) / rendering.SAMPLE_RATE:.1f} s, {choice.description}")
     return 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from explorer.cli.common import CHECKPOINT_HELP
+from explorer.cli.common import CHECKPOINT_HELP, cannot_write
 from explorer.errors import TrainingError
 from explorer.model import checkpoints
 from explorer.model.config import PRESETS
@@ -99,8 +99,7 @@ def cmd_import_magenta(args) -> int:
     try:
         info = checkpoints.save_checkpoint(model.weights_dict(), model.config.to_dict(), out, source)
     except OSError as error:
-        print(f"error: cannot write '{out}': {error.strerror or error}", file=sys.stderr)
-        return 2
+        return cannot_write(out, error)
     print(f"{info.directory}: {source}, {model.parameter_count():,} weights, sha256 {info.sha256[:12]}…")
     return 0
 

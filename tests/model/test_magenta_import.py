@@ -102,6 +102,10 @@ def test_import_magenta_cli_registers_a_checkpoint_the_app_loads(reference, tmp_
     # a second import into the same folder must not silently replace it
     assert main(["import-magenta", str(REAL_PREFIX), "--out", str(out)]) == 2
     assert "already holds a checkpoint" in capsys.readouterr().err
+    # a folder that cannot be made (a file stands in the way) is said in one line
+    (tmp_path / "a file").write_text("")
+    assert main(["import-magenta", str(REAL_PREFIX), "--out", str(tmp_path / "a file" / "checkpoint")]) == 2
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_two_bar_presets_share_groovae_4bar_layout_and_decode_two_bars(imported, reference):
