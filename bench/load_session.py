@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.app.naming import file_stem
-from explorer.app.state import default_seed_rows, window_label
+from explorer.app.state import default_seed_rows, performance_bars, window_label
 from explorer.datasets import gmd
+from explorer.notes.grid import WINDOW_BARS
+from explorer.notes.midi_write import groove_to_midi
 from tests.system.browser_helpers import (
     act_and_time,
     new_page,
@@ -70,8 +72,12 @@ class Catalog:
         return self.windows.grooves([row])[0]
 
     def as_played(self, row: int) -> bytes:
-        """The window's own notes, as the Dataset page's card downloads them and its Basket button keeps them."""
+        """The MIDI file the app promises for a window, wherever it shows one (the Dataset page's card, a seed in the
+        basket, a path's first step): the drummer's own notes of its bars, on their own pitches; the model's view
+        only where the performance is shorter than the window (repeated to fill it)."""
         meta = self.windows.meta.iloc[row]
+        if performance_bars(meta) < WINDOW_BARS:
+            return groove_to_midi(self.groove(row))
         return gmd.load_excerpt(str(meta["midi_filename"]), int(meta["start_bar"])).to_midi()
 
     def performances(self, text: str) -> list[str]:

@@ -141,21 +141,17 @@ def warm_up(url: str) -> None:
 
 
 def verify_downloads(outcome: Outcome, catalog: Catalog) -> int:
-    """Every downloaded MIDI file against the groove the session asked for, made on this process's model (the
-    model is deterministic for a seed: tests/system/test_concurrency.py). Mismatches are isolation failures."""
+    """Every downloaded MIDI file against the file the app promises for the groove the session asked for: a window
+    or a path's first step (its From seed) as played (`Catalog.as_played`), a sample made on this process's model
+    (deterministic for a seed: tests/system/test_concurrency.py). Mismatches are isolation failures."""
     from explorer.model.checkpoints import load_model
     from explorer.tools import generate
 
-    model = load_model()
     for number, what, data in outcome.downloads:
-        if what[0] == "window":  # the Dataset card's MIDI: the window as played
-            expected = catalog.as_played(what[1])
-        elif what[0] == "sample":
-            groove = generate.sample(model, SAMPLES, TEMPERATURE, what[1], bpm=SAMPLE_BPM)[what[2]]
+        if what[0] == "sample":
+            groove = generate.sample(load_model(), SAMPLES, TEMPERATURE, what[1], bpm=SAMPLE_BPM)[what[2]]
             expected = groove_to_midi(groove, groove.bpm)
-        elif what[1] in catalog.default_rows:  # the path's first step is its From seed as played: a default seed …
-            expected = groove_to_midi(catalog.groove(what[1]))
-        else:  # … or one the session added on the Dataset page, which keeps the window's own notes
+        else:  # ("window", row) or ("step", from row, to row)
             expected = catalog.as_played(what[1])
         if data != expected:
             outcome.foreign.append(f"session {number}: the downloaded {what} is not the groove asked for")

@@ -148,3 +148,38 @@ def test_sessions_side_by_side_see_only_their_own_seeds_and_results(app_url):
         "filter": SESSIONS, "add seed": SESSIONS, "generate": SESSIONS, "interpolate": SESSIONS}
     assert verify_downloads(outcome, catalog) == 2 * SESSIONS  # each compared with the groove its session asked for
     assert outcome.foreign == []
+
+
+def test_the_load_tests_checker_passes_what_the_app_writes_and_catches_a_wrong_download(shipped_model):
+    """`verify_downloads` holds each download to the file the app writes for it: a window and a path's first step as
+    played (a default seed's too), the model's view only for a performance shorter than the window, a sample as the
+    model draws it for the session's seed. A download of another groove, of the model's view instead of the notes
+    played, or of another sample is caught."""
+    from bench.load_session import SAMPLE_BPM, SAMPLES, STEPS, TEMPERATURE, Outcome
+    from bench.load_test import build_catalog, verify_downloads
+    from explorer.app.state import performance_bars, seeds_of_rows
+    from explorer.notes.midi_write import groove_to_midi
+
+    catalog = build_catalog(SESSIONS)
+    default, added = catalog.default_rows[0], catalog.seed_rows[catalog.texts[0][0]]
+    meta = catalog.windows.meta
+    short = next(row for row in range(len(meta)) if performance_bars(meta.iloc[row]) < 4)
+    seeds = [s.groove for s in seeds_of_rows(catalog.windows, [default, added, short])]  # as the basket holds them
+    assert seeds[0].notes is not None and seeds[2].notes is None
+    first_step = generate.interpolate(shipped_model, seeds[0], seeds[1], STEPS)[0]
+    samples = generate.sample(shipped_model, SAMPLES, TEMPERATURE, 7, bpm=SAMPLE_BPM)
+    written = {  # as the app's MIDI buttons write them (explorer/app/ui.py groove_card), at the grooves' own tempo
+        ("window", added): groove_to_midi(seeds[1], seeds[1].bpm),
+        ("window", short): groove_to_midi(seeds[2], seeds[2].bpm),
+        ("step", default, added): groove_to_midi(first_step, first_step.bpm),
+        ("sample", 7, 2): groove_to_midi(samples[2], samples[2].bpm),
+    }
+    right = Outcome(downloads=[(0, what, data) for what, data in written.items()])
+    assert verify_downloads(right, catalog) == 4 and right.foreign == []
+    wrong = Outcome(downloads=[
+        (1, ("window", added), written[("step", default, added)]),  # another window
+        (1, ("step", default, added), groove_to_midi(catalog.groove(default))),  # the model's view, not the notes
+        (1, ("sample", 7, 2), groove_to_midi(samples[1], samples[1].bpm)),  # another of the four samples
+    ])
+    assert verify_downloads(wrong, catalog) == 3
+    assert [line.split(":")[0] for line in wrong.foreign] == ["session 1"] * 3
