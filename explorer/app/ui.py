@@ -7,7 +7,6 @@ session's state in explorer/app/state.py.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import functools
 import hashlib
@@ -19,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from explorer import files
 from explorer.analysis.projection import Projection
 from explorer.app import plots, resources, share, state
 from explorer.app.components.live_player import live_player
@@ -207,15 +207,24 @@ def kit() -> str:
 
 
 def kit_samples() -> dict[str, str]:
-    """Drum row → base64 WAV of one hit on the sidebar's kit: what the browser's players (step grid, live player)
-    sound, the same as the rendered files."""
-    return _encoded_one_shots(kit())
+    """Drum row → the address of a WAV of one hit on the sidebar's kit: what the browser's players (step grid, live
+    player) sound, the same as the rendered files. Static files (data/static/, served at app/static/), which a browser
+    fetches once: as base64 in the players' data they were ~0.5 MB sent again with every rerun."""
+    name, shots = _one_shots(kit())
+    folder = files.DATA_DIR / "static" / "kits" / name
+    for row, wav in enumerate(shots):
+        if not (folder / f"{row}.wav").is_file():  # again after data/ was cleaned under a running server
+            folder.mkdir(parents=True, exist_ok=True)
+            files.write_atomically(folder / f"{row}.wav", lambda out, wav=wav: out.write(wav))
+    return {str(row): f"app/static/kits/{name}/{row}.wav" for row in range(len(shots))}
 
 
 @functools.lru_cache(maxsize=len(fluidsynth.KITS))
-def _encoded_one_shots(kit_name: str) -> dict[str, str]:
-    """Encoded once per kit, not on every rerun of a page with a player (~0.5 MB of base64)."""
-    return {str(row): base64.b64encode(wav).decode() for row, wav in enumerate(rendering.one_shots(kit_name))}
+def _one_shots(kit_name: str) -> tuple[str, tuple[bytes, ...]]:
+    """A kit's one-shots, rendered once per process, and their folder's name: the kit and their content's digest (a
+    new soundfont or synth gives new addresses, which no browser has kept)."""
+    shots = rendering.one_shots(kit_name)
+    return f"{kit_name}-{hashlib.sha256(b''.join(shots)).hexdigest()[:16]}", shots
 
 
 def live_row(page: str, items: Sequence[tuple[str, Groove]], key: str = "player") -> int | None:

@@ -314,3 +314,26 @@ def test_the_uploaders_stated_limit_is_the_one_the_reader_keeps():
     config = tomllib.loads((PROJECT_DIR / ".streamlit" / "config.toml").read_text())
     stated = config["server"]["maxUploadSize"]  # Streamlit shows "Limit {stated}MB per file"
     assert stated * 10**6 <= DEFAULT_LIMITS.max_bytes < (stated + 1) * 10**6
+
+
+def test_a_kits_one_shots_are_static_files_named_by_their_content(monkeypatch, tmp_path):
+    """The players' samples are addresses of files under data/static/ (Streamlit serves the `static` link beside the
+    app, which points there), each file the kit's one-shot of its row; another kit has other addresses, and a file
+    deleted under a running server is written again."""
+    from explorer import files
+
+    monkeypatch.setattr(files, "DATA_DIR", tmp_path)
+    addresses = {}
+    for kit in ("standard", "tr808"):
+        monkeypatch.setattr(ui, "kit", lambda kit=kit: kit)
+        addresses[kit] = ui.kit_samples()
+        shots = rendering.one_shots(kit)
+        assert list(addresses[kit]) == [str(row) for row in range(len(shots))]
+        for row, address in addresses[kit].items():
+            assert address.startswith(f"app/static/kits/{kit}-")
+            assert (tmp_path / "static" / address.removeprefix("app/static/")).read_bytes() == shots[int(row)]
+    assert not set(addresses["standard"].values()) & set(addresses["tr808"].values())
+    deleted = tmp_path / "static" / addresses["tr808"]["3"].removeprefix("app/static/")
+    deleted.unlink()
+    assert ui.kit_samples() == addresses["tr808"] and deleted.is_file()
+    assert (PROJECT_DIR / "static").resolve() == (PROJECT_DIR / "data" / "static").resolve()

@@ -139,17 +139,19 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _run_tracker() -> str:
-    """JavaScript for every page: it logs, on `window.__runs`, each script run's start and end as the messages
-    arrive. Streamlit starts a run with a NewSession message and ends it with ScriptFinished (top-level fields of
-    its ForwardMsg). The page's `data-test-script-state` alone is no clock: a short run, or one whose messages arrive
-    together from a busy server, goes running → notRunning within one React render, the DOM never shows 'running',
-    and a wait for it hangs; a wait for 'notRunning' right after a click can end before the run has begun."""
+    """JavaScript for every page: it logs, on `window.__runs`, each script run's start and end as the messages arrive,
+    and counts the bytes of every message received on `window.__bytesReceived`. Streamlit starts a run with a NewSession
+    message and ends it with ScriptFinished (top-level fields of its ForwardMsg). The page's `data-test-script-state`
+    alone is no clock: a short run, or one whose messages arrive together from a busy server, goes running → notRunning
+    within one React render, the DOM never shows 'running', and a wait for it hangs; a wait for 'notRunning' right after
+    a click can end before the run has begun."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     fields = ForwardMsg.DESCRIPTOR.fields_by_name
     tracker = """(START, FINISH, EARLY) => {
         // [event, time]: 'start', 'finish', 'rerun' (ended early for a rerun), 'drawn' (state shown as notRunning)
         const runs = window.__runs = [];
+        window.__bytesReceived = 0;
         const varint = (bytes, at) => {
             let value = 0, scale = 1, byte;
             do { byte = bytes[at++]; value += (byte & 127) * scale; scale *= 128; } while (byte & 128);
@@ -175,7 +177,13 @@ def _run_tracker() -> str:
         }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
         const Native = window.WebSocket;
         window.WebSocket = class extends Native {
-            constructor(...args) { super(...args); this.addEventListener('message', event => note(event.data)); }
+            constructor(...args) {
+                super(...args);
+                this.addEventListener('message', event => {
+                    window.__bytesReceived += event.data.byteLength || event.data.size || event.data.length || 0;
+                    note(event.data);
+                });
+            }
         };
     }"""
     early = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_EARLY_FOR_RERUN")

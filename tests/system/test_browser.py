@@ -409,12 +409,19 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
     another takes over exactly on a bar line of the loop, and the recorded audio has each note where it was
     scheduled (within 5 ms) on both sides of the switch; the MIDI port got every note on channel 10 with its
     velocity, spaced as the audio (within 0.25 ms, 16th to 16th, but where the browser re-syncs its audio clock), sent
-    ahead of its time on the MIDI clock."""
+    ahead of its time on the MIDI clock. The blend's results and each choice's rerun send the browser a bounded
+    number of bytes."""
     import time
 
     with app_page(app_url, init_script=RECORDING_SCRIPT) as page:
         open_page(page, "Blend")
+        before = page.evaluate("window.__bytesReceived")
         click_and_time(page, page.get_by_role("button", name="Blend", exact=True))
+        wait_idle(page)
+        received, runs = page.evaluate("[window.__bytesReceived, window.__runs.length]")
+        # What a page with a player sends when its results change: measured 96 kB (730 kB when the kit's one-shots
+        # were base64 in the player's data: they are static files now, fetched once)
+        assert received - before < 250_000, received - before
         page.get_by_role("button", name="MIDI out").click()  # asked for only now: no permission prompt on load
         page.get_by_label("MIDI output port").select_option(label="Fake drum module")
         cells = page.locator(".live-player .choice")
@@ -427,6 +434,10 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
         time.sleep(2.5)
         page.get_by_role("button", name="Stop the loop").click()
         played = live_recording(page)
+        wait_idle(page)
+        received, runs = page.evaluate(f"[window.__bytesReceived - {received}, "
+                                       f"window.__runs.slice({runs}).filter(run => run[0] === 'start').length]")
+    assert runs >= 1 and received / runs < 150_000, (runs, received)  # measured 44 kB a rerun
     switch = played["switches"][0]
     assert switch in played["bars"][1:]  # on a bar line, never the first: the first cell played from its start
     before = played["bars"][played["bars"].index(switch) - 1]

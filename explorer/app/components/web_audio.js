@@ -8,11 +8,19 @@ const MIDI_NOTE_MS = 60;  // drums ring on their own: a short note-off after eac
 const MIDI_RESYNC_MS = 5;  // a jump of the audio clock against the MIDI clock bigger than this is followed at once
 const MIDI_CLOCK_FOLLOW = 0.01;  // a smaller one moves the mapping this share per reading (the devices' drift)
 
-function decode64(text) {
-  const bytes = atob(text);
-  const buffer = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) buffer[i] = bytes.charCodeAt(i);
-  return buffer.buffer;
+// The kits' one-shots by address (static files of the app), fetched once per page and kept while it is open: every
+// player of the page, and every new player a rerun mounts, decodes from these bytes.
+const fetchedSamples = new Map();
+function sampleBytes(url) {
+  if (!fetchedSamples.has(url)) {
+    const bytes = fetch(url).then((response) => {
+      if (!response.ok) throw new Error(`${url}: ${response.status}`);
+      return response.arrayBuffer();
+    });
+    bytes.catch(() => fetchedSamples.delete(url));  // a failed fetch is tried again on the next start
+    fetchedSamples.set(url, bytes);
+  }
+  return fetchedSamples.get(url);
 }
 
 // Creates the audio context on a user's gesture and decodes the kit's samples (again when the kit changes).
@@ -24,10 +32,13 @@ async function startAudio(state) {
     if (window.__recordAudio) recordInto(state);
   }
   if (state.audio.state !== "running") await state.audio.resume();
-  if (state.samplesLoaded !== state.samples) {
-    const wanted = state.samples;
-    const decoded = await Promise.all(Object.keys(wanted).map((row) => state.audio.decodeAudioData(decode64(wanted[row]))));
-    if (wanted === state.samples) {
+  const wanted = JSON.stringify(state.samples);  // the same kit's addresses arrive as a new object on each rerun
+  if (state.samplesLoaded !== wanted) {
+    const rows = Object.keys(state.samples);
+    // decodeAudioData takes its buffer over: each decoding gets a copy of the kept bytes
+    const decoded = await Promise.all(rows.map(async (row) =>
+      state.audio.decodeAudioData((await sampleBytes(state.samples[row])).slice(0))));
+    if (wanted === JSON.stringify(state.samples)) {
       state.buffers = decoded;
       state.samplesLoaded = wanted;
     }

@@ -128,8 +128,9 @@ def text_to_beat(text: str) -> dict:
 
 def step_grid(key: str, beat: dict, revision: int, samples: dict[str, str]):
     """Mounts the grid showing `beat` (taken up by the browser when `revision` changes: a beat opened from a card or
-    the address; otherwise the browser's own edits stand). `samples`: drum row → base64 WAV of one hit on the
-    sidebar's kit. Returns the browser's last beat (unchecked), or None before its first edit."""
+    the address; otherwise the browser's own edits stand). `samples`: drum row → the address of a WAV of one
+    hit on the sidebar's kit (`ui.kit_samples`). Returns the browser's last beat (unchecked), or None before its
+    first edit."""
     import streamlit as st
 
     component = st.components.v2.component(

@@ -150,7 +150,7 @@ function listen(grid) {
     const row = Number(cell.dataset.row), step = Number(cell.dataset.step);
     const level = levelOf(grid, row, step);
     const next = cycle ? (level === 0 ? 3 : level === 2 ? 3 : level === 3 ? 1 : 2) : (level ? 0 : 2);
-    const ready = grid.audio && grid.audio.state === "running" && grid.samplesLoaded === grid.samples;
+    const ready = grid.audio && grid.audio.state === "running" && grid.samplesLoaded === JSON.stringify(grid.samples);
     if (next && ready) hear(row, next, eventTime);  // sound first: redrawing the grid can wait a few ms
     grid.focus = [row, step];
     setLevel(grid, row, step, next);
