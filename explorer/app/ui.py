@@ -209,7 +209,7 @@ def kit() -> str:
 def kit_samples() -> dict[str, str]:
     """Drum row → the address of a WAV of one hit on the sidebar's kit: what the browser's players (step grid, live
     player) sound, the same as the rendered files. Static files (data/static/, served at app/static/), which a browser
-    fetches once: as base64 in the players' data they were ~0.5 MB sent again with every rerun."""
+    fetches once: as base64 in the players' data they were ~0.6 MB sent again with every new set of results."""
     name, shots = _one_shots(kit())
     folder = files.DATA_DIR / "static" / "kits" / name
     for row, wav in enumerate(shots):
