@@ -74,7 +74,8 @@ class Catalog:
     def as_played(self, row: int) -> bytes:
         """The MIDI file the app promises for a window, wherever it shows one (the Dataset page's card, a seed in the
         basket, a path's first step): the drummer's own notes of its bars, on their own pitches; the model's view
-        only where the performance is shorter than the window (repeated to fill it)."""
+        only where the performance is shorter than the window (repeated to fill it). Made here from GMD's files, not
+        through the app's code (explorer/app/state.py `with_notes_as_played`) that it checks."""
         meta = self.windows.meta.iloc[row]
         if performance_bars(meta) < WINDOW_BARS:
             return groove_to_midi(self.groove(row))
