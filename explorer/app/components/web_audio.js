@@ -29,7 +29,7 @@ async function startAudio(state) {
     state.audio = new AudioContext({ latencyHint: 0 });  // the lowest the device allows: a click is heard at once
     state.master = state.audio.createGain();
     state.master.connect(state.audio.destination);
-    if (window.__recordAudio) recordInto(state);
+    if (window.__recordAudio) await recordInto(state);
   }
   if (state.audio.state !== "running") await state.audio.resume();
   const wanted = JSON.stringify(state.samples);  // the same kit's addresses arrive as a new object on each rerun
@@ -45,17 +45,23 @@ async function startAudio(state) {
   }
 }
 
-// For tests and benchmarks only (window.__recordAudio, set before the page loads): every sample the player outputs,
-// with the audio clock time of the first, on window.__recorded.
-function recordInto(state) {
-  const tap = state.audio.createScriptProcessor(2048, 1, 1);
-  window.__recorded = { sampleRate: state.audio.sampleRate, chunks: [], start: null };
-  tap.onaudioprocess = (event) => {
-    if (window.__recorded.start === null) window.__recorded.start = event.playbackTime;
-    window.__recorded.chunks.push(Array.from(event.inputBuffer.getChannelData(0)));
-  };
+// For tests and benchmarks only (window.__recordAudio, set before the page loads): the samples the player outputs,
+// in chunks stamped with their frame on the audio clock, on window.__recorded. The recorder runs on the audio thread
+// (an AudioWorklet): a page busy with a rerun delays its chunks but loses none (a ScriptProcessor did).
+const RECORDER = `registerProcessor("recorder", class extends AudioWorkletProcessor {
+  process(inputs) {
+    if (inputs[0].length) this.port.postMessage([currentFrame, inputs[0][0].slice()]);
+    return true;
+  }
+});`;
+async function recordInto(state) {
+  window.__recorded = { sampleRate: state.audio.sampleRate, chunks: [] };
+  const module = URL.createObjectURL(new Blob([RECORDER], { type: "text/javascript" }));
+  await state.audio.audioWorklet.addModule(module);
+  const tap = new AudioWorkletNode(state.audio, "recorder");
+  tap.port.onmessage = (event) => window.__recorded.chunks.push([event.data[0], Array.from(event.data[1])]);
   state.master.connect(tap);
-  tap.connect(state.audio.destination);
+  tap.connect(state.audio.destination);  // silent: pulled by the graph only while connected
 }
 
 // One note: a drum row's sample at `velocity` (1-127) at audio time `when`, and the same note on the MIDI output.
