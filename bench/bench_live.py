@@ -45,12 +45,15 @@ def click_to_sound(page) -> list[float]:
     open_page(page, "Step grid")
     cells = [page.get_by_role("gridcell", name=f"{drum}, bar 1, step {step}", exact=True)
              for drum in ("kick", "snare", "closed hi-hat") for step in range(1, 8)]
+    grid = page.locator(".step-grid")
     latencies = []
     for index, cell in enumerate(cells[:CLICKS + 1]):
+        grid.evaluate("grid => grid.removeAttribute('data-click-to-sound-ms')")
         cell.click()
+        page.wait_for_function("grid => grid.hasAttribute('data-click-to-sound-ms')", arg=grid.element_handle())
         time.sleep(0.15)
-        if index:  # the first click starts the audio context
-            latencies.append(float(page.locator(".step-grid").get_attribute("data-click-to-sound-ms")))
+        if index:  # the first click starts the audio context and fetches the kit
+            latencies.append(float(grid.get_attribute("data-click-to-sound-ms")))
     time.sleep(0.5)  # the last edit sent and its run over before the next page is opened
     wait_idle(page)
     return latencies

@@ -50,6 +50,21 @@ def beat_accent(tensors: np.ndarray) -> float:
     return float(velocities[hits & on_beat].mean() - velocities[hits & ~on_beat].mean())
 
 
+LEVEL_KEPT = (0.8, 1.25)  # a drum keeps its level when its mean velocity stays within these ratios of the input's
+
+
+def levels_kept(programmed: np.ndarray, played: np.ndarray) -> tuple[int, int]:
+    """(drum groups that kept their level, drum groups): a drum group is one drum class of one window that plays it
+    in `programmed` [N, T, 27]; it keeps its level when its mean velocity in `played` (the same hits) lies within
+    LEVEL_KEPT of its mean in `programmed`."""
+    hits, before, _ = hit_values(programmed)
+    _, after, _ = hit_values(played)
+    counts = hits.sum(axis=1)
+    ratio = (after * hits).sum(axis=1) / np.maximum((before * hits).sum(axis=1), 1e-9)
+    kept = (ratio >= LEVEL_KEPT[0]) & (ratio <= LEVEL_KEPT[1])
+    return int((kept & (counts > 0)).sum()), int((counts > 0).sum())
+
+
 def groove_statistics(tensors: np.ndarray) -> dict:
     """The statistics above, as plain floats and lists (JSON-ready)."""
     hits, velocities, offsets = hit_values(tensors)

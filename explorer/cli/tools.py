@@ -32,7 +32,8 @@ def cmd_humanize(args) -> int:
     try:
         options = humanize.HumanizeOptions(temperature=args.temperature, seed=args.seed, amount=args.amount,
                                            keep_velocities=args.keep_velocities, keep_timing=args.keep_timing,
-                                           untouched=tuple(args.untouched), feel_weight=args.feel_weight)
+                                           untouched=tuple(args.untouched), feel_weight=args.feel_weight,
+                                           drummer_levels=args.drummer_levels)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -119,6 +120,8 @@ def add_commands(commands) -> None:
                                   help="how loosely to play (0: each hit's median)")
     humanize_command.add_argument("--seed", type=int, default=0)
     humanize_command.add_argument("--amount", type=float, default=1.0, help="0 = unchanged … 1 = fully humanized")
+    humanize_command.add_argument("--drummer-levels", action="store_true",
+                                  help="each drum at the drummer's level, not at the level it was programmed at")
     humanize_command.add_argument("--keep-velocities", action="store_true", help="timing only")
     humanize_command.add_argument("--keep-timing", action="store_true", help="dynamics only")
     humanize_command.add_argument("--untouched", nargs="*", default=[], metavar="DRUM", choices=DRUM_CLASSES,

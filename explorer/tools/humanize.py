@@ -40,6 +40,7 @@ class HumanizeOptions:
     keep_timing: bool = False  # dynamics only
     untouched: tuple[str, ...] = ()  # drum classes left exactly as programmed (a sampled kick, say)
     feel_weight: float = 1.0  # with a feel groove: 0 = the beat's own feel, 1 = the feel groove's
+    drummer_levels: bool = False  # each drum at the drummer's level (a kick near GMD's 55), not at its programmed one
 
     def __post_init__(self):
         if not 0.0 <= self.amount <= 1.0:
@@ -105,8 +106,8 @@ def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeO
                            given_hits=windows[..., :NUM_CLASSES])
     played = paste_windows(decoded, starts, beat.steps)
     hits = beat.hits > 0.5
-    velocities = _mix(beat.velocities, with_accents(beat, played[:, NUM_CLASSES:2 * NUM_CLASSES]), options.amount,
-                      hits)
+    dynamics = with_dynamics(beat, played[:, NUM_CLASSES:2 * NUM_CLASSES], options.drummer_levels)
+    velocities = _mix(beat.velocities, dynamics, options.amount, hits)
     offsets = _mix(beat.offsets, played[:, 2 * NUM_CLASSES:], options.amount, hits)
     keep = np.zeros(NUM_CLASSES, bool)
     keep[[DRUM_CLASSES.index(d) for d in options.untouched]] = True
@@ -136,14 +137,19 @@ def velocity_floor(programmed: np.ndarray) -> np.ndarray:
     return np.maximum(np.where(programmed >= LOUD_VELOCITY, AUDIBLE_VELOCITY, 0.0), programmed * KEPT_SHARE)
 
 
-def with_accents(beat: Groove, played: np.ndarray) -> np.ndarray:
-    """The model's velocities [steps, 9] with the beat's programmed accents kept: each hit's velocity moves by how
-    far the beat had it above or below its drum's mean, so that louder-programmed notes stay louder (a beat at one
-    velocity per drum is played as the model plays it)."""
+def with_dynamics(beat: Groove, played: np.ndarray, drummer_levels: bool = False) -> np.ndarray:
+    """The model's velocities [steps, 9] on the beat's hits, drum by drum: each hit keeps its programmed velocity
+    and moves by how far the model played it above or below the model's mean for that drum. So each drum stays at the
+    level it was programmed at, its programmed accents stay, and the drummer's accents and ghosts shape the notes
+    around it. With `drummer_levels`, each drum is at the model's mean level instead (a kick near GMD's 55 whatever
+    was programmed), its programmed accents still kept."""
     hits = beat.hits > 0.5
     counts = np.maximum(hits.sum(axis=0), 1)
-    means = (beat.velocities * hits).sum(axis=0) / counts
-    return np.clip(played + np.where(hits, beat.velocities - means, 0.0), 1 / 127, 1.0).astype(np.float32)
+    programmed = (beat.velocities * hits).sum(axis=0) / counts
+    drummer = (played * hits).sum(axis=0) / counts
+    level = drummer if drummer_levels else programmed
+    velocities = level + (beat.velocities - programmed) + (played - drummer)
+    return np.where(hits, np.clip(velocities, 1 / 127, 1.0), 0.0).astype(np.float32)
 
 
 MIN_GAP_SECONDS = 0.030  # two hits of one drum closer than this are a flam: only where the input had one
@@ -206,6 +212,15 @@ def quantize(groove: Groove, velocity: float = QUANTIZED_VELOCITY) -> Groove:
     hits = groove.hits > 0.5
     return Groove(groove.hits, np.where(hits, velocity, 0.0), np.zeros_like(groove.offsets), groove.bpm,
                   groove.source, groove.tempo_changes)
+
+
+def quantize_at_levels(groove: Groove) -> Groove:
+    """The groove as a producer programs it: every hit on the grid, each drum at one velocity, its mean in the
+    groove (a kick at the kick's level, hats at theirs)."""
+    hits = groove.hits > 0.5
+    levels = np.round((groove.velocities * hits).sum(axis=0) / np.maximum(hits.sum(axis=0), 1) * 127) / 127
+    return Groove(groove.hits, np.where(hits, levels, 0.0).astype(np.float32), np.zeros_like(groove.offsets),
+                  groove.bpm, groove.source, groove.tempo_changes)
 
 
 def jitter(groove: Groove, velocity_mean: float, velocity_sd: float, offset_mean: float, offset_sd: float,

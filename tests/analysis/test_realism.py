@@ -9,6 +9,7 @@ from explorer.analysis.realism import (
     bar_repetition,
     classifier_accuracy,
     groove_statistics,
+    levels_kept,
     realism_report,
     window_features,
 )
@@ -36,6 +37,18 @@ def test_statistics_count_hits_only():
     assert stats["repetition"] == 1.0
     assert stats["onset_positions"][0] == stats["onset_positions"][8] == 0.5
     assert stats["per_class"]["snare"]["velocity_mean"] == pytest.approx(50, abs=0.01)
+
+
+def test_a_drum_keeps_its_level_within_its_ratios_window_by_window():
+    programmed = np.stack([_window({(0, KICK): (100, 0.0), (4, KICK): (100, 0.0), (8, SNARE): (50, 0.0)}),
+                           _window({(0, KICK): (40, 0.0)})])
+    played = programmed.copy()
+    played[0, 0, 9 + KICK], played[0, 4, 9 + KICK] = 70 / 127, 90 / 127  # mean 80: × 0.8, kept
+    played[0, 8, 9 + SNARE] = 65 / 127  # × 1.3: not kept
+    played[1, 0, 9 + KICK] = 50 / 127  # × 1.25: kept
+    assert levels_kept(programmed, played) == (2, 3)
+    played[0, 4, 9 + KICK] = 88 / 127  # mean 79: not kept
+    assert levels_kept(programmed, played) == (1, 3)
 
 
 def test_repetition_is_the_jaccard_of_consecutive_bars():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from explorer.analysis.realism import levels_kept
 from tests.app.app_helpers import (
     assert_ok,
     media,
@@ -28,6 +29,14 @@ def test_the_humanize_page_humanizes_a_seed_in_another_seeds_feel():
     np.testing.assert_array_equal(after.hits, beat.hits)
     assert not np.allclose(after.offsets, beat.offsets)
     assert len(media(at, "audio")) == 2 and len(media(at, "download_button")) >= 2
+    kept, groups = levels_kept(beat.tensor()[None], after.tensor()[None])
+    assert kept == groups  # each drum at the level it was played at
+    at.toggle(key="keep_humanize_drummer_levels").set_value(True).run()
+    at.button(key="humanize_run").click().run()
+    (_, _), (_, drummers) = results(at, "humanize")
+    levels = [(g.velocities * g.hits).sum(axis=0) / np.maximum(g.hits.sum(axis=0), 1) for g in (after, drummers)]
+    assert np.abs(levels[0] - levels[1]).max() * 127 > 5  # the drummer's own levels: another kick, another snare
+    at.toggle(key="keep_humanize_drummer_levels").set_value(False).run()
     at.radio(key="keep_humanize_feel_source").set_value("seed").run()
     at.toggle(key="keep_humanize_keep_velocities").set_value(True).run()
     at.button(key="humanize_run").click().run()

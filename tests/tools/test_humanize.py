@@ -5,6 +5,7 @@ tests/model/test_checkpoints.py and docs/HUMANIZE.md."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -16,7 +17,15 @@ from explorer.model.vae import MusicVAE
 from explorer.notes.drums import DRUM_CLASSES
 from explorer.notes.groove import Groove
 from explorer.notes.join import chain
-from explorer.tools.humanize import HumanizeOptions, humanize, humanness_direction, jitter, quantize
+from explorer.tools.humanize import (
+    HumanizeOptions,
+    humanize,
+    humanness_direction,
+    jitter,
+    quantize,
+    quantize_at_levels,
+    with_dynamics,
+)
 from tests.factories import drum_file, drum_machine_loop, read_back, track_lengths
 
 
@@ -76,6 +85,45 @@ def test_timing_only_dynamics_only_and_untouched_drums(model, beat):
         HumanizeOptions(amount=1.5)
 
 
+def test_each_drum_keeps_its_programmed_level_and_accents_with_the_drummers_dynamics_around_them():
+    """Kick programmed 110 on the beat and 90 off it, snare at 60: the model (a hand-made answer) plays the kick
+    near 60 and the snare near 90, each with some dynamics of its own. At the defaults each drum stays at its
+    programmed mean, its accent stays, and the model's note-to-note dynamics shape it; with the drummer's levels each
+    drum is at the model's mean, the programmed accent still kept."""
+    kick, snare = DRUM_CLASSES.index("kick"), DRUM_CLASSES.index("snare")
+    velocities = np.zeros((16, 9), np.float32)
+    velocities[[0, 4, 8, 12], kick] = np.array([110, 90, 110, 90]) / 127
+    velocities[[4, 12], snare] = 60 / 127
+    beat = Groove((velocities > 0).astype(np.float32), velocities, np.zeros_like(velocities), 100.0)
+    played = np.zeros_like(velocities)
+    played[[0, 4, 8, 12], kick] = np.array([62, 58, 66, 54]) / 127
+    played[[4, 12], snare] = np.array([95, 85]) / 127
+    kept = with_dynamics(beat, played) * 127
+    np.testing.assert_allclose(kept[[0, 4, 8, 12], kick], [110 + 2, 90 - 2, 110 + 6, 90 - 6], atol=1e-4)
+    np.testing.assert_allclose(kept[[4, 12], snare], [65, 55], atol=1e-4)
+    assert not kept[velocities == 0].any()
+    drummer = with_dynamics(beat, played, drummer_levels=True) * 127
+    np.testing.assert_allclose(drummer[[0, 4, 8, 12], kick], [60 + 10 + 2, 60 - 10 - 2, 60 + 10 + 6, 60 - 10 - 6],
+                               atol=1e-4)
+    np.testing.assert_allclose(drummer[[4, 12], snare], [95, 85], atol=1e-4)
+    velocities[0, kick] = 125 / 127  # played louder than the top: the velocity is clipped, never past it
+    loud = Groove(beat.hits, velocities, beat.offsets, 100.0)
+    assert with_dynamics(loud, played * 2).max() == 1.0
+
+
+def test_a_producers_programming_puts_each_drum_at_its_mean_on_the_grid(test_windows):
+    real = test_windows.grooves(10)[0]
+    programmed = quantize_at_levels(real)
+    np.testing.assert_array_equal(programmed.hits, real.hits)
+    assert not programmed.offsets.any()
+    for drum in range(9):
+        played = real.hits[:, drum] > 0.5
+        if played.any():
+            assert np.unique(programmed.velocities[played, drum]).size == 1
+            assert programmed.velocities[played, drum][0] * 127 == pytest.approx(
+                real.velocities[played, drum].mean() * 127, abs=0.5)
+
+
 def test_a_feel_groove_and_the_humanness_direction_move_the_code(model, beat, test_windows):
     feel = test_windows.grooves(900)[0]
     own = humanize(model, beat, options=HumanizeOptions(temperature=0.0))
@@ -114,6 +162,7 @@ def test_the_cli_humanizes_a_file_and_a_folder_and_refuses_what_it_cannot_play(t
     from explorer.model import checkpoints
     from explorer.notes.midi_read import midi_to_performance
 
+    keras.utils.set_random_seed(5)
     tiny = MusicVAE(get_config("tiny_dist_4bar"))
     folder = checkpoints.save_checkpoint(tiny.weights_dict(), tiny.config.to_dict(), tmp_path / "tiny",
                                          source="test").directory
@@ -137,6 +186,16 @@ def test_the_cli_humanizes_a_file_and_a_folder_and_refuses_what_it_cannot_play(t
     assert main(["humanize", str(beats / "funk.mid"), "--out", str(one), "--checkpoint", str(folder),
                  "--temperature", "0"]) == 0
     assert midi_to_performance(one).groove.hits.sum() == original.hits.sum()
+    drummers = tmp_path / "drummers.mid"
+    assert main(["humanize", str(beats / "funk.mid"), "--out", str(drummers), "--checkpoint", str(folder),
+                 "--temperature", "0", "--drummer-levels"]) == 0
+
+    def levels(path: Path) -> np.ndarray:  # each pitch's mean velocity
+        notes = read_back(path.read_bytes())
+        return np.array([np.mean([v for *_, p, v in notes if p == pitch]) for pitch in sorted({n[3] for n in notes})])
+
+    assert np.abs(levels(one) - levels(source)).max() < 3  # the defaults keep each drum's level
+    assert np.abs(levels(drummers) - levels(source)).max() > 10  # the (untrained) drummer's own are elsewhere
     assert main(["humanize", str(tmp_path / "nothing.mid"), "--out", str(one)]) == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -202,8 +261,8 @@ def test_a_drum_machine_file_comes_back_note_for_note(model, temperature, file):
     assert sorted((again.step_of(n.tick), n.track, n.channel, n.pitch) for n in again.notes) == by_step
     assert track_lengths(written) == [record.end_tick()] * len(track_lengths(data))
     pairs = _record_pairs(record, played)
-    assert any(a.velocity != b.velocity for a, b in pairs)
-    if temperature > 0:  # (an untrained model's median timing is the grid)
+    if temperature > 0:  # (an untrained model's medians are flat: on the grid, one velocity a drum around its level)
+        assert any(a.velocity != b.velocity for a, b in pairs)
         assert any(a.tick != b.tick for a, b in pairs)
     step = record.step_ticks
     for original, moved in pairs:
@@ -241,6 +300,26 @@ def test_the_shipped_model_keeps_a_beats_accents(test_windows):
             loud = np.mean([now for programmed, now in notes if programmed == max(notes)[0]])
             soft = np.mean([now for programmed, now in notes if programmed == min(notes)[0]])
             assert loud > soft + 10, (pitch, loud, soft)
+
+
+def test_the_shipped_model_keeps_each_drums_programmed_level_unless_asked_for_the_drummers(test_windows):
+    """A rock beat programmed at velocity 110 throughout (kick, snare, hats) keeps each drum's level at the defaults
+    (the drummer's levels played its kick near 59), with dynamics around it; the drummer's levels bring the kick
+    down below the snare."""
+    from explorer.analysis.realism import levels_kept
+    from explorer.model import checkpoints
+    shipped = checkpoints.load_model()
+    kick, snare, hat = (DRUM_CLASSES.index(d) for d in ("kick", "snare", "closed hi-hat"))
+    hits = np.zeros((64, 9), np.float32)
+    hits[::8, kick], hits[4::8, snare], hits[::2, hat] = 1.0, 1.0, 1.0
+    rock = Groove(hits, hits * 110 / 127, np.zeros_like(hits), 110.0)
+    for seed in range(3):
+        played = humanize(shipped, rock, options=HumanizeOptions(seed=seed))
+        assert levels_kept(rock.tensor()[None], played.tensor()[None]) == (3, 3)
+        assert played.velocities[:, hat][hits[:, hat] > 0].std() * 127 > 3  # the drummer's dynamics, not a flat 110
+        drummer = humanize(shipped, rock, options=HumanizeOptions(seed=seed, drummer_levels=True))
+        levels = [drummer.velocities[hits[:, d] > 0, d].mean() * 127 for d in (kick, snare)]
+        assert levels[0] < 0.8 * 110 and levels[0] < levels[1] - 10, levels
 
 
 def test_a_seeds_feel_moves_a_files_timing_towards_it(groove_dir):
