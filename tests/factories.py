@@ -83,6 +83,17 @@ def drum_machine_loop() -> bytes:
     return drum_file(notes)
 
 
+def shuffle(bars: int = 4, bpm: float = 100) -> bytes:
+    """A shuffle: closed hats on every beat and on its swung eighth (two thirds into the beat), kick on 1 and 3,
+    snare on 2 and 4, and a swung kick before beat 3 of each bar."""
+    notes = []
+    for beat in range(4 * bars):
+        notes += [(beat * TPB, 42, 100), (beat * TPB + 2 * TPB // 3, 42, 70), (beat * TPB, 38 if beat % 2 else 36, 110)]
+        if beat % 4 == 1:
+            notes.append((beat * TPB + 2 * TPB // 3, 36, 90))
+    return drum_file(notes, bpm=bpm, bars=bars)
+
+
 def read_back(data: bytes) -> list[tuple[int, int, int, int, int]]:
     """(track, absolute tick, channel, pitch, velocity) of every note-on, in file order per track."""
     found = []

@@ -28,6 +28,7 @@ from explorer.notes.drums import DRUM_CLASSES, NUM_CLASSES
 from explorer.notes.grid import STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS
 from explorer.notes.groove import Groove
 from explorer.notes.similarity import jaccard
+from explorer.tools.feel import feel_of, with_feel
 from explorer.tools.infill import written_onto
 
 MAX_SONG_BARS = 64
@@ -88,7 +89,8 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
         raise SongLengthError(f"'{groove.source}' has {seed_bars} bars: continue it to {seed_bars + 1}–"
                               f"{MAX_SONG_BARS} bars, not {bars}.")
     steps = model.config.steps
-    seed_tensor = groove.model_view().tensor()
+    seed_view = groove.model_view()
+    seed_tensor = seed_view.tensor()
     song = np.zeros((bars * STEPS_PER_BAR, 3 * NUM_CLASSES), np.float32)
     song[:len(seed_tensor)] = seed_tensor
     loop_codes = _loop_codes(model, seed_tensor, seed_bars) if options.variation < 1 else None
@@ -122,6 +124,11 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
         if bar - 1 in fills:
             _crash_on_the_downbeat(song, bar)
     _balance_like(song, seed_tensor, drawn)
+    drawn_hits = np.zeros((len(song), NUM_CLASSES), bool)  # the model's bars take the seed's swing (loops and
+    for bar in drawn:  # recorded fills are as played)
+        rows = slice(bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR)
+        drawn_hits[rows] = song[rows, :NUM_CLASSES] > 0.5
+    song[:, 2 * NUM_CLASSES:] = with_feel(feel_of(seed_view), song[:, 2 * NUM_CLASSES:], drawn_hits)
     song[:len(seed_tensor)] = seed_tensor  # the seed's bars exactly as they were
     name = f"{groove.source} continued to {bars} bars"
     result = Groove.from_tensor(song, groove.bpm, name)

@@ -28,6 +28,7 @@ from explorer.errors import DatasetError
 from explorer.notes.drums import DRUM_CLASSES, NUM_CLASSES
 from explorer.notes.groove import Groove
 from explorer.notes.record import NoteRecord
+from explorer.tools.feel import feel_of, with_feel
 from explorer.tools.generate import cut_windows, paste_windows
 
 
@@ -108,7 +109,7 @@ def humanize(model, beat: Groove, feel: Groove | None = None, options: HumanizeO
     hits = beat.hits > 0.5
     dynamics = with_dynamics(beat, played[:, NUM_CLASSES:2 * NUM_CLASSES], options.drummer_levels)
     velocities = _mix(beat.velocities, dynamics, options.amount, hits)
-    offsets = _mix(beat.offsets, played[:, 2 * NUM_CLASSES:], options.amount, hits)
+    offsets = _mix(beat.offsets, with_feel(feel_of(beat), played[:, 2 * NUM_CLASSES:], hits), options.amount, hits)
     keep = np.zeros(NUM_CLASSES, bool)
     keep[[DRUM_CLASSES.index(d) for d in options.untouched]] = True
     if options.keep_velocities:

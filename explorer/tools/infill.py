@@ -20,6 +20,7 @@ from explorer.model.conditions import condition, require_multitask
 from explorer.notes.drums import DRUM_CLASSES, NUM_CLASSES
 from explorer.notes.groove import Groove
 from explorer.notes.record import NoteRecord
+from explorer.tools.feel import feel_of, with_feel
 from explorer.tools.generate import cut_windows, paste_windows
 
 
@@ -69,6 +70,7 @@ def infill(model, groove: Groove, drums: Sequence[str], options: InfillOptions =
     z, _ = model.encode(np.concatenate([hidden, np.broadcast_to(code, (len(windows), *code.shape))], -1))
     kept = np.broadcast_to(visible > 0.5, (*windows.shape[:2], NUM_CLASSES))
     label = ", ".join(DRUM_CLASSES[d] for d in written)
+    feel = feel_of(Groove.from_tensor(tensor, groove.bpm))  # the groove's own swing, kept in the drums written new
     results = []
     for take in range(takes):
         decoded = model.decode(z, options.temperature, options.seed + take, given_hits=windows[..., :NUM_CLASSES],
@@ -77,6 +79,9 @@ def infill(model, groove: Groove, drums: Sequence[str], options: InfillOptions =
         for block in range(3):  # the kept drums exactly as they were, not as the model would play them
             columns = [block * NUM_CLASSES + d for d in range(NUM_CLASSES) if d not in written]
             played[:, columns] = tensor[:, columns]
+        new = np.zeros((len(played), NUM_CLASSES), bool)
+        new[:, written] = played[:, written] > 0.5
+        played[:, 2 * NUM_CLASSES:] = with_feel(feel, played[:, 2 * NUM_CLASSES:], new)
         result = Groove.from_tensor(played, groove.bpm, f"{groove.source} with new {label} {take + 1}")
         results.append(_with_notes(result, groove, written) if groove.notes is not None else result)
     return results

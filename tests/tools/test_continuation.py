@@ -30,7 +30,7 @@ from explorer.tools.continuation import (
     continue_groove,
     fill_bars,
 )
-from tests.factories import TPB, played, sketch
+from tests.factories import TPB, played, shuffle, sketch
 
 TOMS = (4, 5, 6)
 
@@ -107,6 +107,16 @@ def test_a_one_bar_seed_is_continued_from_what_there_is(model, bank):
     song = continue_groove(model, Groove.from_tensor(bar, 90.0, "one bar"), 5, ContinueOptions(fill_every=2), bank)
     assert song.steps == 5 * STEPS_PER_BAR and song.bpm == 90
     np.testing.assert_array_equal(song.tensor()[:STEPS_PER_BAR], bar)
+
+
+def test_a_shuffle_goes_on_as_a_shuffle(model):
+    """The continued bars' hits on a beat's fourth 16th sit where the seed's swung eighths do, on average."""
+    seed = NoteRecord.from_midi(shuffle(), "shuffle.mid").groove()
+    song = continue_groove(model, seed, 8, ContinueOptions(temperature=0.3, seed=2))
+    new = song.hits[4 * STEPS_PER_BAR:] > 0.5
+    fourth = new & (np.arange(len(new)) % 4 == 3)[:, None]
+    assert fourth.sum() >= 5, fourth.sum()
+    assert song.offsets[4 * STEPS_PER_BAR:][fourth].mean() == pytest.approx(seed.offsets[3::4].max(), abs=0.02)
 
 
 @pytest.mark.parametrize(("bars", "words"), [(4, "continue it to 5–64 bars, not 4"), (65, "not 65")])

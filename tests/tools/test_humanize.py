@@ -26,7 +26,7 @@ from explorer.tools.humanize import (
     quantize_at_levels,
     with_dynamics,
 )
-from tests.factories import drum_file, drum_machine_loop, read_back, track_lengths
+from tests.factories import TPB, drum_file, drum_machine_loop, read_back, shuffle, track_lengths
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,17 @@ def test_a_feel_groove_and_the_humanness_direction_move_the_code(model, beat, te
     assert direction.shape == (model.config.z_size,) and np.abs(direction).sum() > 0
     moved = humanize(model, beat, options=HumanizeOptions(temperature=0.0), direction=direction)
     assert not moved.same_as(own)
+
+
+def test_a_shuffle_stays_a_shuffle(model):
+    """Its swung eighths (two thirds into a beat) are played around two thirds in, not moved to the 16th grid."""
+    from explorer.notes.record import NoteRecord
+    from explorer.tools.humanize import humanize_record
+    record = NoteRecord.from_midi(shuffle(), "shuffle.mid")
+    _, played = humanize_record(model, record, options=HumanizeOptions(temperature=1.0, seed=3))
+    swung = [b.tick % TPB / TPB for a, b in zip(record.notes, played.notes, strict=True) if a.tick % TPB == 320]
+    assert len(swung) == 20 and np.mean(swung) == pytest.approx(2 / 3, abs=0.01)
+    assert np.std(swung) > 0.003  # each one played, not pinned
 
 
 def test_the_naive_baseline_draws_the_spread_it_is_given(beat):

@@ -19,7 +19,7 @@ from explorer.notes.drums import DRUM_CLASSES, NUM_CLASSES
 from explorer.notes.groove import Groove
 from explorer.notes.record import NoteRecord
 from explorer.tools.infill import DrumChoiceError, InfillOptions, drum_indices, infill
-from tests.factories import TPB, played, sketch
+from tests.factories import TPB, played, shuffle, sketch
 
 HAT = DRUM_CLASSES.index("closed hi-hat")
 
@@ -44,6 +44,16 @@ def test_every_note_of_the_other_drums_stays_as_it_was_and_new_hats_take_the_fil
     written = mido.MidiFile(file=io.BytesIO(after.to_midi()))
     assert [m.program for m in written.tracks[1] if m.type == "program_change"] == [4]  # the piano track is kept
     assert {sum(m.time for m in track) for track in written.tracks} == {record.bars * 4 * TPB}
+
+
+def test_new_hats_in_a_shuffle_swing_as_its_own_did(model):
+    """Hats written new on a beat's fourth 16th sit where the shuffle's swung eighths were, on average."""
+    groove = NoteRecord.from_midi(shuffle(), "shuffle.mid").groove()
+    swung = groove.offsets[3::4, HAT].max()
+    result = infill(model, groove, ["closed hi-hat"], InfillOptions(temperature=0.3, seed=1))[0]
+    fourth = (result.hits[:, HAT] > 0.5) & (np.arange(result.steps) % 4 == 3)
+    assert fourth.sum() >= 3, fourth.sum()
+    assert result.offsets[fourth, HAT].mean() == pytest.approx(swung, abs=0.02)
 
 
 def test_the_kept_drums_of_a_model_view_are_exact_and_t0_repeats(model, eight_windows):
