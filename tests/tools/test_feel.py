@@ -34,6 +34,18 @@ def test_a_position_just_off_the_grid_has_no_feel_of_its_own():
     assert feel_of(fourth_16ths_at(-FEEL_OFFSET))[3] == pytest.approx(-FEEL_OFFSET)  # laid back as much: a feel
 
 
+def test_a_position_played_in_few_beats_has_no_feel_of_its_own():
+    view = NoteRecord.from_midi(shuffle(), "shuffle.mid").groove()
+    beats = view.steps // 4
+    hits = view.hits.copy()
+    hits[3::4][: beats // 2 + 1] = 0.0  # the swung eighths kept in fewer than half the beats
+    sparse = Groove(hits, view.velocities * hits, view.offsets * hits, view.bpm)
+    assert np.isnan(feel_of(sparse)).all()
+    hits[3::4][beats // 2] = view.hits[3::4][beats // 2]  # in half of them: a feel
+    assert feel_of(Groove(hits, view.velocities * hits, view.offsets * hits, view.bpm))[3] == pytest.approx(2 / 3,
+                                                                                                           abs=0.01)
+
+
 def test_hits_on_a_position_with_a_feel_take_its_mean_and_keep_their_spread():
     offsets = np.zeros((16, 9), np.float32)
     offsets[[3, 7, 11, 15], HAT] = [0.1, -0.1, 0.2, 0.0]  # the model's: mean 0.05
