@@ -114,7 +114,7 @@ def run_continue(model, info) -> list[str]:
              "continued, variation 1 (from the bars before alone)": songs(replace(default, fill_every=0,
                                                                                  variation=1.0))}
     lines = [f"`python -m bench.bench_continuation` with `{model.info.name}` on {machine()}.", "",
-             f"**Continue.** The {len(names)} GMD test beat performances of at least {SONG_BARS} bars, each one's "
+             f"**Continuation.** The {len(names)} GMD test beat performances of at least {SONG_BARS} bars, each one's "
              f"first {SEED_BARS} bars continued to {SONG_BARS} at the defaults (T = {default.temperature:g}, "
              f"variation {default.variation:g}) but where a row says otherwise, against the same performance's real "
              f"bars {SEED_BARS + 1}–{SONG_BARS}. Classifier: real-vs-continued accuracy on the 4-bar windows "

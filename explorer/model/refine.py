@@ -99,19 +99,24 @@ def refine_loop(vae: MusicVAE, x, mu, weights, steps, learning_rate, momentum, p
 
 
 def decode_codes(model, codes: np.ndarray, temperature: float = 0.0, seed: int = 0,
-                 given_hits: np.ndarray | None = None) -> np.ndarray:
+                 given_hits: np.ndarray | None = None, given_cells: np.ndarray | None = None,
+                 allowed: np.ndarray | None = None) -> np.ndarray:
     """Tensors [N, steps, 27] of codes [N, z] (each played whole) or of seeds' codes [N, 2, z + detail size]
     (`RefineOptions`' order; CODE LAYOUT): the hits drawn from each hits code, or `given_hits` [N, steps, 9],
-    played by its heads code (the two decoders step by step, both reading back what was played)."""
+    played by its heads code (the two decoders step by step, both reading back what was played). `given_cells`
+    and `allowed` as `CompiledModel.decode` takes them: the given hits only in those cells, the others drawn by the
+    hits code; hits only in the allowed cells."""
     codes = np.asarray(codes, np.float32)
     if codes.ndim == 2:
-        return model.decode(codes, temperature, seed, given_hits=given_hits)
+        return model.decode(codes, temperature, seed, given_hits=given_hits, given_cells=given_cells,
+                            allowed=allowed)
     if codes.ndim != 3 or codes.shape[1] != 2:
         raise ValueError(f"codes must be [N, code] or [N, 2, code] (hits code, heads code), not "
                          f"{list(codes.shape)}")
-    if given_hits is None:
-        return model.decode(codes[:, 0], temperature, seed, heads_z=codes[:, 1])
-    return model.decode(codes[:, 1], temperature, seed, given_hits=given_hits)
+    if given_hits is None or given_cells is not None:
+        return model.decode(codes[:, 0], temperature, seed, given_hits=given_hits, given_cells=given_cells,
+                            allowed=allowed, heads_z=codes[:, 1])
+    return model.decode(codes[:, 1], temperature, seed, given_hits=given_hits, allowed=allowed)
 
 
 REFINED_CACHE_SIZE = 256  # seeds' codes kept per model, by the groove's bytes: the basket's seeds are refined once

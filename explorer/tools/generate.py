@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from explorer.model.prior import standard_normal
+from explorer.notes.drums import DRUM_CLASSES
 from explorer.notes.groove import Groove
 
 Progress = Callable[[int, int], None]
@@ -213,14 +214,35 @@ def move(model, seed: Groove, code: np.ndarray, vectors: dict[str, np.ndarray], 
          keep_pattern: bool = False) -> Groove:
     """A seed's codes (`generate.seed_codes`, [2, z]) moved by amount × vector for each named attribute vector,
     decoded at T 0 and at the seed's tempo, onto the seed's notes (`generate.onto_seed`). With `keep_pattern` the
-    seed's hits are held by constrained decoding: only the dynamics and the timing move."""
+    seed's hits are held by constrained decoding: only the dynamics and the timing move. Otherwise a move towards
+    "density" plays as a drummer plays busier or simpler: denser keeps every hit of the seed and adds to them;
+    sparser only leaves hits out, never the backbone (kick and snare on the beat)."""
     from explorer.model.refine import decode_codes  # TensorFlow: the tools import without it
 
     z = np.asarray(code, np.float32)
     for name, amount in amounts.items():
         z = apply_vector(z, vectors[name], amount)
-    given = seed.hits.astype(np.float32)[None] if keep_pattern else None
-    return onto_seed(Groove.from_tensor(decode_codes(model, z[None], given_hits=given)[0], seed.bpm, "moved"), seed)
+    hits = seed.hits.astype(np.float32)[None]
+    density = 0.0 if keep_pattern else amounts.get("density", 0.0)
+    if keep_pattern:
+        played = decode_codes(model, z[None], given_hits=hits)
+    elif density > 0:
+        played = decode_codes(model, z[None], given_hits=hits, given_cells=hits > 0.5)
+    elif density < 0:
+        played = decode_codes(model, z[None], given_hits=hits, given_cells=backbone(seed)[None], allowed=hits > 0.5)
+    else:
+        played = decode_codes(model, z[None])
+    return onto_seed(Groove.from_tensor(played[0], seed.bpm, "moved"), seed)
+
+
+def backbone(groove: Groove) -> np.ndarray:
+    """[steps, 9] the groove's kick and snare hits on the beat (quarter notes): what a drummer keeps simplest."""
+    cells = np.zeros(groove.hits.shape, bool)
+    on_beat = np.arange(groove.steps) % 4 == 0
+    for drum in ("kick", "snare"):
+        index = DRUM_CLASSES.index(drum)
+        cells[:, index] = (groove.hits[:, index] > 0.5) & on_beat
+    return cells
 
 
 def kept_hits(seed: Groove, moved: Groove) -> tuple[int, int, int]:

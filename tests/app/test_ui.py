@@ -200,15 +200,17 @@ class LinearModel:
         mu[:, 0] = tensors[:, :, 0].sum(axis=1)  # kick hits
         return mu, np.ones_like(mu)
 
-    def decode(self, z, temperature=0.0, seed=0, given_hits=None):
+    def decode(self, z, temperature=0.0, seed=0, given_hits=None, given_cells=None, allowed=None):
         out = np.zeros((len(z), 64, 27), np.float32)
         for i, row in enumerate(z):
             hits = round(float(row[0]))
             out[i, :hits, 0] = 1.0
-            out[i, :hits, 9] = 0.8
-        if given_hits is not None:  # as the real decoder: the given hits, with the model's dynamics
-            out[..., :9] = given_hits
-            out[..., 9:18] = given_hits * 0.8
+        if allowed is not None:
+            out[..., :9] *= allowed
+        if given_hits is not None:  # as the real decoder: the given hits (in the given cells), the model's dynamics
+            cells = np.ones(out[..., :9].shape, bool) if given_cells is None else given_cells
+            out[..., :9] = np.where(cells, given_hits, out[..., :9])
+        out[..., 9:18] = out[..., :9] * 0.8
         return out
 
 
@@ -222,7 +224,9 @@ def test_move_shifts_the_seed_along_the_named_vectors():
     assert generate.move(model, A, code, vectors, {}).hits[:, 0].sum() == 1
     held = generate.move(model, A, code, vectors, {"density": 1.5}, keep_pattern=True)
     np.testing.assert_array_equal(held.hits, A.hits)  # "keep the pattern"
-    assert ui.hits_kept(A, moved) == f"keeps 1 of {int(A.hits.sum())} hits, adds 4"
+    assert ui.hits_kept(A, moved) == "keeps 2 of 2 hits, adds 4"  # denser: every hit of the seed, and more
+    sparser = generate.move(model, A, code, vectors, {"density": -0.5})
+    assert ui.hits_kept(A, sparser) == "keeps 2 of 2 hits, adds 0"  # sparser: nothing new, the backbone kept
 
 
 def test_a_click_on_a_performance_chooses_the_window_that_holds_that_bar():

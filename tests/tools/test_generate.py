@@ -186,6 +186,19 @@ def test_apply_vector_moves_linearly():
     assert code.sum() == 10  # not moved in place
 
 
+@pytest.mark.parametrize("amount", [1.0, -1.0])
+def test_denser_keeps_every_hit_and_sparser_adds_none_and_keeps_the_backbone(model, seeds, amount):
+    vectors = {"density": np.random.default_rng(0).normal(0, 1, model.config.z_size).astype(np.float32)}
+    for seed, code in zip(seeds, generate.seed_codes(model, seeds), strict=True):
+        moved = generate.move(model, seed, code, vectors, {"density": amount})
+        kept, total, added = generate.kept_hits(seed, moved)
+        if amount > 0:
+            assert kept == total
+        else:
+            assert added == 0 and (moved.hits[generate.backbone(seed)] > 0.5).all()
+            assert generate.backbone(seed).any()
+
+
 def test_wrong_length_groove_is_refused(model):
     short = Groove(np.zeros((32, 9)), np.zeros((32, 9)), np.zeros((32, 9)), 120.0, "2 bars")
     with pytest.raises(ValueError, match="64-step"):
