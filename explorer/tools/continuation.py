@@ -115,12 +115,9 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
             if bar in fills and fills_bank is not None and options.fill_source == "model":
                 z = z + options.fill_strength * fills_bank.direction(model)
             drawn.append(bar)
-            given, cells = window[:, :NUM_CLASSES].copy(), np.zeros((steps, NUM_CLASSES), bool)
-            cells[:kept * STEPS_PER_BAR] = True
-            decoded = model.decode(z, options.temperature, options.seed + bar, given_hits=given[None],
-                                   given_cells=cells[None])[0]
-            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = decoded[kept * STEPS_PER_BAR:
-                                                                          (kept + 1) * STEPS_PER_BAR]
+            busy = None if bar in fills else seed_tensor[:, :NUM_CLASSES].sum() / seed_bars  # a fill may be busier
+            song[bar * STEPS_PER_BAR:(bar + 1) * STEPS_PER_BAR] = _draw_bar(model, z, window, kept, options, bar,
+                                                                            busy)
         if bar - 1 in fills:
             _crash_on_the_downbeat(song, bar)
     _balance_like(song, seed_tensor, drawn)
@@ -137,6 +134,30 @@ def continue_groove(model, groove: Groove, bars: int, options: ContinueOptions =
     new_cells = np.zeros(result.hits.shape, bool)
     new_cells[len(seed_tensor):] = True
     return written_onto(groove.notes, result, new_cells, bars=bars)
+
+
+DENSITY_BAND = 0.25  # a drawn bar plays within this share of the seed's hits per bar …
+DENSITY_DRAWS = 4  # … or the nearest of this many draws is taken (a drummer stays about as busy)
+
+
+def _draw_bar(model, z: np.ndarray, window: np.ndarray, kept: int, options: ContinueOptions, bar: int,
+              busy: float | None) -> np.ndarray:
+    """The bar [16, 27] after the `kept` bars of `window`, drawn from z [1, z] with those bars held; with `busy`
+    (hits per bar), drawn again while it plays more than DENSITY_BAND away from it, and the nearest draw kept."""
+    steps = model.config.steps
+    given, cells = window[:, :NUM_CLASSES].copy(), np.zeros((steps, NUM_CLASSES), bool)
+    cells[:kept * STEPS_PER_BAR] = True
+    best, distance = None, np.inf
+    for draw in range(DENSITY_DRAWS if busy and options.temperature > 0 else 1):
+        decoded = model.decode(z, options.temperature, options.seed + bar + draw * MAX_SONG_BARS,
+                               given_hits=given[None], given_cells=cells[None])[0]
+        candidate = decoded[kept * STEPS_PER_BAR:(kept + 1) * STEPS_PER_BAR]
+        off = abs(candidate[:, :NUM_CLASSES].sum() / busy - 1) if busy else 0.0
+        if off < distance:
+            best, distance = candidate, off
+        if distance <= DENSITY_BAND:
+            break
+    return best
 
 
 def _balance_like(song: np.ndarray, seed_tensor: np.ndarray, drawn: list[int]) -> None:

@@ -285,13 +285,14 @@ navigator.requestMIDIAccess = async () => ({outputs: new Map([[port.id, port]]),
 
 
 def live_recording(page) -> dict:
-    """What the page's live player scheduled (bar lines, switches, notes [time, drum, velocity, groove]) on the audio
-    clock, the audio it output (`samples` from `first` s on the same clock: the recorder is given nothing while the
-    player is silent) and the MIDI it sent."""
+    """What the page's live player scheduled (bar lines, switches, notes [time, drum, velocity, groove], and the
+    times of the notes it could only schedule late, its main thread stalled) on the audio clock, the audio it output
+    (`samples` from `first` s on the same clock: the recorder is given nothing while the player is silent) and the
+    MIDI it sent."""
     import numpy as np
 
     played = page.evaluate("""() => { const s = window.__livePlayer, r = window.__recorded;
-        return {bars: s.bars, switches: s.switches, log: s.log, bpm: s.grooves.map(g => g.bpm),
+        return {bars: s.bars, switches: s.switches, log: s.log, late: s.late, bpm: s.grooves.map(g => g.bpm),
                 rate: r.sampleRate, chunks: r.chunks, midi: window.__midiSent}; }""")
     rate, chunks = played["rate"], played.pop("chunks")
     first = chunks[0][0]
@@ -303,8 +304,8 @@ def live_recording(page) -> dict:
 
 def onset_errors(played: dict, start: float, stop: float) -> list[tuple[float, float]]:
     """(time, seconds from its nearest onset in the recorded audio) of each loud note scheduled from `start` to
-    `stop` that is 60 ms from any other (closer notes merge into one onset), within the recording. The recording is on
-    the audio clock the notes were scheduled on: no alignment to guess."""
+    `stop` that is 60 ms from any other (closer notes merge into one onset), within the recording, and scheduled in
+    time (not among `late`). The recording is on the audio clock the notes were scheduled on: no alignment to guess."""
     import numpy as np
 
     from tests.factories import detect_onsets
@@ -313,7 +314,8 @@ def onset_errors(played: dict, start: float, stop: float) -> list[tuple[float, f
     onsets = played["first"] + detect_onsets(played["samples"][:, None], played["rate"])
     end = played["first"] + len(played["samples"]) / played["rate"] - 0.05  # notes due after the stop are not in it
     times = [when for when, *_ in log]
+    late = set(played["late"])
 
     return [(when, float(np.min(np.abs(onsets - when)))) for index, (when, _, velocity, _) in enumerate(log)
             if velocity >= 60 and min(abs(when - t) for j, t in enumerate(times) if j != index) > 0.06
-            and start < when < min(stop, end)]
+            and start < when < min(stop, end) and when not in late]

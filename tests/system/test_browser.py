@@ -7,6 +7,7 @@ SCREENSHOT_DIR=docs/screenshots (`make screenshots`) to the ones the README show
 from __future__ import annotations
 
 import os
+import re
 import urllib.request
 from pathlib import Path
 
@@ -179,7 +180,7 @@ def test_a_slider_held_on_a_key_or_dragged_reruns_the_page_once(app_url):
         assert page.evaluate(RUNS) == runs + 1
         assert size.get_attribute("aria-valuetext") == "6"
         click_and_time(page, page.get_by_role("button", name="Blend", exact=True))
-        assert page.locator(".live-player .choice").count() == 36  # 6 × 6, at what the slider shows
+        expect(page.locator(".live-player .choice")).to_have_count(36)  # 6 × 6, at what the slider shows
         assert page.locator("[data-testid='stException']").count() == 0
 
 
@@ -294,14 +295,13 @@ def test_a_drum_machine_loop_is_humanized_note_for_note_and_downloaded(app_url, 
     loop.write_bytes(drum_machine_loop())
     with app_page(app_url) as page:
         open_page(page, "Humanize")
-        page.get_by_text("a MIDI file, 1 to 16 bars").click()
-        wait_idle(page)
+        act_and_time(page, page.get_by_text("a MIDI file, 1 to 16 bars").click)
         chooser = page.locator("[data-testid='stMain'] [data-testid='stFileUploaderDropzoneInput']")
         act_and_time(page, lambda: chooser.set_input_files(str(loop)))
         click_and_time(page, page.get_by_role("button", name="Humanize", exact=True))
         assert page.locator("[data-testid='stException']").count() == 0
         button = page.locator("[data-testid='stDownloadButton']").filter(has_text="MIDI").nth(1)  # the played one
-        with page.expect_download() as download:
+        with page.expect_download(timeout=MODEL_SECONDS * 1000) as download:
             button.click()
         assert download.value.suggested_filename == "Funk6_humanized_T0.5_seed0_own_feel.mid"
         played = Path(download.value.path()).read_bytes()
@@ -320,13 +320,14 @@ def test_a_rhythm_tapped_on_the_space_bar_is_drumified(app_url):
     with app_page(app_url) as page:
         open_page(page, "Drumify")
         page.get_by_text("Tap a rhythm on anything").wait_for()
+        page.locator(".tap-pad .lane .beat").first.wait_for()  # the pad's code has drawn it: Record answers
         page.get_by_role("button", name="● Record").click()
-        time.sleep(60 / 100 * 4 + 0.3)  # the count-in: one bar at 100 bpm
+        expect(page.locator(".tap-pad .status")).to_contain_text("Count-in", timeout=30_000)
+        time.sleep(60 / 100 * 4 + 0.5)  # the count-in (one bar at 100 bpm), then into the 2 bars of the take
         for beat in range(8):
             page.keyboard.press("Shift+Space" if beat == 0 else "Space")
             time.sleep(60 / 100 / 2)  # 8ths
-        page.get_by_text("8 taps recorded").wait_for(timeout=15_000)
-        wait_idle(page)
+        act_and_time(page, lambda: page.get_by_text("8 taps recorded").wait_for(timeout=15_000))  # the take's run
         before = audio_sources(page)
         click_and_time(page, page.get_by_role("button", name="Drumify", exact=True))
         assert page.locator("[data-testid='stException']").count() == 0
@@ -342,7 +343,6 @@ def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload
     """The step grid in Chromium, by its cells' accessible names: a kick and an accented snare, a closed hi-hat on
     the 8ths, two bars with the first copied; played (the playhead moves on the Web Audio clock), a new tempo and
     swing; sent to Groove, whose beat it becomes; and back on the grid after a reload from the address."""
-    import time
 
     def cell(page, name: str):
         return page.get_by_role("gridcell", name=name, exact=True)
@@ -366,10 +366,10 @@ def test_a_beat_made_on_the_step_grid_plays_goes_to_groove_and_survives_a_reload
         for _ in range(8):
             swing.press("ArrowRight")
         page.get_by_role("button", name="Play the beat").click()
-        time.sleep(1.0)
-        first = page.locator(".step-grid").get_attribute("data-playhead")
-        time.sleep(0.7)
-        assert first is not None and page.locator(".step-grid").get_attribute("data-playhead") != first
+        grid = page.locator(".step-grid")
+        expect(grid).to_have_attribute("data-playhead", re.compile(r"\d+"), timeout=30_000)  # the audio has started
+        first = grid.get_attribute("data-playhead")
+        expect(grid).not_to_have_attribute("data-playhead", first, timeout=10_000)  # it moves on the audio clock
         page.get_by_role("button", name="Stop the beat").click()
         page.get_by_text("grid beat · 120 bpm · swing 58").first.wait_for(timeout=30_000)  # Python has the beat
         wait_idle(page)
@@ -425,8 +425,9 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
         page.get_by_role("button", name="MIDI out").click()  # asked for only now: no permission prompt on load
         page.get_by_label("MIDI output port").select_option(label="Fake drum module")
         cells = page.locator(".live-player .choice")
-        cells.first.click()  # one click: it plays
-        time.sleep(0.5)
+        cells.first.click()  # one click: it plays (once its audio has started and the kit is fetched)
+        page.wait_for_function("window.__livePlayer && window.__livePlayer.playing && window.__livePlayer.bars.length",
+                               timeout=60_000)
         top = cells.first.bounding_box()["y"]
         cells.last.click()  # taken over on the next bar line
         assert cells.first.bounding_box()["y"] == top  # "→ next bar: …" does not push the pad down under the pointer
@@ -442,6 +443,8 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
     assert switch in played["bars"][1:]  # on a bar line, never the first: the first cell played from its start
     before = played["bars"][played["bars"].index(switch) - 1]
     assert switch - before == pytest.approx(4 * 60 / played["bpm"][0], abs=1e-6)  # the old groove's whole bar
+    # A stall of the page's main thread past the lookahead makes a note late whatever the player does: rare
+    assert len(played["late"]) <= 0.1 * len(played["log"]), (len(played["late"]), len(played["log"]))
     errors = onset_errors(played, switch - 2.0, switch + 2.0)
     assert any(when < switch for when, _ in errors) and any(when >= switch for when, _ in errors)
     assert max(error for _, error in errors) <= 0.005
@@ -462,6 +465,8 @@ def test_the_blend_pad_loops_a_cell_switches_on_the_bar_and_sends_midi_out(app_u
     resyncs = steps > 0.0045
     assert np.all(steps[~resyncs] <= 0.00025), np.sort(steps)[-5:]
     assert resyncs.mean() <= 0.25, resyncs.sum()  # measured 0-2 of 48, the CPU busy with a training run
-    ahead = np.array([m[3] - m[4] for m in played["midi"] if m[0] == 0x99]) / 1000  # sent this long before due
+    late = np.isin(np.array(times), played["late"])  # in the order of notes_on, as `lag`
+    ahead = np.array([m[3] - m[4] for m in sorted(played["midi"], key=lambda m: m[3]) if m[0] == 0x99]) / 1000
+    ahead = ahead[~late]  # sent this long before due
     assert np.all(ahead > 0) and np.all(ahead < 0.5), (ahead.min(), ahead.max())  # on the MIDI clock, not another
     assert sum(m[0] == 0x89 for m in played["midi"]) == len(notes_on)  # each note released

@@ -109,6 +109,46 @@ def test_a_one_bar_seed_is_continued_from_what_there_is(model, bank):
     np.testing.assert_array_equal(song.tensor()[:STEPS_PER_BAR], bar)
 
 
+@pytest.mark.parametrize("busy_seed", [False, True])
+def test_a_drawn_bar_stays_about_as_busy_as_the_seed_or_is_the_nearest_of_its_draws(model, eight_windows,
+                                                                                    monkeypatch, busy_seed):
+    """Each bar the model draws (no fills here) plays within DENSITY_BAND of the seed's hits per bar, or is the one of
+    DENSITY_DRAWS draws that comes nearest; draws stop at the first within the band. The untrained model plays
+    busier than a GMD window (every draw is needed) and about as busy as a seed with half its cells hit."""
+    from explorer.tools import continuation
+    from explorer.tools.continuation import DENSITY_DRAWS
+    if busy_seed:
+        hits = (np.random.default_rng(0).random((4 * STEPS_PER_BAR, NUM_CLASSES)) < 0.5).astype(np.float32)
+        seed = Groove(hits, hits * 0.7, np.zeros_like(hits), 100.0, "seed")
+    else:
+        seed = Groove.from_tensor(eight_windows[5], 100.0, "seed")
+    busy = seed.hits.sum() / 4
+    draws: list[int] = []
+    decode = model.decode
+
+    def counted(*args, **kwargs):
+        out = decode(*args, **kwargs)
+        draws.append(int(out[0, 3 * STEPS_PER_BAR:, :NUM_CLASSES].sum()))  # the drawn bar after 3 kept ones
+        return out
+
+    monkeypatch.setattr(model, "decode", counted)
+    song = continue_groove(model, seed, 8, ContinueOptions(temperature=1.0, fill_every=0, seed=3))
+    chosen = song.hits[4 * STEPS_PER_BAR:].reshape(4, STEPS_PER_BAR, -1).sum(axis=(1, 2))
+
+    def off(count: int) -> float:
+        return abs(count / busy - 1)
+
+    drawn = 0
+    for bar, count in enumerate(chosen):
+        first_near = (i + 1 for i, c in enumerate(draws[:DENSITY_DRAWS]) if off(c) <= continuation.DENSITY_BAND)
+        used = next(first_near, DENSITY_DRAWS)
+        tries, draws = draws[:used], draws[used:]
+        assert count == min(tries, key=off), (bar, tries, count)
+        drawn += len(tries)
+    assert not draws
+    assert drawn < DENSITY_DRAWS * len(chosen) if busy_seed else drawn == DENSITY_DRAWS * len(chosen)
+
+
 def test_a_shuffle_goes_on_as_a_shuffle(model):
     """The continued bars' hits on a beat's fourth 16th sit where the seed's swung eighths do, on average."""
     seed = NoteRecord.from_midi(shuffle(), "shuffle.mid").groove()

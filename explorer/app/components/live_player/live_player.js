@@ -57,7 +57,13 @@ function nextStep(state) {
   const seconds = 60 / groove.bpm / 4;
   const notes = byStep(groove)[step].map(([drum, velocity, shift]) =>
     [drum, velocity, shift * seconds, state.pitches[drum]]);
-  for (const [drum, velocity, shift] of notes) state.log.push([state.nextTime + shift, drum, velocity, state.current]);
+  for (const [drum, velocity, shift] of notes) {
+    state.log.push([state.nextTime + shift, drum, velocity, state.current]);
+    // for tests: a note whose time had passed when it was scheduled (the page's main thread stalled past the
+    // lookahead) sounds late, whatever the player does
+    const when = state.nextTime + Math.max(shift, 0.01 - EARLY);  // as runLoop plays it
+    if (when < state.audio.currentTime) state.late.push(state.nextTime + shift);
+  }
   if (state.log.length > 4096) state.log.splice(0, 1024);
   if (state.position % 16 === 0) state.bars.push(state.nextTime);  // for tests: each bar line on the audio clock
   state.position += 1;
@@ -144,7 +150,8 @@ export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let state = players.get(parentElement);
   if (!state) {
-    state = { playing: false, current: data.chosen, pending: null, position: 0, switches: [], bars: [], log: [] };
+    state = { playing: false, current: data.chosen, pending: null, position: 0, switches: [], bars: [], log: [],
+      late: [] };
     players.set(parentElement, state);
     build(parentElement.querySelector(".live-player"), state);
     window.__livePlayer = state;  // for tests and benchmarks: its bar lines and switches
