@@ -42,13 +42,13 @@ with controls[1]:
     slider("Humanize", 0.0, 1.0, 1.0, 0.05, key="keep_humanize_amount", help="0 leaves the beat as it is.")
 controls[2].number_input("Random seed", 0, 10**6, 0, key="keep_humanize_seed",
                          help="The same seed plays the same; it moves on by one after each run.")
-keep = st.columns([2, 2, 2, 3])
+keep = st.columns(3)
 keep[0].toggle("The drummer's levels", key="keep_humanize_drummer_levels",
                help="Off: each drum stays at the level you programmed it, with the drummer's accents and ghosts "
                     "around it. On: each drum at the level the drummer plays it (a kick softer than the snare).")
 keep[1].toggle("Keep my velocities (timing only)", key="keep_humanize_keep_velocities")
 keep[2].toggle("Keep my timing (dynamics only)", key="keep_humanize_keep_timing")
-keep[3].multiselect("Leave these drums as they are", DRUM_CLASSES, key="keep_humanize_untouched",
+st.columns(2)[0].multiselect("Leave these drums as they are", DRUM_CLASSES, key="keep_humanize_untouched",
                     placeholder="none (e.g. a sampled kick)")
 
 
