@@ -150,7 +150,7 @@ def test_sessions_side_by_side_see_only_their_own_seeds_and_results(app_url):
     assert outcome.foreign == []
 
 
-def test_the_load_tests_checker_passes_what_the_app_writes_and_catches_a_wrong_download(shipped_model):
+def test_the_load_tests_checker_passes_what_the_app_writes_and_catches_a_wrong_download(shipped_model, groove_dir):
     """`verify_downloads` holds each download to the file the app writes for it: a window and a path's first step as
     played (a default seed's too), the model's view only for a performance shorter than the window, a sample as the
     model draws it for the session's seed. A download of another groove, of the model's view instead of the notes

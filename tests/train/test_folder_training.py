@@ -156,8 +156,10 @@ def test_folders_that_give_nothing_are_refused_in_words(tmp_path, beats_folder):
         folder_windows(tmp_path / "missing")
 
 
-def test_a_fine_tune_on_a_folder_runs_through_train_and_export_and_records_its_data(beats_folder, tmp_path,
-                                                                                    capsys):
+def test_a_fine_tune_on_a_folder_runs_through_train_and_export_and_records_its_data(beats_folder, tmp_path, capsys,
+                                                                                    groove_dir):
+    """A folder's fine-tune trains, exports and calibrates (these two measure on GMD's test windows: GMD must be
+    here), and its checkpoint says where its data came from."""
     from explorer.cli.main import main
     from explorer.model import checkpoints
     from explorer.model.config import get_config
