@@ -339,13 +339,15 @@ class Trainer:
         except KeyboardInterrupt:
             finished_reason = "interrupted"
         except WORKER_LOST as error:
+            finished_reason = "worker lost"  # TF's runtime after an aborted all-reduce asks for a restart: no save
             raise TrainingError(
                 f"A worker stopped answering at step {self.step} ({type(error).__name__}: a step waited over "
                 f"{options.collective_timeout:g} s for it). The run is stopped; its last checkpoint in "
                 f"{self.out_dir} is kept: start every worker again with --resume.") from None
         finally:
             bar.close()
-            self.save()
+            if finished_reason != "worker lost":
+                self.save()
             if main_thread:
                 signal.signal(signal.SIGTERM, previous_handler)
         return {"step": self.step, "elapsed_seconds": self.elapsed, "stopped_by": finished_reason}
