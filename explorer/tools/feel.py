@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from explorer.notes.grid import STEPS_PER_QUARTER as POSITIONS  # a beat's 16th positions
 from explorer.notes.groove import Groove
 
-POSITIONS = 4  # the 16ths of a quarter note
 FEEL_OFFSET = 0.5  # offset units (a quarter of a 16th): a position whose hits sit this far off the grid on average …
 FEEL_SHARE = 0.5  # … and that is played in at least this share of the beats has a feel of its own. On one window of
 # each GMD test performance, 23 of 129 have one (jazz, a Purdie shuffle, bembe, reggae, some rock and punk); with a

@@ -14,6 +14,7 @@ import numpy as np
 
 from explorer.model.prior import standard_normal
 from explorer.notes.drums import DRUM_CLASSES
+from explorer.notes.grid import STEPS_PER_QUARTER
 from explorer.notes.groove import Groove
 
 Progress = Callable[[int, int], None]
@@ -223,7 +224,7 @@ def move(model, seed: Groove, code: np.ndarray, vectors: dict[str, np.ndarray], 
     for name, amount in amounts.items():
         z = apply_vector(z, vectors[name], amount)
     hits = seed.hits.astype(np.float32)[None]
-    density = 0.0 if keep_pattern else amounts.get("density", 0.0)
+    density = amounts.get("density", 0.0)
     if keep_pattern:
         played = decode_codes(model, z[None], given_hits=hits)
     elif density > 0:
@@ -238,7 +239,7 @@ def move(model, seed: Groove, code: np.ndarray, vectors: dict[str, np.ndarray], 
 def backbone(groove: Groove) -> np.ndarray:
     """[steps, 9] the groove's kick and snare hits on the beat (quarter notes): what a drummer keeps simplest."""
     cells = np.zeros(groove.hits.shape, bool)
-    on_beat = np.arange(groove.steps) % 4 == 0
+    on_beat = np.arange(groove.steps) % STEPS_PER_QUARTER == 0
     for drum in ("kick", "snare"):
         index = DRUM_CLASSES.index(drum)
         cells[:, index] = (groove.hits[:, index] > 0.5) & on_beat
